@@ -1,0 +1,45 @@
+"""The authentication dependency: every /v1 route names the scope it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.clients.scopes import Caller, Scope
+from app.clients.service import authenticate
+from app.db import SessionDep
+from app.errors import Forbidden
+
+# auto_error=False: a missing header is answered by our own 401 in the one error shape.
+bearer_scheme = HTTPBearer(auto_error=False, description="An API client's token.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
+    """A dependency that authenticates the caller and checks it holds ``scope``."""
+
+    async def dependency(request: Request, session: SessionDep, _bearer: BearerDep) -> Caller:
+        caller = await authenticate(
+            session,
+            authorization=request.headers.get("authorization"),
+            request_id=request.state.request_id,
+        )
+        request.state.client_id = str(caller.client_id)
+        if not caller.has_scope(scope):
+            raise Forbidden(
+                f"This API client lacks the '{scope}' scope.", details={"required_scope": scope}
+            )
+        return caller
+
+    return dependency
+
+
+AdminCaller = Annotated[Caller, Depends(require("admin"))]
+ReadCaller = Annotated[Caller, Depends(require("credentials:read"))]
+WriteCaller = Annotated[Caller, Depends(require("credentials:write"))]
+TestCaller = Annotated[Caller, Depends(require("credentials:test"))]
+HeadersCaller = Annotated[Caller, Depends(require("headers:issue"))]
+AuditCaller = Annotated[Caller, Depends(require("audit:read"))]

@@ -1,0 +1,56 @@
+"""SQL for API clients. Flushes, never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clients.models import ApiClient
+
+
+class ApiClientRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, client: ApiClient) -> ApiClient:
+        self.session.add(client)
+        await self.session.flush()
+        return client
+
+    async def get(self, client_id: uuid.UUID) -> ApiClient | None:
+        return await self.session.get(ApiClient, client_id)
+
+    async def by_token_hash(self, token_hash: str) -> ApiClient | None:
+        result = await self.session.execute(
+            select(ApiClient).where(ApiClient.token_hash == token_hash)
+        )
+        return result.scalar_one_or_none()
+
+    async def by_name(self, name: str) -> ApiClient | None:
+        result = await self.session.execute(
+            select(ApiClient).where(ApiClient.name == name, ApiClient.revoked_at.is_(None))
+        )
+        return result.scalars().first()
+
+    async def page(
+        self, *, limit: int, after: tuple[datetime, uuid.UUID] | None
+    ) -> Sequence[ApiClient]:
+        query = select(ApiClient).order_by(ApiClient.created_at.desc(), ApiClient.id.desc())
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                (ApiClient.created_at < at) | ((ApiClient.created_at == at) & (ApiClient.id < last_id))
+            )
+        result = await self.session.execute(query.limit(limit + 1))
+        return result.scalars().all()
+
+    async def live_admins(self) -> Sequence[ApiClient]:
+        result = await self.session.execute(select(ApiClient).where(ApiClient.revoked_at.is_(None)))
+        return [c for c in result.scalars().all() if "admin" in c.scopes]
+
+    async def flush(self) -> None:
+        await self.session.flush()

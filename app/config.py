@@ -1,0 +1,79 @@
+"""Settings: read once from the environment (prefix ``VAULT_``) and ``.env``, then passed in.
+
+Nothing else in the service reads ``os.environ``: ``create_app(settings)`` receives a built
+``Settings`` and hands it to whatever needs it, so tests build their own without touching the
+process environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot run a service; the message names the variable to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VAULT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "production"] = "production"
+    database_url: str = "sqlite+aiosqlite:///./var/vault.db"
+    database_timeout_seconds: float = Field(default=5.0, gt=0)
+    bootstrap_token: SecretStr | None = None
+
+    kek_provider: Literal["local", "aws-kms", "transit"] = "local"
+    local_keks: SecretStr | None = None
+    dev_keks_file: Path = Path("./var/dev-keks")
+    dev_token_file: Path = Path("./var/dev-admin-token")
+
+    walmart_production_url: AnyHttpUrl = AnyHttpUrl("https://marketplace.walmartapis.com")
+    walmart_sandbox_url: AnyHttpUrl = AnyHttpUrl("https://sandbox.walmartapis.com")
+    walmart_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    svc_name: str = Field(default="Walmart Marketplace", min_length=1, max_length=100)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("bootstrap_token")
+    @classmethod
+    def _bootstrap_token_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("VAULT_BOOTSTRAP_TOKEN must be at least 32 characters")
+        return value
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    def walmart_base_url(self, environment: str) -> str:
+        """The configured base URL for a credential's environment, without a trailing slash."""
+        url = self.walmart_production_url if environment == "production" else self.walmart_sandbox_url
+        return str(url).rstrip("/")
+
+    def check_runnable(self) -> None:
+        """Refuse configurations that must never serve traffic, naming what is missing."""
+        if self.is_development:
+            return
+        if self.kek_provider == "local" and self.local_keks is None:
+            raise ConfigurationError(
+                "VAULT_ENV=production needs an explicit KEK: set VAULT_LOCAL_KEKS "
+                "(or VAULT_KEK_PROVIDER=aws-kms / transit with its settings)"
+            )
+        if self.kek_provider != "local":
+            raise ConfigurationError(
+                f"VAULT_KEK_PROVIDER={self.kek_provider} is not available in this build; "
+                "use VAULT_KEK_PROVIDER=local with VAULT_LOCAL_KEKS"
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, built on first use (the ASGI entry point and the CLI)."""
+    return Settings()

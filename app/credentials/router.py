@@ -1,0 +1,144 @@
+"""HTTP for credentials: translate requests, call the service, shape responses."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.clients.auth import ReadCaller, WriteCaller
+from app.credentials import service
+from app.credentials.fields import AccountId, Environment, Market
+from app.credentials.models import Credential
+from app.credentials.repository import CredentialFilter
+from app.credentials.schemas import (
+    CredentialCreate,
+    CredentialOut,
+    CredentialPage,
+    CredentialPatch,
+    CredentialStatus,
+    VersionList,
+    VersionOut,
+)
+from app.db import SessionDep
+from app.errors import error_responses
+from app.pagination import PageDep, time_id_cursor
+from app.state import EnvelopeDep
+
+router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
+
+
+def credential_out(credential: Credential) -> CredentialOut:
+    signature = credential.kind == "signature"
+    return CredentialOut(
+        id=credential.id,
+        account_id=credential.account_id,
+        market=credential.market,  # type: ignore[arg-type]
+        environment=credential.environment,  # type: ignore[arg-type]
+        label=credential.label,
+        kind=credential.kind,  # type: ignore[arg-type]
+        consumer_id=credential.public_id if signature else None,
+        client_id=None if signature else credential.public_id,
+        channel_type=credential.channel_type,
+        version=credential.current_version,
+        fingerprint=credential.fingerprint,
+        status=credential.status,  # type: ignore[arg-type]
+        last_test=credential.last_test,
+        created_at=credential.created_at,
+        updated_at=credential.updated_at,
+        rotated_at=credential.rotated_at,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CredentialOut,
+    responses=error_responses(401, 403, 409, 422, 503),
+    summary="Register a seller's Walmart credentials (stored encrypted, never shown again)",
+)
+async def create_credential(
+    body: CredentialCreate, caller: WriteCaller, session: SessionDep, envelope: EnvelopeDep
+) -> CredentialOut:
+    credential = await service.create_credential(session, envelope, caller=caller, body=body)
+    return credential_out(credential)
+
+
+@router.get(
+    "",
+    response_model=CredentialPage,
+    responses=error_responses(401, 403, 422, 503),
+    summary="List credentials, newest first",
+)
+async def list_credentials(
+    caller: ReadCaller,
+    session: SessionDep,
+    page: PageDep,
+    account_id: Annotated[AccountId | None, Query()] = None,
+    market: Annotated[Market | None, Query()] = None,
+    environment: Annotated[Environment | None, Query()] = None,
+    status_: Annotated[CredentialStatus | None, Query(alias="status")] = None,
+) -> CredentialPage:
+    where = CredentialFilter(
+        account_id=account_id, market=market, environment=environment, status=status_
+    )
+    rows = await service.list_credentials(session, caller=caller, where=where, page=page)
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    cursor = time_id_cursor(rows[-1].created_at, rows[-1].id) if more else None
+    return CredentialPage(items=[credential_out(c) for c in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/{credential_id}",
+    response_model=CredentialOut,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="Get one credential",
+)
+async def get_credential(
+    credential_id: uuid.UUID, caller: ReadCaller, session: SessionDep
+) -> CredentialOut:
+    credential = await service.get_credential(session, caller=caller, credential_id=credential_id)
+    return credential_out(credential)
+
+
+@router.patch(
+    "/{credential_id}",
+    response_model=CredentialOut,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Edit the label or channel type, or disable / re-enable",
+)
+async def update_credential(
+    credential_id: uuid.UUID, body: CredentialPatch, caller: WriteCaller, session: SessionDep
+) -> CredentialOut:
+    credential = await service.update_credential(
+        session, caller=caller, credential_id=credential_id, patch=body
+    )
+    return credential_out(credential)
+
+
+@router.delete(
+    "/{credential_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Delete a credential and destroy every version's key material",
+)
+async def delete_credential(
+    credential_id: uuid.UUID, caller: WriteCaller, session: SessionDep
+) -> Response:
+    await service.delete_credential(session, caller=caller, credential_id=credential_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{credential_id}/versions",
+    response_model=VersionList,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="List a credential's versions, newest first",
+)
+async def list_versions(
+    credential_id: uuid.UUID, caller: ReadCaller, session: SessionDep
+) -> VersionList:
+    rows = await service.list_versions(session, caller=caller, credential_id=credential_id)
+    return VersionList(items=[VersionOut.model_validate(v, from_attributes=True) for v in rows])

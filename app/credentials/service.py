@@ -1,0 +1,196 @@
+"""Rules for credentials: register, read, edit, delete."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.audit.service import record
+from app.clients.scopes import Caller
+from app.credentials.models import Credential, CredentialVersion
+from app.credentials.repository import CredentialFilter, CredentialRepository
+from app.credentials.schemas import CredentialCreate, CredentialPatch
+from app.credentials.secrets import PreparedSecret, prepare_secret, seal_secret
+from app.crypto import Envelope
+from app.db import utcnow
+from app.errors import Conflict, InvalidRequest, NotFound
+from app.pagination import PageRequest
+
+
+async def create_credential(
+    session: AsyncSession, envelope: Envelope, *, caller: Caller, body: CredentialCreate
+) -> Credential:
+    """Register a credential at version 1; nothing is stored if anything is invalid."""
+    caller.ensure_account(body.account_id)
+    prepared = prepare_secret(body.auth, market=body.market)
+    repo = CredentialRepository(session)
+    await _ensure_slot_free(repo, body.account_id, body.market, body.environment)
+    now = utcnow()
+    credential = Credential(
+        id=uuid.uuid4(),
+        account_id=body.account_id,
+        market=body.market,
+        environment=body.environment,
+        label=body.label,
+        kind=prepared.kind,
+        public_id=prepared.public_id,
+        channel_type=prepared.channel_type,
+        current_version=1,
+        fingerprint=prepared.fingerprint,
+        status="untested",
+        created_at=now,
+        updated_at=now,
+    )
+    version = await _sealed_version(envelope, credential, 1, prepared, caller, state="current")
+    try:
+        await repo.add(credential, version)
+    except IntegrityError:
+        raise _slot_taken(body.account_id, body.market, body.environment) from None
+    await record(
+        session,
+        action="credential.created",
+        caller=caller,
+        account_id=credential.account_id,
+        credential_id=credential.id,
+        version=1,
+        details={"kind": credential.kind, "market": credential.market,
+                 "environment": credential.environment, "fingerprint": prepared.fingerprint},
+    )
+    return credential
+
+
+async def _sealed_version(
+    envelope: Envelope,
+    credential: Credential,
+    number: int,
+    prepared: PreparedSecret,
+    caller: Caller,
+    *,
+    state: str,
+) -> CredentialVersion:
+    return CredentialVersion(
+        credential_id=credential.id,
+        version=number,
+        state=state,
+        sealed_secret=await seal_secret(envelope, credential, number, prepared.plaintext),
+        fingerprint=prepared.fingerprint,
+        created_at=utcnow(),
+        created_by=caller.client_id,
+    )
+
+
+async def _ensure_slot_free(
+    repo: CredentialRepository, account_id: str, market: str, environment: str
+) -> None:
+    if await repo.live_for(account_id, market, environment) is not None:
+        raise _slot_taken(account_id, market, environment)
+
+
+def _slot_taken(account_id: str, market: str, environment: str) -> Conflict:
+    return Conflict(
+        f"Account {account_id} already has a {market} {environment} credential; rotate it "
+        "instead of registering a second one.",
+        details={"account_id": account_id, "market": market, "environment": environment},
+    )
+
+
+async def get_credential(
+    session: AsyncSession, *, caller: Caller, credential_id: uuid.UUID
+) -> Credential:
+    credential = await CredentialRepository(session).get_live(credential_id)
+    if credential is None:
+        raise NotFound(f"No credential with id {credential_id}.")
+    caller.ensure_account(credential.account_id)
+    return credential
+
+
+async def list_credentials(
+    session: AsyncSession, *, caller: Caller, where: CredentialFilter, page: PageRequest
+) -> Sequence[Credential]:
+    if where.account_id is not None:
+        caller.ensure_account(where.account_id)
+    scoped = CredentialFilter(
+        account_id=where.account_id,
+        market=where.market,
+        environment=where.environment,
+        status=where.status,
+        account_ids=caller.account_ids,
+    )
+    return await CredentialRepository(session).page(
+        scoped, limit=page.limit, after=page.after_time_id()
+    )
+
+
+async def update_credential(
+    session: AsyncSession, *, caller: Caller, credential_id: uuid.UUID, patch: CredentialPatch
+) -> Credential:
+    credential = await get_credential(session, caller=caller, credential_id=credential_id)
+    changed = patch.model_dump(exclude_unset=True)
+    if "channel_type" in changed and changed["channel_type"] is None and credential.kind == "signature":
+        raise InvalidRequest(
+            "A signature credential needs a channel_type (WM_CONSUMER.CHANNEL.TYPE).",
+            details={"field": "channel_type"},
+        )
+    if "label" in changed and patch.label is None:
+        raise InvalidRequest("label cannot be null.", details={"field": "label"})
+    if patch.label is not None:
+        credential.label = patch.label
+    if "channel_type" in changed:
+        credential.channel_type = patch.channel_type
+    if patch.disabled is not None:
+        credential.status = "disabled" if patch.disabled else _status_from_last_test(credential)
+    credential.updated_at = utcnow()
+    try:
+        await CredentialRepository(session).flush()
+    except StaleDataError:
+        raise Conflict("The credential changed at the same time; retry the edit.") from None
+    await record(
+        session,
+        action="credential.updated",
+        caller=caller,
+        account_id=credential.account_id,
+        credential_id=credential.id,
+        version=credential.current_version,
+        details={"fields": sorted(changed), "status": credential.status},
+    )
+    return credential
+
+
+def _status_from_last_test(credential: Credential) -> str:
+    if not credential.last_test:
+        return "untested"
+    return "valid" if credential.last_test.get("ok") else "invalid"
+
+
+async def delete_credential(
+    session: AsyncSession, *, caller: Caller, credential_id: uuid.UUID
+) -> None:
+    """Destroy every version's key material and keep a tombstone for the audit trail."""
+    credential = await get_credential(session, caller=caller, credential_id=credential_id)
+    repo = CredentialRepository(session)
+    credential.deleted_at = utcnow()
+    credential.updated_at = credential.deleted_at
+    try:
+        await repo.flush()
+    except StaleDataError:
+        raise Conflict("The credential changed at the same time; retry the delete.") from None
+    await repo.destroy_versions(credential.id)
+    await record(
+        session,
+        action="credential.deleted",
+        caller=caller,
+        account_id=credential.account_id,
+        credential_id=credential.id,
+        version=credential.current_version,
+    )
+
+
+async def list_versions(
+    session: AsyncSession, *, caller: Caller, credential_id: uuid.UUID
+) -> Sequence[CredentialVersion]:
+    credential = await get_credential(session, caller=caller, credential_id=credential_id)
+    return await CredentialRepository(session).versions(credential.id)

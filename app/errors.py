@@ -1,0 +1,101 @@
+"""The one error vocabulary of the service.
+
+Code below the routers raises a ``VaultError`` subclass; ``app.main`` renders every one of them
+as ``{"error": {"code", "message", "details"}}`` with the class's HTTP status. Messages are
+sentences for a person and never carry a secret or echo raw input.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+
+class VaultError(Exception):
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidRequest(VaultError):
+    status_code = 422
+    code = "invalid_request"
+
+
+class InvalidPrivateKeyError(InvalidRequest):
+    code = "invalid_private_key"
+
+
+class SchemeNotAvailable(InvalidRequest):
+    code = "auth_kind_not_available"
+
+
+class Unauthenticated(VaultError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Forbidden(VaultError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(VaultError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(VaultError):
+    status_code = 409
+    code = "conflict"
+
+
+class CredentialDisabled(Conflict):
+    code = "credential_disabled"
+
+
+class ServiceUnavailable(VaultError):
+    status_code = 503
+    code = "service_unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+
+
+class KeyServiceUnavailable(ServiceUnavailable):
+    code = "kek_unavailable"
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=["No credential with id 3f0c... exists."])
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    """The shape of every error answer; documented on each operation."""
+
+    error: ErrorBody
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the given error statuses, all with the error schema."""
+    descriptions = {
+        401: "No bearer token, or an unknown or revoked one.",
+        403: "The token lacks the scope or the account.",
+        404: "No such resource.",
+        409: "Conflicts with the current state.",
+        413: "Request body too large.",
+        422: "The request is malformed or a value is invalid; nothing was stored.",
+        503: "A dependency (database or key service) is unavailable.",
+    }
+    return {s: {"model": ErrorResponse, "description": descriptions[s]} for s in statuses}

@@ -1,0 +1,140 @@
+"""The ASGI application: ``create_app(settings)`` wires state, routers and error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from app.clients.router import router as clients_router
+from app.config import Settings, get_settings
+from app.credentials.router import router as credentials_router
+from app.crypto import EnvelopeError, KekUnavailable
+from app.db import ensure_sqlite_directory, make_engine, make_sessionmaker
+from app.errors import KeyServiceUnavailable, VaultError
+from app.kek import build_envelope
+from app.ops.logging import configure_logging
+from app.ops.middleware import RequestContextMiddleware
+from app.ops.router import router as ops_router
+from app.ops.startup import prepare_callers
+from app.state import AppState
+
+log = logging.getLogger("vault.app")
+
+DESCRIPTION = """
+The credential vault behind mPorts' Walmart integration. Operators register, rotate, test and
+retire sellers' Walmart API credentials; other services ask for the signed headers of one
+Walmart call at a time and never hold a private key or client secret.
+
+Every `/v1` call needs `Authorization: Bearer <token>` of an API client (use **Authorize**).
+Every error is `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    settings.check_runnable()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        envelope = build_envelope(settings)
+        ensure_sqlite_directory(settings.database_url)
+        engine = make_engine(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
+        sessionmaker = make_sessionmaker(engine)
+        app.state.vault = AppState(
+            settings=settings, engine=engine, sessionmaker=sessionmaker, envelope=envelope
+        )
+        try:
+            await prepare_callers(settings, sessionmaker)
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="mPorts Walmart credential vault",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    _install_error_handlers(app)
+    app.include_router(ops_router)
+    app.include_router(clients_router)
+    app.include_router(credentials_router)
+    return app
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(VaultError)
+    async def vault_error(request: Request, exc: VaultError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Never echo the input back: it may be a private key or a client secret.
+        problems = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        body = {
+            "error": {
+                "code": "validation_error",
+                "message": f"The request is not valid: {summary}",
+                "details": {"errors": problems},
+            }
+        }
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        code = codes.get(exc.status_code, "http_error")
+        body = {"error": {"code": code, "message": str(exc.detail), "details": {}}}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(KekUnavailable)
+    async def kek_unavailable(request: Request, exc: KekUnavailable) -> JSONResponse:
+        error = KeyServiceUnavailable("The key service did not answer; try again shortly.")
+        return JSONResponse(error.body(), status_code=error.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = _request_id(request)
+        # The type only: an exception's message may quote data that was being handled.
+        log.error(
+            "unhandled exception",
+            extra={"request_id": request_id, "exception": type(exc).__name__},
+        )
+        body: dict[str, Any] = {
+            "error": {
+                "code": "internal_error",
+                "message": "The vault hit an unexpected error; quote the request id to support.",
+                "details": {"request_id": request_id},
+            }
+        }
+        status = 500
+        if isinstance(exc, EnvelopeError):
+            body["error"]["code"] = "sealed_value_unreadable"
+        return JSONResponse(body, status_code=status, headers={"x-request-id": request_id or ""})
+
+
+def _build() -> FastAPI:
+    return create_app(get_settings())
+
+
+def __getattr__(name: str) -> Any:
+    # `app.main:app` is built on first access, so importing this module reads no settings.
+    if name == "app":
+        return _build()
+    raise AttributeError(name)

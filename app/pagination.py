@@ -1,0 +1,87 @@
+"""Keyset pagination shared by every list: ``limit`` 1..200 (default 50) and an opaque cursor.
+
+The cursor is the sort key of the last item returned (base64url JSON), so a page never skips or
+repeats rows that were inserted while a client was paging.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from app.errors import InvalidRequest
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    limit: int
+    cursor: str | None
+
+    def after_time_id(self) -> tuple[datetime, uuid.UUID] | None:
+        """Decode a cursor made by ``time_id_cursor``."""
+        if self.cursor is None:
+            return None
+        try:
+            at, last_id = _decode(self.cursor)
+            return datetime.fromisoformat(at), uuid.UUID(last_id)
+        except (ValueError, TypeError) as exc:
+            raise _bad_cursor() from exc
+
+    def after_int(self) -> int | None:
+        """Decode a cursor made by ``int_cursor``."""
+        if self.cursor is None:
+            return None
+        try:
+            (last_id,) = _decode(self.cursor)
+            return int(last_id)
+        except (ValueError, TypeError) as exc:
+            raise _bad_cursor() from exc
+
+
+def time_id_cursor(at: datetime, item_id: uuid.UUID) -> str:
+    return _encode([at.isoformat(), str(item_id)])
+
+
+def int_cursor(item_id: int) -> str:
+    return _encode([str(item_id)])
+
+
+def _encode(values: list[str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> list[str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _bad_cursor() from exc
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise _bad_cursor()
+    return values
+
+
+def _bad_cursor() -> InvalidRequest:
+    return InvalidRequest(
+        "The cursor is not one this service issued; pass next_cursor from the previous page.",
+        details={"field": "cursor"},
+    )
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page.")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="next_cursor from the previous page.")
+    ] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, cursor=cursor)
+
+
+PageDep = Annotated[PageRequest, Depends(page_request)]

@@ -1,0 +1,111 @@
+"""Shared fixtures: a migrated database per backend, and the real app behind httpx.
+
+Every API test runs on SQLite and on PostgreSQL (``[sqlite]`` / ``[postgres]`` in its id). The
+schema is always built by ``alembic upgrade head``. PostgreSQL tests are skipped when the server
+is absent, except under ``CI=true``, where a missing server fails the run loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from app.config import Settings
+from app.crypto import LocalKeyring
+from app.db import Base, make_engine
+from app.main import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_SERVER = os.environ.get("VAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+BOOTSTRAP_TOKEN = "test-bootstrap-token-0123456789abcdef"
+
+
+def migrate(url: str) -> None:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["url"] = url
+    command.upgrade(config, "head")
+
+
+async def _postgres_admin(sql: str) -> None:
+    connection = await asyncpg.connect(f"{POSTGRES_SERVER}/postgres", timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def _postgres_database() -> Iterator[str]:
+    name = f"vault_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true needs PostgreSQL at {POSTGRES_SERVER}: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_SERVER}")
+    url = f"{POSTGRES_SERVER.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+    migrate(url)
+    yield url
+    asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'vault.db'}"
+        migrate(url)
+        yield url
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture(scope="session")
+def local_keks() -> str:
+    return ",".join([LocalKeyring.generate_spec("test-2"), LocalKeyring.generate_spec("test-1")])
+
+
+@pytest.fixture
+def settings(database_url: str, local_keks: str, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        env="production",
+        database_url=database_url,
+        bootstrap_token=BOOTSTRAP_TOKEN,  # type: ignore[arg-type]
+        local_keks=local_keks,  # type: ignore[arg-type]
+        dev_keks_file=tmp_path / "dev-keks",
+        dev_token_file=tmp_path / "dev-token",
+    )
+
+
+async def _empty_tables(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                await connection.execute(text(f"DELETE FROM {table.name}"))  # noqa: S608
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app (lifespan included) over httpx, authenticated as the bootstrap admin."""
+    await _empty_tables(settings.database_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://vault.test",
+            headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
+        ) as http:
+            yield http

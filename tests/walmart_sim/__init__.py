@@ -1,0 +1,43 @@
+"""A Walmart Marketplace simulator: a real HTTP server on loopback for tests, benchmarks, demo.
+
+Walmart cannot be reached from CI, and an in-process mock would hide the very bugs that
+matter for a vault that hands out signed headers: URL bytes re-encoded between signing and
+sending, headers dropped by an HTTP client, timeouts and connection resets. So this is a
+Starlette app served by uvicorn over TCP, implementing Walmart's side from
+``/work/shared/reference/walmart-auth.md`` alone. It deliberately imports nothing from
+``app/``: an independent implementation is what lets it catch the vault's mistakes.
+
+Layout:
+
+* :mod:`.walmart_api` - ``POST /v3/token``, ``GET /v3/token/detail``, signed ``/v3/ca/...``,
+  OAuth ``/v3/...``; :mod:`.signature` - signature verification over the wire URL;
+* :mod:`.control_api` - ``/_sim/...`` endpoints tests use to register keys, inject faults,
+  change settings and read counters; :mod:`.control` - typed httpx clients for them;
+* :mod:`.middleware` - fault injection and the bounded request log;
+* :mod:`.state` / :mod:`.models` - the single state object each app instance owns;
+* :mod:`.server` - :class:`SimulatorServer` (thread) and :func:`start_subprocess` (process);
+  ``python -m tests.walmart_sim`` runs it in the foreground.
+
+Typical use::
+
+    with SimulatorServer() as sim, SimulatorControl(sim.base_url) as control:
+        control.add_oauth_client("cid", "secret")
+        ...  # point the vault's VAULT_WALMART_*_URL at sim.base_url
+"""
+
+from .app import create_app
+from .control import AsyncSimulatorControl, SimulatorControl, SimulatorControlError
+from .server import SimulatorProcess, SimulatorServer, start_subprocess, stop_subprocess
+from .state import SimulatorState
+
+__all__ = [
+    "AsyncSimulatorControl",
+    "SimulatorControl",
+    "SimulatorControlError",
+    "SimulatorProcess",
+    "SimulatorServer",
+    "SimulatorState",
+    "create_app",
+    "start_subprocess",
+    "stop_subprocess",
+]
