@@ -54,7 +54,9 @@ class Settings(BaseSettings):
 
     def walmart_base_url(self, environment: str) -> str:
         """The configured base URL for a credential's environment, without a trailing slash."""
-        url = self.walmart_production_url if environment == "production" else self.walmart_sandbox_url
+        url = (
+            self.walmart_production_url if environment == "production" else self.walmart_sandbox_url
+        )
         return str(url).rstrip("/")
 
     def check_runnable(self) -> None:

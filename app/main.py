@@ -40,12 +40,14 @@ Every error is `{"error": {"code", "message", "details"}}`.
 def create_app(settings: Settings) -> FastAPI:
     settings.check_runnable()
     configure_logging(settings.log_level)
+    envelope = build_envelope(settings)  # before serving: a bad KEK setting fails right here
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        envelope = build_envelope(settings)
         ensure_sqlite_directory(settings.database_url)
-        engine = make_engine(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
+        engine = make_engine(
+            settings.database_url, timeout_seconds=settings.database_timeout_seconds
+        )
         sessionmaker = make_sessionmaker(engine)
         app.state.vault = AppState(
             settings=settings, engine=engine, sessionmaker=sessionmaker, envelope=envelope

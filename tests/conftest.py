@@ -59,7 +59,9 @@ def _postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'vault.db'}"
         migrate(url)
@@ -76,11 +78,11 @@ def local_keks() -> str:
 @pytest.fixture
 def settings(database_url: str, local_keks: str, tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         env="production",
         database_url=database_url,
-        bootstrap_token=BOOTSTRAP_TOKEN,  # type: ignore[arg-type]
-        local_keks=local_keks,  # type: ignore[arg-type]
+        bootstrap_token=BOOTSTRAP_TOKEN,
+        local_keks=local_keks,
         dev_keks_file=tmp_path / "dev-keks",
         dev_token_file=tmp_path / "dev-token",
     )

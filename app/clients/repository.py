@@ -43,7 +43,8 @@ class ApiClientRepository:
         if after is not None:
             at, last_id = after
             query = query.where(
-                (ApiClient.created_at < at) | ((ApiClient.created_at == at) & (ApiClient.id < last_id))
+                (ApiClient.created_at < at)
+                | ((ApiClient.created_at == at) & (ApiClient.id < last_id))
             )
         result = await self.session.execute(query.limit(limit + 1))
         return result.scalars().all()

@@ -23,11 +23,15 @@ router = APIRouter(prefix="/v1/clients", tags=["clients"])
     responses=error_responses(401, 403, 422, 503),
     summary="Create an API client and show its token once",
 )
-async def create_client(body: ClientCreate, caller: AdminCaller, session: SessionDep) -> ClientCreated:
+async def create_client(
+    body: ClientCreate, caller: AdminCaller, session: SessionDep
+) -> ClientCreated:
     client, token = await service.create_client(
         session, caller=caller, name=body.name, scopes=body.scopes, account_ids=body.account_ids
     )
-    return ClientCreated(**ClientOut.model_validate(client, from_attributes=True).model_dump(), token=token)
+    return ClientCreated(
+        **ClientOut.model_validate(client, from_attributes=True).model_dump(), token=token
+    )
 
 
 @router.get(
@@ -40,7 +44,9 @@ async def list_clients(caller: AdminCaller, session: SessionDep, page: PageDep) 
     rows = await service.list_clients(session, page=page)
     items = [ClientOut.model_validate(c, from_attributes=True) for c in rows[: page.limit]]
     more = len(rows) > page.limit
-    cursor = time_id_cursor(rows[page.limit - 1].created_at, rows[page.limit - 1].id) if more else None
+    cursor = (
+        time_id_cursor(rows[page.limit - 1].created_at, rows[page.limit - 1].id) if more else None
+    )
     return ClientPage(items=items, next_cursor=cursor)
 
 

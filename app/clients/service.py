@@ -63,7 +63,10 @@ async def revoke_client(session: AsyncSession, *, caller: Caller, client_id: uui
     client.revoked_at = utcnow()
     await repo.flush()
     await record(
-        session, action="client.revoked", caller=caller, details={"revoked_client_id": str(client_id)}
+        session,
+        action="client.revoked",
+        caller=caller,
+        details={"revoked_client_id": str(client_id)},
     )
 
 
@@ -110,9 +113,13 @@ async def ensure_bootstrap_client(session: AsyncSession, *, token: str) -> None:
     if existing is not None:
         existing.token_hash = token_hash
         await repo.flush()
-        await record(session, action="client.rekeyed", caller=None, details={"name": BOOTSTRAP_NAME})
+        await record(
+            session, action="client.rekeyed", caller=None, details={"name": BOOTSTRAP_NAME}
+        )
         return
-    client = ApiClient(name=BOOTSTRAP_NAME, token_hash=token_hash, scopes=["admin"], account_ids=None)
+    client = ApiClient(
+        name=BOOTSTRAP_NAME, token_hash=token_hash, scopes=["admin"], account_ids=None
+    )
     await repo.add(client)
     await record(
         session,

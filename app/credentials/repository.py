@@ -66,7 +66,8 @@ class CredentialRepository:
         if after is not None:
             at, last_id = after
             query = query.where(
-                (Credential.created_at < at) | ((Credential.created_at == at) & (Credential.id < last_id))
+                (Credential.created_at < at)
+                | ((Credential.created_at == at) & (Credential.id < last_id))
             )
         query = query.order_by(Credential.created_at.desc(), Credential.id.desc()).limit(limit + 1)
         return (await self.session.execute(query)).scalars().all()

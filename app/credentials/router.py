@@ -34,16 +34,16 @@ def credential_out(credential: Credential) -> CredentialOut:
     return CredentialOut(
         id=credential.id,
         account_id=credential.account_id,
-        market=credential.market,  # type: ignore[arg-type]
-        environment=credential.environment,  # type: ignore[arg-type]
+        market=credential.market,
+        environment=credential.environment,
         label=credential.label,
-        kind=credential.kind,  # type: ignore[arg-type]
+        kind=credential.kind,
         consumer_id=credential.public_id if signature else None,
         client_id=None if signature else credential.public_id,
         channel_type=credential.channel_type,
         version=credential.current_version,
         fingerprint=credential.fingerprint,
-        status=credential.status,  # type: ignore[arg-type]
+        status=credential.status,
         last_test=credential.last_test,
         created_at=credential.created_at,
         updated_at=credential.updated_at,

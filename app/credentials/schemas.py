@@ -6,20 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
 
 from app.credentials.fields import AccountId, Environment, HeaderValue, Label, Market
 
 CredentialStatus = Literal["untested", "valid", "invalid", "disabled"]
 VersionState = Literal["pending", "current", "previous", "failed", "destroyed"]
 
-SIGNATURE_EXAMPLE = {
+SIGNATURE_EXAMPLE: dict[str, JsonValue] = {
     "kind": "signature",
     "consumer_id": "hw30cqp3-35fi-1bi0-3312-hw9fgm30d2p4",
     "private_key": "MIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBAKzX...",
     "channel_type": "0f3e4dd4-0514-4346-b39d-af0e00ea066d",
 }
-OAUTH_EXAMPLE = {
+OAUTH_EXAMPLE: dict[str, JsonValue] = {
     "kind": "oauth",
     "client_id": "8d1e2f30-5a4b-4c3d-9e8f-7a6b5c4d3e2f",
     "client_secret": "AKx...secret...",

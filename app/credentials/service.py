@@ -57,8 +57,12 @@ async def create_credential(
         account_id=credential.account_id,
         credential_id=credential.id,
         version=1,
-        details={"kind": credential.kind, "market": credential.market,
-                 "environment": credential.environment, "fingerprint": prepared.fingerprint},
+        details={
+            "kind": credential.kind,
+            "market": credential.market,
+            "environment": credential.environment,
+            "fingerprint": prepared.fingerprint,
+        },
     )
     return credential
 
@@ -130,7 +134,11 @@ async def update_credential(
 ) -> Credential:
     credential = await get_credential(session, caller=caller, credential_id=credential_id)
     changed = patch.model_dump(exclude_unset=True)
-    if "channel_type" in changed and changed["channel_type"] is None and credential.kind == "signature":
+    if (
+        "channel_type" in changed
+        and changed["channel_type"] is None
+        and credential.kind == "signature"
+    ):
         raise InvalidRequest(
             "A signature credential needs a channel_type (WM_CONSUMER.CHANNEL.TYPE).",
             details={"field": "channel_type"},

@@ -35,7 +35,7 @@ _CERTIFICATE_LABELS = frozenset({"CERTIFICATE", "TRUSTED CERTIFICATE", "X509 CER
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*")
 
 _ENCRYPTED = (
-    "private key is protected by a passphrase; export it again without a passphrase "
+    "private key is protected by a passphrase; it must be exported without a passphrase "
     "(unencrypted PKCS#8)"
 )
 _PUBLIC = "this is a public key; paste the private key that belongs to it"

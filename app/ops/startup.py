@@ -26,7 +26,9 @@ async def prepare_callers(
 ) -> None:
     async with transaction(sessionmaker) as session:
         if settings.bootstrap_token is not None:
-            await ensure_bootstrap_client(session, token=settings.bootstrap_token.get_secret_value())
+            await ensure_bootstrap_client(
+                session, token=settings.bootstrap_token.get_secret_value()
+            )
         elif settings.is_development:
             await ensure_bootstrap_client(session, token=_development_token(settings))
             log.warning("development admin token is in %s", settings.dev_token_file)

@@ -30,4 +30,5 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert body["error"]["code"] == code, body
     assert body["error"]["message"]
     assert isinstance(body["error"]["details"], dict)
-    return body["error"]
+    error: dict[str, Any] = body["error"]
+    return error

@@ -37,7 +37,9 @@ async def assert_nothing_stored(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("encode", [seller_center_key, pem_pkcs8, pem_pkcs1])
-async def test_signature_key_accepted_in_each_format(client: httpx.AsyncClient, encode: Any) -> None:
+async def test_signature_key_accepted_in_each_format(
+    client: httpx.AsyncClient, encode: Any
+) -> None:
     key = rsa_key(1024)
     body = signature_body()
     body["auth"]["private_key"] = encode(key)
@@ -97,17 +99,21 @@ def bad_keys() -> list[tuple[str, str, str]]:
     ec_key = ec.generate_private_key(ec.SECP256R1())
     ed_key = ed25519.Ed25519PrivateKey.generate()
     good = seller_center_key(rsa_key(1024))
-    encrypted = rsa_key(1024).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"passphrase"),
-    ).decode()
-    spki_der = rsa_key(1024).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    encrypted = (
+        rsa_key(1024)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+        .decode()
     )
-    certificate = (
-        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUJ1\n-----END CERTIFICATE-----\n"
+    spki_der = (
+        rsa_key(1024)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
+    certificate = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUJ1\n-----END CERTIFICATE-----\n"
     return [
         ("not-base64", "this is not a key at all!", "base64"),
         ("truncated", good[: len(good) // 2], ""),
@@ -138,7 +144,9 @@ async def test_bad_private_key_refused_and_nothing_stored(
 async def test_small_rsa_key_refused_with_its_size(client: httpx.AsyncClient) -> None:
     body = signature_body()
     body["auth"]["private_key"] = _small_rsa_pem()
-    error = assert_error(await client.post("/v1/credentials", json=body), 422, "invalid_private_key")
+    error = assert_error(
+        await client.post("/v1/credentials", json=body), 422, "invalid_private_key"
+    )
     assert "1024" in error["message"]
     await assert_nothing_stored(client)
 
@@ -176,7 +184,9 @@ async def test_control_characters_refused_in_signature_ids(
 
 
 @pytest.mark.parametrize("field", ["client_id", "channel_type"])
-async def test_control_characters_refused_in_oauth_ids(client: httpx.AsyncClient, field: str) -> None:
+async def test_control_characters_refused_in_oauth_ids(
+    client: httpx.AsyncClient, field: str
+) -> None:
     body = oauth_body()
     body["auth"][field] = "line\r\nbreak"
     assert_error(await client.post("/v1/credentials", json=body), 422, "validation_error")
@@ -192,7 +202,9 @@ async def test_signature_needs_channel_type(client: httpx.AsyncClient) -> None:
 
 async def test_unknown_fields_and_bad_enums_refused(client: httpx.AsyncClient) -> None:
     assert_error(
-        await client.post("/v1/credentials", json=oauth_body() | {"extra": 1}), 422, "validation_error"
+        await client.post("/v1/credentials", json=oauth_body() | {"extra": 1}),
+        422,
+        "validation_error",
     )
     assert_error(
         await client.post("/v1/credentials", json=oauth_body(environment="staging")),

@@ -1,14 +1,29 @@
 """Keys and rows shared by the crypto tests; generated once per session, never checked in."""
 
+import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.crypto import AssociatedData, Envelope, LocalKeyring
+
+# ../shared sits beside the repository on every developer machine and in CI.
+VECTORS_PATH = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+    / "walmart-signature-vectors.json"
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def signature_vectors() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+    return data
 
 
 @pytest.fixture(scope="session")

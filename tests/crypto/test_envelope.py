@@ -3,6 +3,7 @@
 import base64
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -110,9 +111,9 @@ async def test_padded_fields_are_accepted(envelope: Envelope, aad: AssociatedDat
 @pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(AssociatedData)])
 async def test_aad_binds_to_the_row(envelope: Envelope, aad: AssociatedData, field: str) -> None:
     sealed = await envelope.seal(PLAINTEXT, aad=aad)
-    changed = 4 if field == "version" else getattr(aad, field) + "x"
-    with pytest.raises(SealedValueUnreadable, match="^sealed value could not be opened$"):
-        await envelope.open(sealed, aad=dataclasses.replace(aad, **{field: changed}))
+    changes: dict[str, Any] = {field: 4 if field == "version" else getattr(aad, field) + "x"}
+    with pytest.raises(SealedValueUnreadable, match=r"^sealed value could not be opened$"):
+        await envelope.open(sealed, aad=dataclasses.replace(aad, **changes))
 
 
 def test_associated_data_context_is_all_strings_and_canonical(aad: AssociatedData) -> None:

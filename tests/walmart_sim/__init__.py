@@ -15,7 +15,7 @@ Layout:
   change settings and read counters; :mod:`.control` - typed httpx clients for them;
 * :mod:`.middleware` - fault injection and the bounded request log;
 * :mod:`.state` / :mod:`.models` - the single state object each app instance owns;
-* :mod:`.server` - :class:`SimulatorServer` (thread) and :func:`start_subprocess` (process);
+* :mod:`.server` - :class:`SimulatorServer` (thread); :mod:`.process` - :func:`start_subprocess`;
   ``python -m tests.walmart_sim`` runs it in the foreground.
 
 Typical use::
@@ -27,7 +27,8 @@ Typical use::
 
 from .app import create_app
 from .control import AsyncSimulatorControl, SimulatorControl, SimulatorControlError
-from .server import SimulatorProcess, SimulatorServer, start_subprocess, stop_subprocess
+from .process import SimulatorProcess, start_subprocess, stop_subprocess
+from .server import SimulatorServer
 from .state import SimulatorState
 
 __all__ = [

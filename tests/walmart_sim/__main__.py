@@ -18,7 +18,7 @@ from pathlib import Path
 import uvicorn
 
 from .app import create_app
-from .control_api import BadInput, apply_seed
+from .parsing import BadInput, apply_seed
 from .state import SimulatorState
 
 
@@ -34,7 +34,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def _serve(server: uvicorn.Server, host: str) -> None:
     # Serve as a task so the URL line can be printed after binding, with the real port.
     task = asyncio.create_task(server.serve())
-    while not server.started and not task.done():
+    # uvicorn exposes only a "started" flag, no event to wait on, hence the short poll.
+    while not server.started and not task.done():  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     if server.started:
         port = server.servers[0].sockets[0].getsockname()[1]

@@ -14,9 +14,11 @@ from starlette.routing import Route
 
 from . import errors
 from .control_api import ControlApi
+from .gateway import ALL_METHODS
 from .middleware import SimulatorMiddleware
+from .signed_api import SignedApi
 from .state import SimulatorState
-from .walmart_api import ALL_METHODS, WalmartApi
+from .walmart_api import WalmartApi
 
 
 async def _not_found(request: Request) -> Response:
@@ -31,6 +33,7 @@ def create_app(state: SimulatorState | None = None) -> SimulatorMiddleware:
     state = state if state is not None else SimulatorState()
     routes = [
         *ControlApi(state).routes(),
+        *SignedApi(state).routes(),  # /v3/ca/... before WalmartApi's /v3/ catch-all
         *WalmartApi(state).routes(),
         Route("/{rest:path}", _not_found, methods=ALL_METHODS),
     ]

@@ -5,8 +5,8 @@ calls work whether the simulator runs in a thread or in another process. Errors 
 small ``{"error": {"code", "message"}}`` shape of their own - they are about a test's setup,
 not about Walmart, and must never be mistaken for a simulated Walmart answer.
 
-A seed file for ``python -m tests.walmart_sim --seed-file`` holds the same objects:
-``{"oauth_clients": [...], "consumers": [...], "settings": {...}, "faults": [...]}``.
+Bodies are validated by :mod:`.parsing`, which also loads the seed file for
+``python -m tests.walmart_sim --seed-file`` (same objects as these endpoints take).
 """
 
 from __future__ import annotations
@@ -18,122 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .models import FAULT_MODES, Consumer, Fault, OAuthClient
-from .signature import load_public_key
+from .parsing import BadInput, apply_settings, parse_consumer, parse_fault, parse_oauth_client
 from .state import SimulatorState
-
-MARKETS = ("US", "CA", "MX", "CL")
-_MISSING = object()
-
-
-class BadInput(ValueError):
-    """A control request that does not describe a valid setup; answered with 400."""
-
-
-def _field(data: dict[str, object], key: str, kind: type, default: object = _MISSING) -> object:
-    value = data.get(key, default)
-    if value is _MISSING:
-        raise BadInput(f"'{key}' is required")
-    if value is None and default is None:
-        return None
-    # bool is an int subclass; a JSON true where a number belongs is a caller mistake.
-    if isinstance(value, bool) and kind is not bool:
-        raise BadInput(f"'{key}' must be {kind.__name__}")
-    if kind is float and isinstance(value, int):
-        return float(value)
-    if not isinstance(value, kind):
-        raise BadInput(f"'{key}' must be {kind.__name__}")
-    return value
-
-
-def _text(data: dict[str, object], key: str) -> str:
-    value = _field(data, key, str)
-    if not isinstance(value, str) or not value.strip():
-        raise BadInput(f"'{key}' must be a non-empty string")
-    return value
-
-
-def _optional_text(data: dict[str, object], key: str) -> str | None:
-    value = _field(data, key, str, None)
-    return value if isinstance(value, str) and value else None
-
-
-def parse_oauth_client(data: dict[str, object]) -> OAuthClient:
-    market = str(_field(data, "market", str, "US")).upper()
-    if market not in MARKETS:
-        raise BadInput(f"'market' must be one of {', '.join(MARKETS)}")
-    client = OAuthClient(
-        _text(data, "client_id"),
-        _text(data, "client_secret"),
-        market,
-        _optional_text(data, "channel_type"),
-    )
-    scopes = _field(data, "scopes", dict, None)
-    if isinstance(scopes, dict):
-        client.scopes = {str(k): str(v) for k, v in scopes.items()}
-    return client
-
-
-def parse_consumer(data: dict[str, object]) -> Consumer:
-    try:
-        key = load_public_key(_text(data, "public_key_pem"))
-    except ValueError as exc:
-        raise BadInput(str(exc)) from exc
-    return Consumer(_text(data, "consumer_id"), key, _optional_text(data, "channel_type"))
-
-
-def parse_fault(data: dict[str, object]) -> Fault:
-    mode = _field(data, "mode", str)
-    if mode not in FAULT_MODES:
-        raise BadInput(f"'mode' must be one of {', '.join(FAULT_MODES)}")
-    status = _field(data, "status", int, 500)
-    retry_after = _field(data, "retry_after", int, None)
-    delay = _field(data, "delay_seconds", float, 1.0)
-    times = _field(data, "times", int, None)
-    assert isinstance(status, int) and isinstance(delay, float)
-    if not 100 <= status <= 599:
-        raise BadInput("'status' must be an HTTP status code")
-    if delay < 0 or (isinstance(times, int) and times < 1):
-        raise BadInput("'delay_seconds' must be >= 0 and 'times' >= 1 (or null)")
-    return Fault(
-        path_prefix=str(_field(data, "path_prefix", str, "/v3/")),
-        mode=mode,
-        status=status,
-        retry_after=retry_after if isinstance(retry_after, int) else None,
-        delay_seconds=delay,
-        times=times if isinstance(times, int) else None,
-        code=_optional_text(data, "code"),
-    )
-
-
-def apply_settings(state: SimulatorState, data: dict[str, object]) -> None:
-    """Partial update: only the keys present change."""
-    current = state.settings
-    lifetime = _field(data, "token_lifetime_seconds", int, current.token_lifetime_seconds)
-    window = _field(data, "timestamp_window_seconds", float, current.timestamp_window_seconds)
-    expired = _field(data, "expired_token_status", int, current.expired_token_status)
-    assert isinstance(lifetime, int) and isinstance(window, float) and isinstance(expired, int)
-    if lifetime < 1 or window < 0 or expired not in (400, 401):
-        raise BadInput("need token_lifetime_seconds >= 1, window >= 0, expired status 400|401")
-    current.token_lifetime_seconds, current.timestamp_window_seconds = lifetime, window
-    current.expired_token_status = expired
-
-
-def apply_seed(state: SimulatorState, seed: dict[str, object]) -> None:
-    for key, parse, add in (
-        ("oauth_clients", parse_oauth_client, state.add_oauth_client),
-        ("consumers", parse_consumer, state.add_consumer),
-        ("faults", parse_fault, state.add_fault),
-    ):
-        items = seed.get(key, [])
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise BadInput(f"seed '{key}' must be a list of objects")
-        for item in items:
-            add(parse(item))  # type: ignore[operator]
-    settings = seed.get("settings", {})
-    if not isinstance(settings, dict):
-        raise BadInput("seed 'settings' must be an object")
-    apply_settings(state, settings)
 
 
 def _fail(status: int, code: str, message: str) -> JSONResponse:

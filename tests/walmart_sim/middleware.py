@@ -32,10 +32,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors
+from .gateway import RECORD_KEY
 from .models import RequestRecord
 from .signature import header_value, wire_url
 from .state import SimulatorState, now_ms
-from .walmart_api import RECORD_KEY
 
 CONTROL_PREFIX = "/_sim"
 GARBAGE_BODY = b'<html><body>Upstream proxy error</body></html>\x00{"error": [trunc'
