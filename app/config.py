@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     walmart_sandbox_url: AnyHttpUrl = AnyHttpUrl("https://sandbox.walmartapis.com")
     walmart_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     svc_name: str = Field(default="Walmart Marketplace", min_length=1, max_length=100)
+    token_refresh_margin_seconds: float = Field(default=120, ge=0, le=600)
+    signature_validity_seconds: int = Field(default=300, ge=10, le=900)
+    cache_max_staleness_seconds: float = Field(default=2.0, gt=0, le=300)
+    audit_flush_seconds: float = Field(default=1.0, gt=0, le=1.0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection
 
 import app.audit.models
 import app.clients.models
-import app.credentials.models  # noqa: F401  (registers the tables on Base.metadata)
+import app.credentials.models
+import app.walmart.models  # noqa: F401  (registers the tables on Base.metadata)
 from app.db import Base, UtcDateTime, ensure_sqlite_directory, make_engine
 
 DEFAULT_URL = "sqlite+aiosqlite:///./var/vault.db"

@@ -9,14 +9,18 @@ Starlette app served by uvicorn over TCP, implementing Walmart's side from
 
 Layout:
 
-* :mod:`.walmart_api` - ``POST /v3/token``, ``GET /v3/token/detail``, signed ``/v3/ca/...``,
-  OAuth ``/v3/...``; :mod:`.signature` - signature verification over the wire URL;
+* :mod:`.walmart_api` - ``POST /v3/token``, ``GET /v3/token/detail``, OAuth ``/v3/...``;
+  :mod:`.signed_api` - signed ``/v3/ca/...``; :mod:`.signature` - verification over the
+  wire URL; :mod:`.gateway` - shared header checks; :mod:`.errors` - Walmart error bodies;
 * :mod:`.control_api` - ``/_sim/...`` endpoints tests use to register keys, inject faults,
-  change settings and read counters; :mod:`.control` - typed httpx clients for them;
+  change settings and read counters (bodies validated by :mod:`.parsing`);
+  :mod:`.control` - typed sync/async httpx clients for them;
 * :mod:`.middleware` - fault injection and the bounded request log;
 * :mod:`.state` / :mod:`.models` - the single state object each app instance owns;
-* :mod:`.server` - :class:`SimulatorServer` (thread); :mod:`.process` - :func:`start_subprocess`;
-  ``python -m tests.walmart_sim`` runs it in the foreground.
+* :mod:`.server` - :class:`SimulatorServer` (thread); :mod:`.process` -
+  :func:`start_subprocess` / :class:`SimulatorProcess`; ``python -m tests.walmart_sim`` runs
+  it in the foreground;
+* :mod:`.testkit` - the caller's half of Walmart auth, for the simulator's own tests.
 
 Typical use::
 

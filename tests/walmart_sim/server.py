@@ -18,6 +18,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from types import TracebackType
 
 import uvicorn
@@ -39,14 +40,14 @@ class SimulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        seed: dict[str, object] | None = None,
+        seed: Mapping[str, object] | None = None,
         startup_timeout: float = 10.0,
     ) -> None:
         # Only the server's loop thread may touch ``state`` while running; it is exposed for
         # post-mortem inspection after ``stop()`` and for single-threaded unit tests.
         self.state = SimulatorState()
         if seed is not None:
-            apply_seed(self.state, seed)
+            apply_seed(self.state, dict(seed))
         self.host = host
         self.port = port
         self._startup_timeout = startup_timeout
@@ -71,6 +72,8 @@ class SimulatorServer:
     def start(self) -> SimulatorServer:
         if self._thread is not None:
             return self
+        if self._server.started:  # uvicorn.Server objects are single-use
+            raise RuntimeError("a SimulatorServer cannot be restarted; create a new one")
         self._thread = threading.Thread(target=self._run, name="walmart-sim", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + self._startup_timeout

@@ -99,6 +99,7 @@ class SimulatorState:
         return len(self.tokens)
 
     def count_token_failure(self, client_id: str) -> None:
+        """Key is the Client ID the caller presented ("" when Basic auth was unreadable)."""
         self.token_failures[client_id] += 1
 
     # --- faults and log ---------------------------------------------------------------

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.walmart_sim import (
+    AsyncSimulatorControl,
     SimulatorControl,
     SimulatorProcess,
     SimulatorServer,
@@ -45,8 +46,8 @@ def test_thread_server_lifecycle_and_independence(simulator: SimulatorServer) ->
         assert _token_call(simulator.base_url).status_code == 401  # state is per instance
         port = other.port
     # After stop the port is free again and nothing listens on it.
-    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-        pass
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
     assert other.state.token_calls == {"seeded": 1}
 
 
@@ -98,3 +99,21 @@ def test_bad_seed_file_exits_with_error(tmp_path: Path) -> None:
     result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, timeout=30)
     assert result.returncode == 2
     assert b"client_id" in result.stderr
+
+
+async def test_async_control_client(simulator: SimulatorServer) -> None:
+    async with AsyncSimulatorControl(simulator.base_url) as control:
+        await control.add_oauth_client("seeded", "seeded-secret", market="CA")
+        assert (await control.settings(token_lifetime_seconds=30))["token_lifetime_seconds"] == 30
+        async with httpx.AsyncClient() as http:
+            response = await http.post(
+                simulator.base_url + "/v3/token",
+                headers={"Authorization": basic("seeded", "seeded-secret"), "WM_MARKET": "CA"}
+                | service_headers(),
+                data={"grant_type": "client_credentials"},
+            )
+        assert response.json()["expires_in"] == 30
+        stats = await control.stats(limit=1)
+        assert stats["token_calls"] == {"seeded": 1}
+        assert len(stats["requests"]) == 1
+        assert (await control.reset()) == {"ok": True}

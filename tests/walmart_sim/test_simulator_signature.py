@@ -44,7 +44,8 @@ async def test_signed_post_and_other_get(
     client: httpx.AsyncClient, simulator: SimulatorServer, rsa_key: RSAPrivateKey, consumer: str
 ) -> None:
     target = url(simulator, "/v3/ca/feeds?feedType=item")
-    posted = await client.post(target, headers=signed_headers(rsa_key, target, "POST"), content=b"x")
+    headers = signed_headers(rsa_key, target, "POST")
+    posted = await client.post(target, headers=headers, content=b"x")
     assert posted.status_code == 200
     assert posted.json()["body_bytes"] == 1
     items = url(simulator, "/v3/ca/items")

@@ -1,0 +1,113 @@
+"""What the hot path knows about a credential, and how long it may trust it.
+
+A snapshot is the public half of a credential plus its current version, read from the database
+and trusted for at most ``VAULT_CACHE_MAX_STALENESS_SECONDS``: after that the next request
+re-reads the row, so a rotation, disable, delete or token invalidation made through any
+replica reaches every replica within that bound.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.credentials.models import Credential
+from app.db import utcnow
+from app.walmart.models import OAuthToken
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialSnapshot:
+    id: uuid.UUID
+    account_id: str
+    market: str
+    environment: str
+    kind: str
+    public_id: str
+    channel_type: str | None
+    version: int
+    status: str
+    token_fetched_at: datetime | None  # the shared token's fetch time, as of ``loaded_wall``
+    loaded_wall: datetime
+    loaded_at: float  # monotonic
+
+
+class SnapshotCache:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        max_staleness: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.max_staleness = max_staleness
+        self.clock = clock
+        self._by_id: dict[uuid.UUID, CredentialSnapshot] = {}
+        self._by_slot: dict[tuple[str, str, str], tuple[uuid.UUID | None, float]] = {}
+
+    async def get(self, credential_id: uuid.UUID) -> CredentialSnapshot | None:
+        """The live credential, or ``None`` if it does not exist or was deleted."""
+        cached = self._by_id.get(credential_id)
+        if cached is not None and self.clock() - cached.loaded_at < self.max_staleness:
+            return cached
+        fresh = await self._load(Credential.id == credential_id)
+        if fresh is None:
+            self._by_id.pop(credential_id, None)
+        return fresh
+
+    async def for_slot(
+        self, account_id: str, market: str, environment: str
+    ) -> CredentialSnapshot | None:
+        slot = (account_id, market, environment)
+        known = self._by_slot.get(slot)
+        if known is not None and self.clock() - known[1] < self.max_staleness:
+            return await self.get(known[0]) if known[0] is not None else None
+        fresh = await self._load(
+            (Credential.account_id == account_id)
+            & (Credential.market == market)
+            & (Credential.environment == environment)
+        )
+        self._by_slot[slot] = (fresh.id if fresh else None, self.clock())
+        return fresh
+
+    def forget(self, credential_id: uuid.UUID) -> None:
+        """Drop what this replica knows (the others re-read within the staleness bound)."""
+        self._by_id.pop(credential_id, None)
+        for slot, (known, _) in list(self._by_slot.items()):
+            if known == credential_id:
+                del self._by_slot[slot]
+
+    async def _load(self, condition: object) -> CredentialSnapshot | None:
+        query = (
+            select(Credential, OAuthToken.fetched_at)
+            .outerjoin(OAuthToken, OAuthToken.credential_id == Credential.id)
+            .where(condition, Credential.deleted_at.is_(None))  # type: ignore[arg-type]
+        )
+        async with self.sessionmaker() as session:
+            row = (await session.execute(query)).one_or_none()
+        if row is None:
+            return None
+        credential, token_fetched_at = row
+        snapshot = CredentialSnapshot(
+            id=credential.id,
+            account_id=credential.account_id,
+            market=credential.market,
+            environment=credential.environment,
+            kind=credential.kind,
+            public_id=credential.public_id,
+            channel_type=credential.channel_type,
+            version=credential.current_version,
+            status=credential.status,
+            token_fetched_at=token_fetched_at,
+            loaded_wall=utcnow(),
+            loaded_at=self.clock(),
+        )
+        self._by_id[credential.id] = snapshot
+        return snapshot

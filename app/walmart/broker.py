@@ -1,0 +1,198 @@
+"""The OAuth token broker: one Walmart token call per credential per token lifetime.
+
+Tokens are cached in process memory and, sealed, in the ``oauth_tokens`` table that every
+replica shares. A token is refreshed once it has under ``VAULT_TOKEN_REFRESH_MARGIN_SECONDS``
+left. Refreshes are single-flight at two levels:
+
+- in a process, an ``asyncio.Lock`` per credential;
+- across replicas on PostgreSQL, a transaction-scoped advisory lock per credential. A replica
+  that still holds a valid token only *tries* the lock and keeps serving its token if someone
+  else is refreshing; one that has no valid token waits for the lock and then re-reads the
+  row, finding the token the winner stored. (SQLite serves one process, so the process lock
+  is enough there.)
+
+If a refresh fails while the old token is still valid, the old token keeps being served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.audit.service import record
+from app.clients.scopes import Caller
+from app.db import utcnow
+from app.headers.keystore import KeyStore
+from app.headers.snapshot import CredentialSnapshot
+from app.walmart.client import TokenGrant, WalmartClient
+from app.walmart.models import OAuthToken
+from app.walmart.outcomes import WalmartFailure, failure_from_exception
+
+# A token this close to its end is not handed out even when a refresh fails: the caller could
+# not finish its Walmart call with it.
+MIN_USEFUL_LIFETIME = timedelta(seconds=5)
+LOCK_POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class CachedToken:
+    version: int
+    token: str
+    expires_at: datetime
+    fetched_at: datetime
+
+    def __repr__(self) -> str:
+        return f"CachedToken(version={self.version}, expires_at={self.expires_at})"
+
+
+class TokenBroker:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        keystore: KeyStore,
+        walmart: WalmartClient,
+        *,
+        base_url_for: dict[str, str],
+        refresh_margin: float,
+        timeout: float,
+        shared_locks: bool,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.keystore = keystore
+        self.walmart = walmart
+        self.base_url_for = base_url_for
+        self.refresh_margin = timedelta(seconds=refresh_margin)
+        self.timeout = timeout
+        self.shared_locks = shared_locks
+        self._memory: dict[uuid.UUID, CachedToken] = {}
+        self._locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.fetches = 0  # token calls made by this process (metrics)
+
+    def _fresh_in_memory(self, snapshot: CredentialSnapshot) -> CachedToken | None:
+        cached = self._memory.get(snapshot.id)
+        if cached is None or cached.version != snapshot.version:
+            return None
+        # Another replica refreshed or invalidated the shared token after we cached ours.
+        if cached.fetched_at != snapshot.token_fetched_at and cached.fetched_at < snapshot.loaded_wall:
+            return None
+        return cached
+
+    async def token(self, snapshot: CredentialSnapshot, *, caller: Caller | None) -> CachedToken:
+        cached = self._fresh_in_memory(snapshot)
+        if cached is not None and cached.expires_at - utcnow() > self.refresh_margin:
+            return cached
+        lock = self._locks[snapshot.id]
+        if lock.locked() and cached is not None and cached.expires_at - utcnow() > MIN_USEFUL_LIFETIME:
+            return cached  # a refresh is under way here; the current token still works
+        async with lock:
+            cached = self._fresh_in_memory(snapshot)
+            if cached is not None and cached.expires_at - utcnow() > self.refresh_margin:
+                return cached
+            return await self._refresh(snapshot, cached, caller)
+
+    async def _refresh(
+        self, snapshot: CredentialSnapshot, cached: CachedToken | None, caller: Caller | None
+    ) -> CachedToken:
+        usable = cached if cached and cached.expires_at - utcnow() > MIN_USEFUL_LIFETIME else None
+        async with self.sessionmaker() as session, session.begin():
+            if self.shared_locks and not await self._lock(session, snapshot.id, wait=usable is None):
+                assert usable is not None  # noqa: S101  (only a non-waiting lock can fail)
+                return usable
+            stored = await self._stored(session, snapshot)
+            if stored is not None:
+                if stored.expires_at - utcnow() > self.refresh_margin:
+                    return self._remember(snapshot.id, stored)
+                usable = stored if stored.expires_at - utcnow() > MIN_USEFUL_LIFETIME else usable
+            try:
+                grant = await self._fetch(snapshot)
+            except WalmartFailure as failure:
+                if usable is not None:
+                    return usable
+                raise failure from None
+            fresh = await self._store(session, snapshot, grant)
+            await record(
+                session,
+                action="token.fetched",
+                caller=caller,
+                account_id=snapshot.account_id,
+                credential_id=snapshot.id,
+                version=snapshot.version,
+                details={"correlation_id": grant.correlation_id, "expires_in": grant.expires_in},
+            )
+        return self._remember(snapshot.id, fresh)
+
+    async def _lock(self, session: AsyncSession, credential_id: uuid.UUID, *, wait: bool) -> bool:
+        """Take the credential's advisory lock; when waiting, poll so no statement outlives the
+        database timeout and the wait ends with the Walmart time budget."""
+        key = int.from_bytes(credential_id.bytes[:8], "big", signed=True)
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        while True:
+            got = await session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
+            if got.scalar_one():
+                return True
+            if not wait:
+                return False
+            if asyncio.get_running_loop().time() > deadline:
+                raise WalmartFailure("timeout", "Another replica's token refresh did not finish in time.")
+            await asyncio.sleep(LOCK_POLL_SECONDS)
+
+    async def _stored(self, session: AsyncSession, snapshot: CredentialSnapshot) -> CachedToken | None:
+        row = await session.get(OAuthToken, snapshot.id, populate_existing=True)
+        if row is None or row.version != snapshot.version:
+            return None
+        token = await self.keystore.open_token(snapshot, row.sealed_token)
+        return CachedToken(row.version, token, row.expires_at, row.fetched_at)
+
+    async def _fetch(self, snapshot: CredentialSnapshot) -> TokenGrant:
+        secret = (await self.keystore.open_secret(snapshot)).decode()
+        self.fetches += 1
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self.walmart.request_token(
+                    base_url=self.base_url_for[snapshot.environment],
+                    client_id=snapshot.public_id,
+                    client_secret=secret,
+                    market=snapshot.market,
+                    channel_type=snapshot.channel_type,
+                )
+        except TimeoutError as exc:
+            raise failure_from_exception(exc, None) from None
+
+    async def store_grant(self, snapshot: CredentialSnapshot, grant: TokenGrant) -> None:
+        """Keep a token obtained elsewhere (a live test) so the next headers call reuses it."""
+        async with self.sessionmaker() as session, session.begin():
+            fresh = await self._store(session, snapshot, grant)
+        self._remember(snapshot.id, fresh)
+
+    async def _store(
+        self, session: AsyncSession, snapshot: CredentialSnapshot, grant: TokenGrant
+    ) -> CachedToken:
+        now = utcnow()
+        expires_at = now + timedelta(seconds=grant.expires_in)
+        sealed = await self.keystore.seal_token(snapshot, grant.access_token)
+        row = await session.get(OAuthToken, snapshot.id)
+        if row is None:
+            row = OAuthToken(credential_id=snapshot.id)
+            session.add(row)
+        row.version, row.sealed_token = snapshot.version, sealed
+        row.expires_at, row.fetched_at = expires_at, now
+        await session.flush()
+        return CachedToken(snapshot.version, grant.access_token, expires_at, now)
+
+    def _remember(self, credential_id: uuid.UUID, token: CachedToken) -> CachedToken:
+        self._memory[credential_id] = token
+        return token
+
+    async def invalidate(self, session: AsyncSession, credential_id: uuid.UUID) -> None:
+        """Drop the shared and the local token; the next headers call fetches a new one."""
+        await session.execute(delete(OAuthToken).where(OAuthToken.credential_id == credential_id))
+        self.forget(credential_id)
+
+    def forget(self, credential_id: uuid.UUID) -> None:
+        self._memory.pop(credential_id, None)

@@ -1,0 +1,135 @@
+"""The outbound side: calls to Walmart over the one shared ``httpx.AsyncClient``.
+
+Every call sends ``WM_SVC.NAME`` and a fresh ``WM_QOS.CORRELATION_ID`` (kept in results so a
+Walmart support case can quote it). Failures come back as ``WalmartFailure``; no call retries,
+because callers own the time budget and the retry policy.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from app.walmart.outcomes import (
+    WalmartFailure,
+    failure_from_exception,
+    failure_from_response,
+    unreadable_body,
+)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class TokenGrant:
+    access_token: str
+    expires_in: float
+    correlation_id: str
+
+    def __repr__(self) -> str:
+        return f"TokenGrant(expires_in={self.expires_in})"
+
+
+def market_header(market: str) -> dict[str, str]:
+    """``WM_MARKET`` outside the US (Walmart defaults a missing header to ``us``)."""
+    return {} if market == "US" else {"WM_MARKET": market.lower()}
+
+
+class WalmartClient:
+    def __init__(self, http: httpx.AsyncClient, *, svc_name: str) -> None:
+        self.http = http
+        self.svc_name = svc_name
+
+    def base_headers(self, correlation_id: str) -> dict[str, str]:
+        return {
+            "WM_SVC.NAME": self.svc_name,
+            "WM_QOS.CORRELATION_ID": correlation_id,
+            "Accept": "application/json",
+        }
+
+    async def request_token(
+        self,
+        *,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        market: str,
+        channel_type: str | None,
+    ) -> TokenGrant:
+        correlation_id = str(uuid.uuid4())
+        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        headers = self.base_headers(correlation_id) | market_header(market)
+        headers["Authorization"] = f"Basic {basic}"
+        if channel_type:
+            headers["WM_CONSUMER.CHANNEL.TYPE"] = channel_type
+        response = await self._send(
+            "POST",
+            f"{base_url}/v3/token",
+            headers=headers,
+            data={"grant_type": "client_credentials"},
+            token_call=True,
+            correlation_id=correlation_id,
+        )
+        body = _json_object(response, correlation_id)
+        token, expires_in = body.get("access_token"), body.get("expires_in")
+        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
+            raise unreadable_body(response.status_code, correlation_id)
+        return TokenGrant(token, float(expires_in), correlation_id)
+
+    async def token_detail(
+        self, *, base_url: str, access_token: str, market: str, channel_type: str | None
+    ) -> tuple[dict[str, Any], str]:
+        correlation_id = str(uuid.uuid4())
+        headers = self.base_headers(correlation_id) | market_header(market)
+        headers["WM_SEC.ACCESS_TOKEN"] = access_token
+        if channel_type:
+            headers["WM_CONSUMER.CHANNEL.TYPE"] = channel_type
+        response = await self._send(
+            "GET",
+            f"{base_url}/v3/token/detail",
+            headers=headers,
+            token_call=False,
+            correlation_id=correlation_id,
+        )
+        return _json_object(response, correlation_id), correlation_id
+
+    async def signed_get(self, url: str, headers: dict[str, str]) -> tuple[int, str]:
+        correlation_id = headers["WM_QOS.CORRELATION_ID"]
+        response = await self._send(
+            "GET", url, headers=headers, token_call=False, correlation_id=correlation_id
+        )
+        _json_object(response, correlation_id)
+        return response.status_code, correlation_id
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        token_call: bool,
+        correlation_id: str,
+        data: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        try:
+            # The URL goes out exactly as given (a signature covers its bytes).
+            request = self.http.build_request(method, httpx.URL(url), headers=headers, data=data)
+            response = await self.http.send(request)
+        except httpx.HTTPError as exc:
+            raise failure_from_exception(exc, correlation_id) from None
+        failure = failure_from_response(response, token_call=token_call, correlation_id=correlation_id)
+        if failure is not None:
+            raise failure
+        return response
+
+
+def _json_object(response: httpx.Response, correlation_id: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise unreadable_body(response.status_code, correlation_id) from None
+    if not isinstance(body, dict):
+        raise unreadable_body(response.status_code, correlation_id)
+    return body
