@@ -16,10 +16,17 @@ class VaultError(Exception):
     status_code: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
@@ -96,6 +103,42 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the current state.",
         413: "Request body too large.",
         422: "The request is malformed or a value is invalid; nothing was stored.",
-        503: "A dependency (database or key service) is unavailable.",
+        502: "Walmart refused or failed the token call needed for these headers.",
+        503: "A dependency (database, key service, or Walmart rate limit) is unavailable.",
+        504: "Walmart did not answer within the time budget.",
     }
     return {s: {"model": ErrorResponse, "description": descriptions[s]} for s in statuses}
+
+
+class WalmartError(VaultError):
+    """Walmart (through the token broker) could not give what the caller needs."""
+
+    status_code = 502
+    code = "walmart_unavailable"
+
+
+class WalmartRejectedCredentials(WalmartError):
+    code = "walmart_rejected_credentials"
+
+
+class WalmartForbidden(WalmartError):
+    code = "walmart_forbidden"
+
+
+class WalmartUnreachable(WalmartError):
+    code = "walmart_unreachable"
+
+
+class WalmartRateLimited(WalmartError):
+    status_code = 503
+    code = "walmart_rate_limited"
+
+
+class WalmartTimeout(WalmartError):
+    status_code = 504
+    code = "walmart_timeout"
+
+
+class CredentialTestFailed(VaultError):
+    status_code = 422
+    code = "credential_test_failed"

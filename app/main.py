@@ -16,14 +16,14 @@ from app.clients.router import router as clients_router
 from app.config import Settings, get_settings
 from app.credentials.router import router as credentials_router
 from app.crypto import EnvelopeError, KekUnavailable
-from app.db import ensure_sqlite_directory, make_engine, make_sessionmaker
 from app.errors import KeyServiceUnavailable, VaultError
+from app.headers.router import router as headers_router
 from app.kek import build_envelope
 from app.ops.logging import configure_logging
 from app.ops.middleware import RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.ops.startup import prepare_callers
-from app.state import AppState
+from app.state import app_state
 
 log = logging.getLogger("vault.app")
 
@@ -44,19 +44,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ensure_sqlite_directory(settings.database_url)
-        engine = make_engine(
-            settings.database_url, timeout_seconds=settings.database_timeout_seconds
-        )
-        sessionmaker = make_sessionmaker(engine)
-        app.state.vault = AppState(
-            settings=settings, engine=engine, sessionmaker=sessionmaker, envelope=envelope
-        )
-        try:
-            await prepare_callers(settings, sessionmaker)
+        async with app_state(settings, envelope) as state:
+            app.state.vault = state
+            await prepare_callers(settings, state.sessionmaker)
             yield
-        finally:
-            await engine.dispose()
 
     app = FastAPI(
         title="mPorts Walmart credential vault",
@@ -69,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(clients_router)
     app.include_router(credentials_router)
+    app.include_router(headers_router)
     return app
 
 
@@ -79,7 +71,7 @@ def _request_id(request: Request) -> str | None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VaultError)
     async def vault_error(request: Request, exc: VaultError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
+import httpx
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.audit.batcher import AuditBatcher
 from app.config import Settings
+from app.credentials.testing import LiveTester
 from app.crypto import Envelope
+from app.db import ensure_sqlite_directory, is_sqlite, make_engine, make_sessionmaker
+from app.headers.keystore import KeyStore
+from app.headers.service import HeaderIssuer
+from app.headers.snapshot import SnapshotCache
+from app.walmart.broker import TokenBroker
+from app.walmart.client import WalmartClient
 
 
 @dataclass(slots=True)
@@ -18,6 +29,58 @@ class AppState:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     envelope: Envelope
+    issuer: HeaderIssuer
+    tester: LiveTester
+    audit: AuditBatcher
+
+
+@asynccontextmanager
+async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[AppState]:
+    """Engine, one shared HTTP client for Walmart, caches and the audit batcher."""
+    ensure_sqlite_directory(settings.database_url)
+    engine = make_engine(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
+    sessionmaker = make_sessionmaker(engine)
+    timeout = settings.walmart_timeout_seconds
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        follow_redirects=False,
+    )
+    walmart = WalmartClient(http, svc_name=settings.svc_name)
+    keystore = KeyStore(sessionmaker, envelope)
+    broker = TokenBroker(
+        sessionmaker,
+        keystore,
+        walmart,
+        base_url_for={env: settings.walmart_base_url(env) for env in ("production", "sandbox")},
+        refresh_margin=settings.token_refresh_margin_seconds,
+        timeout=timeout,
+        shared_locks=not is_sqlite(settings.database_url),
+    )
+    audit = AuditBatcher(sessionmaker, interval=settings.audit_flush_seconds)
+    issuer = HeaderIssuer(
+        settings=settings,
+        snapshots=SnapshotCache(sessionmaker, max_staleness=settings.cache_max_staleness_seconds),
+        keystore=keystore,
+        broker=broker,
+        audit=audit,
+    )
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        envelope=envelope,
+        issuer=issuer,
+        tester=LiveTester(settings=settings, walmart=walmart, issuer=issuer),
+        audit=audit,
+    )
+    audit.start()
+    try:
+        yield state
+    finally:
+        await audit.stop()
+        await http.aclose()
+        await engine.dispose()
 
 
 def get_state(request: Request) -> AppState:
@@ -25,14 +88,4 @@ def get_state(request: Request) -> AppState:
     return state
 
 
-def get_envelope(request: Request) -> Envelope:
-    return get_state(request).envelope
-
-
-def get_app_settings(request: Request) -> Settings:
-    return get_state(request).settings
-
-
 StateDep = Annotated[AppState, Depends(get_state)]
-EnvelopeDep = Annotated[Envelope, Depends(get_envelope)]
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]

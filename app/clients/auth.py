@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.clients.scopes import Caller, Scope
 from app.clients.service import authenticate
-from app.db import SessionDep
+from app.db import transaction
 from app.errors import Forbidden
 
 # auto_error=False: a missing header is answered by our own 401 in the one error shape.
@@ -21,12 +21,15 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme
 def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
     """A dependency that authenticates the caller and checks it holds ``scope``."""
 
-    async def dependency(request: Request, session: SessionDep, _bearer: BearerDep) -> Caller:
-        caller = await authenticate(
-            session,
-            authorization=request.headers.get("authorization"),
-            request_id=request.state.request_id,
-        )
+    async def dependency(request: Request, _bearer: BearerDep) -> Caller:
+        # Its own short transaction: the request's session must not hold SQLite's write lock
+        # (from the last-used stamp) while the request's own work opens other sessions.
+        async with transaction(request.app.state.vault.sessionmaker) as session:
+            caller = await authenticate(
+                session,
+                authorization=request.headers.get("authorization"),
+                request_id=request.state.request_id,
+            )
         request.state.client_id = str(caller.client_id)
         if not caller.has_scope(scope):
             raise Forbidden(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.clients.auth import ReadCaller, WriteCaller
+from app.clients.auth import ReadCaller, TestCaller, WriteCaller
 from app.credentials import service
 from app.credentials.fields import AccountId, Environment, Market
 from app.credentials.models import Credential
@@ -18,13 +18,14 @@ from app.credentials.schemas import (
     CredentialPage,
     CredentialPatch,
     CredentialStatus,
+    TestResult,
     VersionList,
     VersionOut,
 )
 from app.db import SessionDep
 from app.errors import error_responses
 from app.pagination import PageDep, time_id_cursor
-from app.state import EnvelopeDep
+from app.state import StateDep
 
 router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
 
@@ -57,11 +58,22 @@ def credential_out(credential: Credential) -> CredentialOut:
     response_model=CredentialOut,
     responses=error_responses(401, 403, 409, 422, 503),
     summary="Register a seller's Walmart credentials (stored encrypted, never shown again)",
+    description="With `?test=true` the credentials are tested live first; if Walmart refuses "
+    "them nothing is stored and the answer is 422 `credential_test_failed` with the test result "
+    "under `details`.",
 )
 async def create_credential(
-    body: CredentialCreate, caller: WriteCaller, session: SessionDep, envelope: EnvelopeDep
+    body: CredentialCreate,
+    caller: WriteCaller,
+    session: SessionDep,
+    state: StateDep,
+    test: Annotated[
+        bool, Query(description="Run the live test first; store nothing if Walmart refuses.")
+    ] = False,
 ) -> CredentialOut:
-    credential = await service.create_credential(session, envelope, caller=caller, body=body)
+    credential = await service.create_credential(
+        session, state.envelope, caller=caller, body=body, tester=state.tester if test else None
+    )
     return credential_out(credential)
 
 
@@ -110,11 +122,16 @@ async def get_credential(
     summary="Edit the label or channel type, or disable / re-enable",
 )
 async def update_credential(
-    credential_id: uuid.UUID, body: CredentialPatch, caller: WriteCaller, session: SessionDep
+    credential_id: uuid.UUID,
+    body: CredentialPatch,
+    caller: WriteCaller,
+    session: SessionDep,
+    state: StateDep,
 ) -> CredentialOut:
     credential = await service.update_credential(
         session, caller=caller, credential_id=credential_id, patch=body
     )
+    state.issuer.forget(credential_id)
     return credential_out(credential)
 
 
@@ -125,9 +142,10 @@ async def update_credential(
     summary="Delete a credential and destroy every version's key material",
 )
 async def delete_credential(
-    credential_id: uuid.UUID, caller: WriteCaller, session: SessionDep
+    credential_id: uuid.UUID, caller: WriteCaller, session: SessionDep, state: StateDep
 ) -> Response:
     await service.delete_credential(session, caller=caller, credential_id=credential_id)
+    state.issuer.forget(credential_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -142,3 +160,16 @@ async def list_versions(
 ) -> VersionList:
     rows = await service.list_versions(session, caller=caller, credential_id=credential_id)
     return VersionList(items=[VersionOut.model_validate(v, from_attributes=True) for v in rows])
+
+
+@router.post(
+    "/{credential_id}/test",
+    response_model=TestResult,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="Test the current version live against Walmart and keep the result",
+)
+async def test_credential(
+    credential_id: uuid.UUID, caller: TestCaller, session: SessionDep, state: StateDep
+) -> TestResult:
+    result = await state.tester.check_stored(session, caller=caller, credential_id=credential_id)
+    return TestResult.model_validate(result)

@@ -132,3 +132,25 @@ class VersionOut(BaseModel):
 
 class VersionList(BaseModel):
     items: list[VersionOut]
+
+
+class TestResult(BaseModel):
+    __test__ = False  # not a pytest test class
+
+    ok: bool
+    outcome: Literal[
+        "valid",
+        "invalid_credentials",
+        "forbidden",
+        "rate_limited",
+        "walmart_unavailable",
+        "timeout",
+        "network_error",
+    ]
+    checked_at: datetime
+    latency_ms: float
+    walmart_status: int | None
+    walmart_error_code: str | None
+    message: str
+    correlation_id: str | None
+    details: dict[str, Any]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,18 +18,39 @@ from app.credentials.schemas import CredentialCreate, CredentialPatch
 from app.credentials.secrets import PreparedSecret, prepare_secret, seal_secret
 from app.crypto import Envelope
 from app.db import utcnow
-from app.errors import Conflict, InvalidRequest, NotFound
+from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
 from app.pagination import PageRequest
 
 
+class NewCredentialTester(Protocol):
+    async def check_new(
+        self, prepared: PreparedSecret, *, market: str, environment: str
+    ) -> dict[str, Any]: ...
+
+
 async def create_credential(
-    session: AsyncSession, envelope: Envelope, *, caller: Caller, body: CredentialCreate
+    session: AsyncSession,
+    envelope: Envelope,
+    *,
+    caller: Caller,
+    body: CredentialCreate,
+    tester: NewCredentialTester | None = None,
 ) -> Credential:
-    """Register a credential at version 1; nothing is stored if anything is invalid."""
+    """Register a credential at version 1; nothing is stored if anything is invalid, or if
+    a requested live test fails (422 ``credential_test_failed`` with the result)."""
     caller.ensure_account(body.account_id)
     prepared = prepare_secret(body.auth, market=body.market)
     repo = CredentialRepository(session)
     await _ensure_slot_free(repo, body.account_id, body.market, body.environment)
+    test = None
+    if tester is not None:
+        test = await tester.check_new(prepared, market=body.market, environment=body.environment)
+        if not test["ok"]:
+            raise CredentialTestFailed(
+                f"Walmart did not accept these credentials ({test['outcome']}); "
+                "nothing was stored.",
+                details=test,
+            )
     now = utcnow()
     credential = Credential(
         id=uuid.uuid4(),
@@ -41,11 +63,13 @@ async def create_credential(
         channel_type=prepared.channel_type,
         current_version=1,
         fingerprint=prepared.fingerprint,
-        status="untested",
+        status="valid" if test else "untested",
+        last_test=test,
         created_at=now,
         updated_at=now,
     )
     version = await _sealed_version(envelope, credential, 1, prepared, caller, state="current")
+    version.test = test
     try:
         await repo.add(credential, version)
     except IntegrityError:

@@ -20,7 +20,7 @@ from app.crypto import AssociatedData, Envelope, load_sealed_pkcs8
 from app.errors import NotFound
 from app.headers.snapshot import CredentialSnapshot
 
-TOKEN_PURPOSE = "access_token"
+TOKEN_PURPOSE = "access_token"  # noqa: S105  (a label in the associated data)
 
 
 def aad_for(snapshot: CredentialSnapshot, purpose: str) -> AssociatedData:

@@ -95,19 +95,25 @@ class SnapshotCache:
         if row is None:
             return None
         credential, token_fetched_at = row
-        snapshot = CredentialSnapshot(
-            id=credential.id,
-            account_id=credential.account_id,
-            market=credential.market,
-            environment=credential.environment,
-            kind=credential.kind,
-            public_id=credential.public_id,
-            channel_type=credential.channel_type,
-            version=credential.current_version,
-            status=credential.status,
-            token_fetched_at=token_fetched_at,
-            loaded_wall=utcnow(),
-            loaded_at=self.clock(),
-        )
+        snapshot = snapshot_of(credential, token_fetched_at=token_fetched_at, at=self.clock())
         self._by_id[credential.id] = snapshot
         return snapshot
+
+
+def snapshot_of(
+    credential: Credential, *, token_fetched_at: datetime | None = None, at: float | None = None
+) -> CredentialSnapshot:
+    return CredentialSnapshot(
+        id=credential.id,
+        account_id=credential.account_id,
+        market=credential.market,
+        environment=credential.environment,
+        kind=credential.kind,
+        public_id=credential.public_id,
+        channel_type=credential.channel_type,
+        version=credential.current_version,
+        status=credential.status,
+        token_fetched_at=token_fetched_at,
+        loaded_wall=utcnow(),
+        loaded_at=time.monotonic() if at is None else at,
+    )

@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
@@ -79,7 +79,10 @@ class TokenBroker:
         if cached is None or cached.version != snapshot.version:
             return None
         # Another replica refreshed or invalidated the shared token after we cached ours.
-        if cached.fetched_at != snapshot.token_fetched_at and cached.fetched_at < snapshot.loaded_wall:
+        if (
+            cached.fetched_at != snapshot.token_fetched_at
+            and cached.fetched_at < snapshot.loaded_wall
+        ):
             return None
         return cached
 
@@ -88,7 +91,11 @@ class TokenBroker:
         if cached is not None and cached.expires_at - utcnow() > self.refresh_margin:
             return cached
         lock = self._locks[snapshot.id]
-        if lock.locked() and cached is not None and cached.expires_at - utcnow() > MIN_USEFUL_LIFETIME:
+        if (
+            lock.locked()
+            and cached is not None
+            and cached.expires_at - utcnow() > MIN_USEFUL_LIFETIME
+        ):
             return cached  # a refresh is under way here; the current token still works
         async with lock:
             cached = self._fresh_in_memory(snapshot)
@@ -101,7 +108,9 @@ class TokenBroker:
     ) -> CachedToken:
         usable = cached if cached and cached.expires_at - utcnow() > MIN_USEFUL_LIFETIME else None
         async with self.sessionmaker() as session, session.begin():
-            if self.shared_locks and not await self._lock(session, snapshot.id, wait=usable is None):
+            if self.shared_locks and not await self._lock(
+                session, snapshot.id, wait=usable is None
+            ):
                 assert usable is not None  # noqa: S101  (only a non-waiting lock can fail)
                 return usable
             stored = await self._stored(session, snapshot)
@@ -133,16 +142,22 @@ class TokenBroker:
         key = int.from_bytes(credential_id.bytes[:8], "big", signed=True)
         deadline = asyncio.get_running_loop().time() + self.timeout
         while True:
-            got = await session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
+            got = await session.execute(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}
+            )
             if got.scalar_one():
                 return True
             if not wait:
                 return False
             if asyncio.get_running_loop().time() > deadline:
-                raise WalmartFailure("timeout", "Another replica's token refresh did not finish in time.")
+                raise WalmartFailure(
+                    "timeout", "Another replica's token refresh did not finish in time."
+                )
             await asyncio.sleep(LOCK_POLL_SECONDS)
 
-    async def _stored(self, session: AsyncSession, snapshot: CredentialSnapshot) -> CachedToken | None:
+    async def _stored(
+        self, session: AsyncSession, snapshot: CredentialSnapshot
+    ) -> CachedToken | None:
         row = await session.get(OAuthToken, snapshot.id, populate_existing=True)
         if row is None or row.version != snapshot.version:
             return None
@@ -164,11 +179,12 @@ class TokenBroker:
         except TimeoutError as exc:
             raise failure_from_exception(exc, None) from None
 
-    async def store_grant(self, snapshot: CredentialSnapshot, grant: TokenGrant) -> None:
-        """Keep a token obtained elsewhere (a live test) so the next headers call reuses it."""
-        async with self.sessionmaker() as session, session.begin():
-            fresh = await self._store(session, snapshot, grant)
-        self._remember(snapshot.id, fresh)
+    async def store_grant(
+        self, session: AsyncSession, snapshot: CredentialSnapshot, grant: TokenGrant
+    ) -> None:
+        """Keep a token obtained elsewhere (a live test) in the caller's transaction, so the
+        next headers call reuses it instead of making another token call."""
+        self._remember(snapshot.id, await self._store(session, snapshot, grant))
 
     async def _store(
         self, session: AsyncSession, snapshot: CredentialSnapshot, grant: TokenGrant

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 
 from app.walmart.outcomes import (
-    WalmartFailure,
     failure_from_exception,
     failure_from_response,
     unreadable_body,
@@ -119,7 +118,9 @@ class WalmartClient:
             response = await self.http.send(request)
         except httpx.HTTPError as exc:
             raise failure_from_exception(exc, correlation_id) from None
-        failure = failure_from_response(response, token_call=token_call, correlation_id=correlation_id)
+        failure = failure_from_response(
+            response, token_call=token_call, correlation_id=correlation_id
+        )
         if failure is not None:
             raise failure
         return response

@@ -22,7 +22,7 @@ Outcome = Literal[
     "timeout",
     "network_error",
 ]
-INVALID_TOKEN_CODE = "INVALID_TOKEN.GMP_GATEWAY_API"
+INVALID_TOKEN_CODE = "INVALID_TOKEN.GMP_GATEWAY_API"  # noqa: S105  (an error code)
 
 
 @dataclass
@@ -65,24 +65,18 @@ def failure_from_response(
     if 200 <= status < 300:
         return None
     code = error_code(response)
-    base = {"status": status, "error_code": code, "correlation_id": correlation_id}
     if status == 401 or (status == 400 and (token_call or code == INVALID_TOKEN_CODE)):
-        return WalmartFailure("invalid_credentials", "Walmart refused the credentials.", **base)
-    if status == 403:
-        return WalmartFailure(
-            "forbidden", "Walmart accepted the credentials but refused access.", **base
-        )
-    if status == 429:
-        retry_after = _retry_after(response)
-        return WalmartFailure(
-            "rate_limited",
-            "Walmart is rate limiting these credentials.",
-            details={"retry_after": retry_after},
-            **base,
-        )
-    return WalmartFailure(
-        "walmart_unavailable", f"Walmart answered with an unexpected status {status}.", **base
-    )
+        outcome: Outcome = "invalid_credentials"
+        message = "Walmart refused the credentials."
+    elif status == 403:
+        outcome, message = "forbidden", "Walmart accepted the credentials but refused access."
+    elif status == 429:
+        outcome, message = "rate_limited", "Walmart is rate limiting these credentials."
+    else:
+        outcome = "walmart_unavailable"
+        message = f"Walmart answered with an unexpected status {status}."
+    details = {"retry_after": _retry_after(response)} if status == 429 else {}
+    return WalmartFailure(outcome, message, status, code, correlation_id, details)
 
 
 def unreadable_body(status: int, correlation_id: str) -> WalmartFailure:
@@ -97,7 +91,9 @@ def unreadable_body(status: int, correlation_id: str) -> WalmartFailure:
 def failure_from_exception(exc: BaseException, correlation_id: str | None) -> WalmartFailure:
     if isinstance(exc, (TimeoutError, httpx.TimeoutException)):
         return WalmartFailure(
-            "timeout", "Walmart did not answer within the time budget.", correlation_id=correlation_id
+            "timeout",
+            "Walmart did not answer within the time budget.",
+            correlation_id=correlation_id,
         )
     return WalmartFailure(
         "network_error",

@@ -1,0 +1,70 @@
+"""Batched audit of issued headers: off the hot path, at most ``audit_flush_seconds`` late.
+
+Header requests append to an in-memory buffer; a background task writes the buffer in one
+transaction every interval, and the lifespan flushes what is left on shutdown. If the database
+is briefly unavailable, the batch is kept and retried on the next tick (bounded, so a long
+outage cannot exhaust memory; what is dropped is counted and logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.audit.models import AuditEvent
+from app.audit.repository import AuditRepository
+from app.db import transaction, utcnow
+from app.errors import DatabaseUnavailable
+
+log = logging.getLogger("vault.audit")
+
+MAX_PENDING = 100_000
+
+
+class AuditBatcher:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, interval: float) -> None:
+        self.sessionmaker = sessionmaker
+        self.interval = interval
+        self._pending: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    def add(self, **event: Any) -> None:
+        if len(self._pending) >= MAX_PENDING:
+            self.dropped += 1
+            return
+        event.setdefault("at", utcnow())
+        event.setdefault("outcome", "success")
+        self._pending.append(event)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        try:
+            async with transaction(self.sessionmaker) as session:
+                await AuditRepository(session).append(AuditEvent(**e) for e in batch)
+        except DatabaseUnavailable:
+            log.warning("audit batch of %d events deferred: database unavailable", len(batch))
+            self._pending = batch + self._pending
+            if self.dropped:
+                log.error("audit events dropped while the database was away: %d", self.dropped)

@@ -1,0 +1,102 @@
+"""Live tests of credentials against Walmart: on demand, and before a registration is stored."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record
+from app.clients.scopes import Caller
+from app.config import Settings
+from app.credentials.repository import CredentialRepository
+from app.credentials.secrets import PreparedSecret
+from app.credentials.service import get_credential
+from app.crypto import load_sealed_pkcs8
+from app.db import utcnow
+from app.headers.service import HeaderIssuer
+from app.headers.snapshot import snapshot_of
+from app.walmart.client import WalmartClient
+from app.walmart.live_test import TestTarget, run_live_test
+
+# Outcomes that say something about the credentials themselves; the others (rate limits,
+# outages, timeouts) leave the status as it was.
+VERDICTS = {"valid": "valid", "invalid_credentials": "invalid", "forbidden": "invalid"}
+
+
+@dataclass
+class LiveTester:
+    __test__ = False  # not a pytest test class
+
+    settings: Settings
+    walmart: WalmartClient
+    issuer: HeaderIssuer
+
+    async def check_new(
+        self, prepared: PreparedSecret, *, market: str, environment: str
+    ) -> dict[str, Any]:
+        """Test credentials that are not stored yet (``POST /v1/credentials?test=true``)."""
+        target = TestTarget(
+            kind=prepared.kind,
+            base_url=self.settings.walmart_base_url(environment),
+            market=market,
+            public_id=prepared.public_id,
+            channel_type=prepared.channel_type,
+        )
+        secret = (
+            load_sealed_pkcs8(prepared.plaintext)
+            if prepared.kind == "signature"
+            else prepared.plaintext
+        )
+        result, _ = await run_live_test(
+            self.walmart, target, secret=secret, budget=self.settings.walmart_timeout_seconds
+        )
+        return result
+
+    async def check_stored(
+        self, session: AsyncSession, *, caller: Caller, credential_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """Test a stored credential's current version and keep the result on it."""
+        credential = await get_credential(session, caller=caller, credential_id=credential_id)
+        snapshot = snapshot_of(credential)
+        target = TestTarget(
+            kind=credential.kind,
+            base_url=self.settings.walmart_base_url(credential.environment),
+            market=credential.market,
+            public_id=credential.public_id,
+            channel_type=credential.channel_type,
+        )
+        keystore = self.issuer.keystore
+        secret = (
+            await keystore.signing_key(snapshot)
+            if credential.kind == "signature"
+            else await keystore.open_secret(snapshot)
+        )
+        result, grant = await run_live_test(
+            self.walmart, target, secret=secret, budget=self.settings.walmart_timeout_seconds
+        )
+        repo = CredentialRepository(session)
+        credential.last_test = result
+        if credential.status != "disabled" and result["outcome"] in VERDICTS:
+            credential.status = VERDICTS[result["outcome"]]
+        credential.updated_at = utcnow()
+        version = await repo.version(credential.id, credential.current_version)
+        if version is not None:
+            version.test = result
+        await repo.flush()
+        await record(
+            session,
+            action="credential.tested",
+            caller=caller,
+            outcome=result["outcome"],
+            account_id=credential.account_id,
+            credential_id=credential.id,
+            version=credential.current_version,
+            details={"correlation_id": result["correlation_id"], "status": credential.status},
+        )
+        self.issuer.snapshots.forget(credential.id)
+        if grant is not None:
+            await self.issuer.broker.store_grant(session, snapshot, grant)
+        return result

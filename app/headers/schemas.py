@@ -1,0 +1,86 @@
+"""Wire shapes for header issuance."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.credentials.fields import Environment, Market
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _method(value: str) -> str:
+    upper = value.upper()
+    if upper not in METHODS:
+        raise ValueError(f"must be one of {', '.join(METHODS)} (any case)")
+    return upper
+
+
+def _url(value: str) -> str:
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain whitespace or control characters")
+    if not value.isascii():
+        raise ValueError(
+            "must be ASCII: percent-encode other characters exactly as the request will send them"
+        )
+    return value
+
+
+Method = Annotated[str, Field(examples=["GET"]), AfterValidator(_method)]
+Url = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=4096,
+        description="The absolute URL exactly as it will be sent (signatures cover its bytes).",
+        examples=["https://marketplace.walmartapis.com/v3/ca/feeds?limit=10"],
+    ),
+    AfterValidator(_url),
+]
+
+
+class HeadersRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"method": "GET", "url": "https://marketplace.walmartapis.com/v3/ca/feeds?limit=10"}
+            ]
+        },
+    )
+
+    method: Method
+    url: Url
+
+
+class AccountHeadersRequest(HeadersRequest):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "market": "US",
+                    "environment": "production",
+                    "method": "GET",
+                    "url": "https://marketplace.walmartapis.com/v3/orders?limit=100",
+                }
+            ]
+        },
+    )
+
+    market: Market
+    environment: Environment
+
+
+class HeadersOut(BaseModel):
+    credential_id: uuid.UUID
+    version: int
+    kind: Literal["oauth", "signature"]
+    expires_at: datetime = Field(
+        description="Send the request before this instant (token expiry or signature window)."
+    )
+    headers: dict[str, str]

@@ -1,0 +1,201 @@
+"""The hot path: the signed headers of one Walmart call, for a caller allowed to ask.
+
+Nothing here touches the database on a warm cache except through the snapshot recheck
+(bounded by the staleness setting); the audit of issued headers goes to the batcher.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.batcher import AuditBatcher
+from app.audit.service import record
+from app.clients.scopes import Caller
+from app.config import Settings
+from app.errors import (
+    CredentialDisabled,
+    InvalidRequest,
+    NotFound,
+    VaultError,
+    WalmartError,
+    WalmartForbidden,
+    WalmartRateLimited,
+    WalmartRejectedCredentials,
+    WalmartTimeout,
+    WalmartUnreachable,
+)
+from app.headers.keystore import KeyStore
+from app.headers.schemas import HeadersOut
+from app.headers.snapshot import CredentialSnapshot, SnapshotCache
+from app.walmart.broker import TokenBroker
+from app.walmart.outcomes import WalmartFailure
+from app.walmart.signed_headers import oauth_headers, signature_headers
+
+_FAILURE_ERRORS: dict[str, type[WalmartError]] = {
+    "invalid_credentials": WalmartRejectedCredentials,
+    "forbidden": WalmartForbidden,
+    "rate_limited": WalmartRateLimited,
+    "timeout": WalmartTimeout,
+    "network_error": WalmartUnreachable,
+}
+
+
+@dataclass
+class HeaderIssuer:
+    settings: Settings
+    snapshots: SnapshotCache
+    keystore: KeyStore
+    broker: TokenBroker
+    audit: AuditBatcher
+
+    async def for_credential(
+        self, *, caller: Caller, credential_id: uuid.UUID, method: str, url: str
+    ) -> HeadersOut:
+        snapshot = await self.snapshots.get(credential_id)
+        if snapshot is None:
+            raise NotFound(f"No credential with id {credential_id}.")
+        return await self._issue(caller, snapshot, method, url)
+
+    async def for_account(
+        self,
+        *,
+        caller: Caller,
+        account_id: str,
+        market: str,
+        environment: str,
+        method: str,
+        url: str,
+    ) -> HeadersOut:
+        caller.ensure_account(account_id)
+        snapshot = await self.snapshots.for_slot(account_id, market, environment)
+        if snapshot is None:
+            raise NotFound(f"Account {account_id} has no {market} {environment} credential.")
+        return await self._issue(caller, snapshot, method, url)
+
+    async def _issue(
+        self, caller: Caller, snapshot: CredentialSnapshot, method: str, url: str
+    ) -> HeadersOut:
+        caller.ensure_account(snapshot.account_id)
+        if snapshot.status == "disabled":
+            raise CredentialDisabled(
+                f"Credential {snapshot.id} is disabled; re-enable it to issue headers.",
+                details={"credential_id": str(snapshot.id)},
+            )
+        self._check_url(snapshot, url)
+        if snapshot.kind == "signature":
+            headers, expires_at = await self._signature(snapshot, method, url)
+        else:
+            headers, expires_at = await self._oauth(snapshot, caller)
+        self.audit.add(
+            action="headers.issued",
+            client_id=caller.client_id,
+            request_id=caller.request_id,
+            account_id=snapshot.account_id,
+            credential_id=snapshot.id,
+            version=snapshot.version,
+            details={"kind": snapshot.kind, "method": method, "path": urlsplit(url).path[:200]},
+        )
+        return HeadersOut(
+            credential_id=snapshot.id,
+            version=snapshot.version,
+            kind=snapshot.kind,
+            expires_at=expires_at,
+            headers=headers,
+        )
+
+    def _check_url(self, snapshot: CredentialSnapshot, url: str) -> None:
+        base = urlsplit(self.settings.walmart_base_url(snapshot.environment))
+        given = urlsplit(url)
+        same_origin = (
+            given.scheme.lower() == base.scheme.lower()
+            and given.netloc.lower() == base.netloc.lower()
+        )
+        if not same_origin or not given.path.startswith("/") or given.fragment or "#" in url:
+            raise InvalidRequest(
+                f"url must be an absolute URL on {base.scheme}://{base.netloc}/ (the credential's "
+                f"{snapshot.environment} base URL), without a fragment.",
+                details={"field": "url", "expected_origin": f"{base.scheme}://{base.netloc}"},
+            )
+
+    async def _signature(
+        self, snapshot: CredentialSnapshot, method: str, url: str
+    ) -> tuple[dict[str, str], datetime]:
+        key = await self.keystore.signing_key(snapshot)
+        now_ms = int(time.time() * 1000)
+        headers = signature_headers(
+            key,
+            consumer_id=snapshot.public_id,
+            channel_type=snapshot.channel_type,
+            url=url,
+            method=method,
+            timestamp_ms=now_ms,
+            svc_name=self.settings.svc_name,
+        )
+        signed_at = datetime.fromtimestamp(now_ms / 1000, UTC)
+        return headers, signed_at + timedelta(seconds=self.settings.signature_validity_seconds)
+
+    async def _oauth(
+        self, snapshot: CredentialSnapshot, caller: Caller
+    ) -> tuple[dict[str, str], datetime]:
+        try:
+            token = await self.broker.token(snapshot, caller=caller)
+        except WalmartFailure as failure:
+            raise walmart_error(failure) from None
+        headers = oauth_headers(
+            token.token,
+            market=snapshot.market,
+            channel_type=snapshot.channel_type,
+            svc_name=self.settings.svc_name,
+        )
+        return headers, token.expires_at
+
+    async def invalidate_token(
+        self, session: AsyncSession, *, caller: Caller, credential_id: uuid.UUID
+    ) -> None:
+        snapshot = await self.snapshots.get(credential_id)
+        if snapshot is None:
+            raise NotFound(f"No credential with id {credential_id}.")
+        caller.ensure_account(snapshot.account_id)
+        if snapshot.kind != "oauth":
+            raise InvalidRequest(
+                "Only OAuth credentials have an access token to invalidate.",
+                details={"kind": snapshot.kind},
+            )
+        await self.broker.invalidate(session, credential_id)
+        self.snapshots.forget(credential_id)
+        await record(
+            session,
+            action="token.invalidated",
+            caller=caller,
+            account_id=snapshot.account_id,
+            credential_id=credential_id,
+            version=snapshot.version,
+        )
+
+    def forget(self, credential_id: uuid.UUID) -> None:
+        """Drop everything this replica caches about a credential (rotation, disable, delete)."""
+        self.snapshots.forget(credential_id)
+        self.keystore.forget(credential_id)
+        self.broker.forget(credential_id)
+
+
+def walmart_error(failure: WalmartFailure) -> VaultError:
+    error_class = _FAILURE_ERRORS.get(failure.outcome, WalmartError)
+    details: dict[str, object] = {
+        "outcome": failure.outcome,
+        "walmart_status": failure.status,
+        "walmart_error_code": failure.error_code,
+        "correlation_id": failure.correlation_id,
+    }
+    details.update(failure.details)
+    retry_after = failure.details.get("retry_after")
+    headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else None
+    return error_class(
+        f"Could not get a Walmart access token: {failure.message}", details=details, headers=headers
+    )

@@ -1,0 +1,134 @@
+"""Live credential tests: does Walmart accept these credentials right now?
+
+OAuth: a token call, then ``GET /v3/token/detail`` with the new token. Signature: a signed
+``GET /v3/ca/feeds?limit=1``. The whole test, both calls included, ends within the Walmart
+time budget and never retries. The result carries Walmart's status, error code and
+correlation id, never a secret or a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from app.db import utcnow
+from app.walmart.client import TokenGrant, WalmartClient
+from app.walmart.outcomes import WalmartFailure, failure_from_exception
+from app.walmart.signed_headers import signature_headers
+
+
+@dataclass(frozen=True, slots=True)
+class TestTarget:
+    """What a live test needs besides the secret."""
+
+    __test__ = False  # not a pytest test class
+
+    kind: str
+    base_url: str
+    market: str
+    public_id: str
+    channel_type: str | None
+
+
+async def run_live_test(
+    walmart: WalmartClient,
+    target: TestTarget,
+    *,
+    secret: bytes | RSAPrivateKey,
+    budget: float,
+) -> tuple[dict[str, Any], TokenGrant | None]:
+    """The test result, plus the token an OAuth test obtained (worth caching)."""
+    started = time.perf_counter()
+    grant: TokenGrant | None = None
+    details: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(budget):
+            if target.kind == "oauth":
+                assert isinstance(secret, bytes)  # noqa: S101  (kind decides the secret's type)
+                grant, details, status, correlation_id = await _oauth(walmart, target, secret)
+            else:
+                assert isinstance(secret, RSAPrivateKey)  # noqa: S101
+                status, correlation_id = await _signature(walmart, target, secret)
+    except WalmartFailure as failure:
+        return _result(started, failure=failure), None
+    except (TimeoutError, OSError) as exc:
+        return _result(started, failure=failure_from_exception(exc, None)), None
+    return _result(started, status=status, correlation_id=correlation_id, details=details), grant
+
+
+async def _oauth(
+    walmart: WalmartClient, target: TestTarget, secret: bytes
+) -> tuple[TokenGrant, dict[str, Any], int, str]:
+    grant = await walmart.request_token(
+        base_url=target.base_url,
+        client_id=target.public_id,
+        client_secret=secret.decode(),
+        market=target.market,
+        channel_type=target.channel_type,
+    )
+    detail, correlation_id = await walmart.token_detail(
+        base_url=target.base_url,
+        access_token=grant.access_token,
+        market=target.market,
+        channel_type=target.channel_type,
+    )
+    details = {
+        "is_valid": detail.get("is_valid"),
+        "is_channel_match": detail.get("is_channel_match"),
+        "scopes": detail.get("scopes"),
+    }
+    return grant, details, 200, correlation_id
+
+
+async def _signature(
+    walmart: WalmartClient, target: TestTarget, key: RSAPrivateKey
+) -> tuple[int, str]:
+    url = f"{target.base_url}/v3/ca/feeds?limit=1"
+    headers = signature_headers(
+        key,
+        consumer_id=target.public_id,
+        channel_type=target.channel_type,
+        url=url,
+        method="GET",
+        timestamp_ms=int(time.time() * 1000),
+        svc_name=walmart.svc_name,
+    )
+    return await walmart.signed_get(url, headers)
+
+
+def _result(
+    started: float,
+    *,
+    failure: WalmartFailure | None = None,
+    status: int | None = None,
+    correlation_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    if failure is not None:
+        return {
+            "ok": False,
+            "outcome": failure.outcome,
+            "checked_at": utcnow().isoformat(),
+            "latency_ms": latency_ms,
+            "walmart_status": failure.status,
+            "walmart_error_code": failure.error_code,
+            "message": failure.message,
+            "correlation_id": failure.correlation_id,
+            "details": failure.details,
+        }
+    return {
+        "ok": True,
+        "outcome": "valid",
+        "checked_at": utcnow().isoformat(),
+        "latency_ms": latency_ms,
+        "walmart_status": status,
+        "walmart_error_code": None,
+        "message": "Walmart accepted the credentials.",
+        "correlation_id": correlation_id,
+        "details": details or {},
+    }
