@@ -25,6 +25,7 @@ from app.crypto import LocalKeyring
 from app.db import Base, make_engine
 from app.walmart import models as _walmart_models  # noqa: F401  (table list for cleanup)
 from app.main import create_app
+from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_SERVER = os.environ.get("VAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -76,8 +77,30 @@ def local_keks() -> str:
     return ",".join([LocalKeyring.generate_spec("test-2"), LocalKeyring.generate_spec("test-1")])
 
 
+@pytest.fixture(scope="session")
+def walmart() -> Iterator[SimulatorServer]:
+    """The Walmart simulator, a real HTTP server on loopback, shared by the session."""
+    with SimulatorServer() as server:
+        yield server
+
+
 @pytest.fixture
-def settings(database_url: str, local_keks: str, tmp_path: Path) -> Settings:
+def walmart_control(walmart: SimulatorServer) -> Iterator[SimulatorControl]:
+    """Control of the simulator, reset to empty for each test that uses it."""
+    with SimulatorControl(walmart.base_url) as control:
+        control.reset()
+        yield control
+
+
+def sandbox_url(production_url: str) -> str:
+    # The same simulator under another host name, so the two environments differ in origin.
+    return production_url.replace("127.0.0.1", "localhost")
+
+
+@pytest.fixture
+def settings(
+    database_url: str, local_keks: str, tmp_path: Path, walmart: SimulatorServer
+) -> Settings:
     return Settings(
         _env_file=None,
         env="production",
@@ -86,6 +109,9 @@ def settings(database_url: str, local_keks: str, tmp_path: Path) -> Settings:
         local_keks=local_keks,
         dev_keks_file=tmp_path / "dev-keks",
         dev_token_file=tmp_path / "dev-token",
+        walmart_production_url=walmart.base_url,
+        walmart_sandbox_url=sandbox_url(walmart.base_url),
+        walmart_timeout_seconds=3,
     )
 
 
