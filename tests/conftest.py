@@ -23,8 +23,8 @@ from sqlalchemy import text
 from app.config import Settings
 from app.crypto import LocalKeyring
 from app.db import Base, make_engine
-from app.walmart import models as _walmart_models  # noqa: F401  (table list for cleanup)
 from app.main import create_app
+from app.walmart import models as _walmart_models  # noqa: F401  (table list for cleanup)
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "421f2bf81a56"
 down_revision: str | None = "c787a4088b23"
 branch_labels: str | Sequence[str] | None = None

@@ -42,7 +42,10 @@ async def oauth_credential(
     body = oauth_body(market=market, **overrides)
     auth = body["auth"]
     control.add_oauth_client(
-        auth["client_id"], auth["client_secret"], market=market, channel_type=auth.get("channel_type")
+        auth["client_id"],
+        auth["client_secret"],
+        market=market,
+        channel_type=auth.get("channel_type"),
     )
     response = await client.post("/v1/credentials", json=body)
     assert response.status_code == 201, response.text
@@ -70,7 +73,10 @@ async def headers_for(
     ],
 )
 async def test_signature_headers_are_accepted_by_walmart(
-    client: httpx.AsyncClient, walmart: SimulatorServer, walmart_control: SimulatorControl, path: str
+    client: httpx.AsyncClient,
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
+    path: str,
 ) -> None:
     credential = await signature_credential(client, walmart_control)
     url = walmart.base_url + path
@@ -107,7 +113,9 @@ async def test_oauth_headers_carry_one_shared_token(
 ) -> None:
     credential = await oauth_credential(client, walmart_control)
     url = walmart.base_url + "/v3/orders?limit=10"
-    issued = await asyncio.gather(*(headers_for(client, credential["id"], "GET", url) for _ in range(25)))
+    issued = await asyncio.gather(
+        *(headers_for(client, credential["id"], "GET", url) for _ in range(25))
+    )
     tokens = {i["headers"]["WM_SEC.ACCESS_TOKEN"] for i in issued}
     assert len(tokens) == 1
     stats = walmart_control.stats()
@@ -125,9 +133,7 @@ async def test_oauth_outside_us_sends_market_and_channel(
     client: httpx.AsyncClient, walmart: SimulatorServer, walmart_control: SimulatorControl
 ) -> None:
     body_auth = {"channel_type": "chan-mx-1"}
-    credential = await oauth_credential(
-        client, walmart_control, market="MX", account_id="acme-mx"
-    )
+    credential = await oauth_credential(client, walmart_control, market="MX", account_id="acme-mx")
     await client.patch(f"/v1/credentials/{credential['id']}", json=body_auth)
     url = walmart.base_url + "/v3/orders"
     issued = await headers_for(client, credential["id"], "GET", url)
@@ -176,7 +182,9 @@ async def test_bad_urls_refused(
     problem: str,
 ) -> None:
     credential = await signature_credential(client, walmart_control)
-    target = url.format(base=walmart.base_url, sandbox=walmart.base_url.replace("127.0.0.1", "localhost"))
+    target = url.format(
+        base=walmart.base_url, sandbox=walmart.base_url.replace("127.0.0.1", "localhost")
+    )
     response = await client.post(
         f"/v1/credentials/{credential['id']}/headers", json={"method": "GET", "url": target}
     )
@@ -186,7 +194,10 @@ async def test_bad_urls_refused(
 
 @pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "TRACE", "GET\r\n", ""])
 async def test_bad_methods_refused(
-    client: httpx.AsyncClient, walmart: SimulatorServer, walmart_control: SimulatorControl, method: str
+    client: httpx.AsyncClient,
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
+    method: str,
 ) -> None:
     credential = await signature_credential(client, walmart_control)
     response = await client.post(
@@ -260,7 +271,10 @@ async def test_invalidate_drops_the_token(
 
 
 async def test_token_refreshed_before_its_end(
-    settings: Settings, client: httpx.AsyncClient, walmart: SimulatorServer, walmart_control: SimulatorControl
+    settings: Settings,
+    client: httpx.AsyncClient,
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
 ) -> None:
     # The margin is 120 s: a 121-second token is refreshed once it is a second old.
     walmart_control.settings(token_lifetime_seconds=121)

@@ -1,0 +1,90 @@
+"""Running the vault as real uvicorn processes (several replicas on one database)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Replicas:
+    """``count`` uvicorn processes serving ``app.main:app`` with the given VAULT_ settings."""
+
+    def __init__(
+        self, count: int, settings: dict[str, str], log_dir: Path, workers: int = 1
+    ) -> None:
+        self.count = count
+        self.settings = settings
+        self.log_dir = log_dir
+        self.workers = workers
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.urls: list[str] = []
+
+    def __enter__(self) -> Replicas:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+        env.update(self.settings)
+        for index in range(self.count):
+            port = free_port()
+            log_path = self.log_dir / f"replica-{index}.log"
+            command = [
+                sys.executable, "-m", "uvicorn", "app.main:app",
+                "--host", "127.0.0.1", "--port", str(port),
+                "--no-access-log", "--workers", str(self.workers),
+            ]  # fmt: skip
+            with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+                self.processes.append(
+                    subprocess.Popen(
+                        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                    )
+                )
+            self.urls.append(f"http://127.0.0.1:{port}")
+        for url, process in zip(self.urls, self.processes, strict=True):
+            _wait_ready(url, process)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def log(self, index: int) -> str:
+        return (self.log_dir / f"replica-{index}.log").read_text(errors="replace")
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"replica at {url} exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"replica at {url} did not become ready")
