@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     signature_validity_seconds: int = Field(default=300, ge=10, le=900)
     cache_max_staleness_seconds: float = Field(default=2.0, gt=0, le=300)
     audit_flush_seconds: float = Field(default=1.0, gt=0, le=1.0)
+    version_retention: int = Field(default=1, ge=0, le=10)
+    retest_interval_seconds: float = Field(default=6 * 3600, ge=0)
+    retest_concurrency: int = Field(default=4, ge=1, le=64)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from app.config import Settings
 from app.credentials.testing import LiveTester
 from app.crypto import Envelope
 from app.db import ensure_sqlite_directory, is_sqlite, make_engine, make_sessionmaker
+from app.headers.invalidation import ChangeListener
 from app.headers.keystore import KeyStore
 from app.headers.service import HeaderIssuer
 from app.headers.snapshot import SnapshotCache
@@ -58,12 +60,26 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         shared_locks=not is_sqlite(settings.database_url),
     )
     audit = AuditBatcher(sessionmaker, interval=settings.audit_flush_seconds)
+
+    def drop_secrets(credential_id: uuid.UUID) -> None:
+        keystore.forget(credential_id)
+        broker.forget(credential_id)
+
     issuer = HeaderIssuer(
         settings=settings,
-        snapshots=SnapshotCache(sessionmaker, max_staleness=settings.cache_max_staleness_seconds),
+        snapshots=SnapshotCache(
+            sessionmaker,
+            max_staleness=settings.cache_max_staleness_seconds,
+            on_change=drop_secrets,
+        ),
         keystore=keystore,
         broker=broker,
         audit=audit,
+    )
+    listener = (
+        None
+        if is_sqlite(settings.database_url)
+        else ChangeListener(settings.database_url, issuer.forget)
     )
     state = AppState(
         settings=settings,
@@ -75,9 +91,13 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         audit=audit,
     )
     audit.start()
+    if listener is not None:
+        listener.start()
     try:
         yield state
     finally:
+        if listener is not None:
+            await listener.stop()
         await audit.stop()
         await http.aclose()
         await engine.dispose()

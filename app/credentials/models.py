@@ -71,6 +71,13 @@ class CredentialVersion(Base):
             sqlite_where=text("state = 'current'"),
             postgresql_where=text("state = 'current'"),
         ),
+        Index(
+            "uq_credential_versions_one_pending",
+            "credential_id",
+            unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
     )
 
     credential_id: Mapped[uuid.UUID] = mapped_column(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -12,12 +13,14 @@ from app.credentials import service
 from app.credentials.fields import AccountId, Environment, Market
 from app.credentials.models import Credential
 from app.credentials.repository import CredentialFilter
+from app.credentials.rotation import RotationPolicy, rotate_credential
 from app.credentials.schemas import (
     CredentialCreate,
     CredentialOut,
     CredentialPage,
     CredentialPatch,
     CredentialStatus,
+    RotateRequest,
     TestResult,
     VersionList,
     VersionOut,
@@ -173,3 +176,39 @@ async def test_credential(
 ) -> TestResult:
     result = await state.tester.check_stored(session, caller=caller, credential_id=credential_id)
     return TestResult.model_validate(result)
+
+
+@router.post(
+    "/{credential_id}/rotate",
+    response_model=CredentialOut,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Rotate to a new secret: sealed as pending, tested live, then promoted",
+    description="The new version is promoted only if its live test passes (or `test` is false). "
+    "On failure the answer is 422 `credential_test_failed` with the test result, a `failed` "
+    "version is recorded and the current one is untouched. A concurrent rotation of the same "
+    "credential gets 409.",
+)
+async def rotate(
+    credential_id: uuid.UUID, body: RotateRequest, caller: WriteCaller, state: StateDep
+) -> CredentialOut:
+    settings = state.settings
+    policy = RotationPolicy(
+        retention=settings.version_retention,
+        # A live test ends within the Walmart budget; a pending version far older than that
+        # was left by a process that died mid-rotation.
+        abandon_after=timedelta(seconds=settings.walmart_timeout_seconds * 3 + 60),
+    )
+    try:
+        credential = await rotate_credential(
+            state.sessionmaker,
+            state.envelope,
+            state.tester,
+            caller=caller,
+            credential_id=credential_id,
+            auth=body.auth,
+            test=body.test,
+            policy=policy,
+        )
+    finally:
+        state.issuer.forget(credential_id)
+    return credential_out(credential)

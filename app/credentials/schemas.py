@@ -154,3 +154,16 @@ class TestResult(BaseModel):
     message: str
     correlation_id: str | None
     details: dict[str, Any]
+
+
+class RotateRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"auth": SIGNATURE_EXAMPLE, "test": True}]},
+    )
+
+    auth: AuthInput
+    test: bool = Field(
+        default=True,
+        description="Test the new secret live and promote it only if Walmart accepts it.",
+    )

@@ -19,6 +19,7 @@ from app.credentials.secrets import PreparedSecret, prepare_secret, seal_secret
 from app.crypto import Envelope
 from app.db import utcnow
 from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
+from app.headers.invalidation import notify_change
 from app.pagination import PageRequest
 
 
@@ -180,6 +181,7 @@ async def update_credential(
         await CredentialRepository(session).flush()
     except StaleDataError:
         raise Conflict("The credential changed at the same time; retry the edit.") from None
+    await notify_change(session, credential.id)
     await record(
         session,
         action="credential.updated",
@@ -211,6 +213,7 @@ async def delete_credential(
     except StaleDataError:
         raise Conflict("The credential changed at the same time; retry the delete.") from None
     await repo.destroy_versions(credential.id)
+    await notify_change(session, credential.id)
     await record(
         session,
         action="credential.deleted",

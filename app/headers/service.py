@@ -30,6 +30,7 @@ from app.errors import (
     WalmartTimeout,
     WalmartUnreachable,
 )
+from app.headers.invalidation import notify_change
 from app.headers.keystore import KeyStore
 from app.headers.schemas import HeadersOut
 from app.headers.snapshot import CredentialSnapshot, SnapshotCache
@@ -168,6 +169,7 @@ class HeaderIssuer:
                 details={"kind": snapshot.kind},
             )
         await self.broker.invalidate(session, credential_id)
+        await notify_change(session, credential_id)
         self.snapshots.forget(credential_id)
         await record(
             session,

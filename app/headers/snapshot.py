@@ -45,8 +45,10 @@ class SnapshotCache:
         *,
         max_staleness: float,
         clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[uuid.UUID], None] = lambda _id: None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.on_change = on_change
         self.max_staleness = max_staleness
         self.clock = clock
         self._by_id: dict[uuid.UUID, CredentialSnapshot] = {}
@@ -58,6 +60,11 @@ class SnapshotCache:
         if cached is not None and self.clock() - cached.loaded_at < self.max_staleness:
             return cached
         fresh = await self._load(Credential.id == credential_id)
+        if cached is not None and (
+            fresh is None or (fresh.version, fresh.status) != (cached.version, cached.status)
+        ):
+            # Seen by the recheck rather than a notification: drop the old version's key/token.
+            self.on_change(credential_id)
         if fresh is None:
             self._by_id.pop(credential_id, None)
         return fresh

@@ -1,0 +1,271 @@
+"""Rotation, modelled on AWS Secrets Manager's create / test / promote.
+
+1. *create* (its own transaction): the new secret is sealed as a ``pending`` version with the
+   next version number. The primary key and a partial unique index (one pending version per
+   credential) make concurrent rotations collide here: exactly one proceeds, the others get 409.
+2. *test*: live against Walmart, holding no database transaction.
+3. *promote* (one transaction): on success the pending version becomes ``current``, the old
+   current becomes ``previous``, previous versions beyond the retention count are destroyed,
+   and the credential row moves to the new version; on failure the pending version becomes
+   ``failed`` (its key material removed) and the current one is untouched.
+
+A process killed between 1 and 3 leaves a pending version; once older than the abandonment
+bound, the next rotation marks it failed (audited) instead of refusing forever.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.audit.service import record
+from app.clients.scopes import Caller
+from app.credentials.models import Credential, CredentialVersion
+from app.credentials.schemas import OAuthAuth, SignatureAuth
+from app.credentials.secrets import PreparedSecret, prepare_secret, seal_secret
+from app.credentials.service import NewCredentialTester, get_credential
+from app.crypto import Envelope
+from app.db import transaction, utcnow
+from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
+from app.headers.invalidation import notify_change
+from app.walmart.models import OAuthToken
+
+
+class _RotationInProgress(Exception):
+    """Another rotation holds a pending version (seen before the database would refuse)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RotationPolicy:
+    retention: int  # previous versions that keep their key material
+    abandon_after: timedelta  # a pending version older than this was left by a dead process
+
+
+async def rotate_credential(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    envelope: Envelope,
+    tester: NewCredentialTester,
+    *,
+    caller: Caller,
+    credential_id: uuid.UUID,
+    auth: OAuthAuth | SignatureAuth,
+    test: bool,
+    policy: RotationPolicy,
+) -> Credential:
+    """Create, test and promote a new version; the credential as it stands afterwards."""
+    pending, prepared, credential = await _create_pending(
+        sessionmaker, envelope, caller=caller, credential_id=credential_id, auth=auth, policy=policy
+    )
+    result = None
+    if test:
+        result = await tester.check_new(
+            prepared, market=credential.market, environment=credential.environment
+        )
+    if result is not None and not result["ok"]:
+        async with transaction(sessionmaker) as session:
+            await _fail(session, caller, credential, pending, result)
+        raise CredentialTestFailed(
+            f"Walmart did not accept the new credentials ({result['outcome']}); version {pending} "
+            "is recorded as failed and the current version is unchanged.",
+            details=result | {"version": pending},
+        )
+    async with transaction(sessionmaker) as session:
+        return await _promote(session, caller, credential_id, pending, prepared, result, policy)
+
+
+async def _create_pending(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    envelope: Envelope,
+    *,
+    caller: Caller,
+    credential_id: uuid.UUID,
+    auth: OAuthAuth | SignatureAuth,
+    policy: RotationPolicy,
+) -> tuple[int, PreparedSecret, Credential]:
+    try:
+        async with transaction(sessionmaker) as session:
+            credential = await get_credential(session, caller=caller, credential_id=credential_id)
+            if auth.kind != credential.kind:
+                raise InvalidRequest(
+                    f"This is a {credential.kind} credential; rotate it with auth.kind = "
+                    f'"{credential.kind}" (to switch kinds, delete it and register anew).',
+                    details={"field": "auth.kind", "expected": credential.kind},
+                )
+            prepared = prepare_secret(auth, market=credential.market)
+            await _abandon_stale_pending(session, credential, policy)
+            number = await _next_version(session, credential.id)
+            session.add(
+                CredentialVersion(
+                    credential_id=credential.id,
+                    version=number,
+                    state="pending",
+                    sealed_secret=await seal_secret(
+                        envelope, credential, number, prepared.plaintext
+                    ),
+                    fingerprint=prepared.fingerprint,
+                    created_at=utcnow(),
+                    created_by=caller.client_id,
+                )
+            )
+            await session.flush()
+            await record(
+                session,
+                action="credential.rotation_started",
+                caller=caller,
+                account_id=credential.account_id,
+                credential_id=credential.id,
+                version=number,
+                details={"fingerprint": prepared.fingerprint},
+            )
+    except (IntegrityError, _RotationInProgress):
+        await _record_conflict(sessionmaker, caller, credential_id)
+        raise _in_progress(credential_id) from None
+    return number, prepared, credential
+
+
+async def _next_version(session: AsyncSession, credential_id: uuid.UUID) -> int:
+    versions = await session.execute(
+        select(CredentialVersion.version, CredentialVersion.state).where(
+            CredentialVersion.credential_id == credential_id
+        )
+    )
+    rows = versions.all()
+    if any(state == "pending" for _, state in rows):
+        raise _RotationInProgress
+    return max(version for version, _ in rows) + 1
+
+
+async def _abandon_stale_pending(
+    session: AsyncSession, credential: Credential, policy: RotationPolicy
+) -> None:
+    stale = await session.execute(
+        select(CredentialVersion).where(
+            CredentialVersion.credential_id == credential.id,
+            CredentialVersion.state == "pending",
+            CredentialVersion.created_at < utcnow() - policy.abandon_after,
+        )
+    )
+    for version in stale.scalars():
+        version.state, version.sealed_secret = "failed", None
+        await record(
+            session,
+            action="credential.rotation_abandoned",
+            caller=None,
+            outcome="abandoned",
+            account_id=credential.account_id,
+            credential_id=credential.id,
+            version=version.version,
+        )
+    await session.flush()
+
+
+async def _record_conflict(
+    sessionmaker: async_sessionmaker[AsyncSession], caller: Caller, credential_id: uuid.UUID
+) -> None:
+    async with transaction(sessionmaker) as session:
+        await record(
+            session,
+            action="credential.rotation_refused",
+            caller=caller,
+            outcome="conflict",
+            credential_id=credential_id,
+            details={"reason": "another rotation is in progress"},
+        )
+
+
+def _in_progress(credential_id: uuid.UUID) -> Conflict:
+    return Conflict(
+        f"Another rotation of credential {credential_id} is in progress; retry when it ends.",
+        details={"credential_id": str(credential_id)},
+    )
+
+
+async def _promote(
+    session: AsyncSession,
+    caller: Caller,
+    credential_id: uuid.UUID,
+    pending: int,
+    prepared: PreparedSecret,
+    result: dict[str, Any] | None,
+    policy: RotationPolicy,
+) -> Credential:
+    credential = await session.get(Credential, credential_id, populate_existing=True)
+    if credential is None or credential.deleted_at is not None:
+        raise NotFound(f"Credential {credential_id} was deleted during the rotation.")
+    versions = (
+        (
+            await session.execute(
+                select(CredentialVersion)
+                .where(CredentialVersion.credential_id == credential_id)
+                .order_by(CredentialVersion.version.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    kept_previous = 0
+    for version in versions:
+        if version.version == pending:
+            continue
+        if version.state in ("current", "previous"):
+            if kept_previous < policy.retention:
+                version.state, kept_previous = "previous", kept_previous + 1
+            else:
+                version.state, version.sealed_secret = "destroyed", None
+    await session.flush()  # the old current stops being current before the new one starts
+    new = next(v for v in versions if v.version == pending)
+    new.state, new.test = "current", result
+    now = utcnow()
+    credential.current_version, credential.fingerprint = pending, prepared.fingerprint
+    credential.public_id, credential.channel_type = prepared.public_id, prepared.channel_type
+    credential.rotated_at = credential.updated_at = now
+    if result is not None:
+        credential.last_test = result
+    if credential.status != "disabled":
+        credential.status = "valid" if result is not None else "untested"
+    await session.execute(delete(OAuthToken).where(OAuthToken.credential_id == credential_id))
+    try:
+        await session.flush()
+    except StaleDataError:
+        raise Conflict("The credential changed during the rotation; retry it.") from None
+    await notify_change(session, credential_id)
+    await record(
+        session,
+        action="credential.rotated",
+        caller=caller,
+        account_id=credential.account_id,
+        credential_id=credential_id,
+        version=pending,
+        details={"tested": result is not None, "fingerprint": prepared.fingerprint},
+    )
+    return credential
+
+
+async def _fail(
+    session: AsyncSession,
+    caller: Caller,
+    credential: Credential,
+    pending: int,
+    result: dict[str, Any],
+) -> None:
+    version = await session.get(CredentialVersion, (credential.id, pending))
+    if version is not None:
+        version.state, version.sealed_secret, version.test = "failed", None, result
+        await session.flush()
+    await record(
+        session,
+        action="credential.rotation_failed",
+        caller=caller,
+        outcome=result["outcome"],
+        account_id=credential.account_id,
+        credential_id=credential.id,
+        version=pending,
+        details={"correlation_id": result["correlation_id"]},
+    )
