@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.audit.batcher import AuditBatcher
 from app.config import Settings
+from app.credentials.drift import DriftWatcher
 from app.credentials.testing import LiveTester
 from app.crypto import Envelope
 from app.db import ensure_sqlite_directory, is_sqlite, make_engine, make_sessionmaker
@@ -34,6 +35,7 @@ class AppState:
     issuer: HeaderIssuer
     tester: LiveTester
     audit: AuditBatcher
+    drift: DriftWatcher
 
 
 @asynccontextmanager
@@ -81,16 +83,26 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         if is_sqlite(settings.database_url)
         else ChangeListener(settings.database_url, issuer.forget)
     )
+    tester = LiveTester(settings=settings, walmart=walmart, issuer=issuer)
+    drift = DriftWatcher(
+        engine=engine,
+        sessionmaker=sessionmaker,
+        tester=tester,
+        interval=settings.retest_interval_seconds,
+        concurrency=settings.retest_concurrency,
+    )
     state = AppState(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
         envelope=envelope,
         issuer=issuer,
-        tester=LiveTester(settings=settings, walmart=walmart, issuer=issuer),
+        tester=tester,
         audit=audit,
+        drift=drift,
     )
     audit.start()
+    drift.start()
     if listener is not None:
         listener.start()
     try:
@@ -98,6 +110,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
     finally:
         if listener is not None:
             await listener.stop()
+        await drift.stop()
         await audit.stop()
         await http.aclose()
         await engine.dispose()

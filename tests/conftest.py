@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
@@ -24,6 +25,7 @@ from app.config import Settings
 from app.crypto import LocalKeyring
 from app.db import Base, make_engine
 from app.main import create_app
+from app.state import AppState
 from app.walmart import models as _walmart_models  # noqa: F401  (table list for cleanup)
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
@@ -126,15 +128,27 @@ async def _empty_tables(url: str) -> None:
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app (lifespan included) over httpx, authenticated as the bootstrap admin."""
+async def vault_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The real app with its lifespan running, on an empty database."""
     await _empty_tables(settings.database_url)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://vault.test",
-            headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
-        ) as http:
-            yield http
+        yield app
+
+
+@pytest.fixture
+def vault_state(vault_app: FastAPI) -> AppState:
+    state: AppState = vault_app.state.vault
+    return state
+
+
+@pytest.fixture
+async def client(vault_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over httpx, authenticated as the bootstrap admin."""
+    transport = httpx.ASGITransport(app=vault_app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://vault.test",
+        headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
+    ) as http:
+        yield http

@@ -9,13 +9,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import BOOTSTRAP_TOKEN, _postgres_database
-from tests.factories import oauth_body
+from tests.factories import (
+    CHANNEL_TYPE,
+    new_rsa_key,
+    oauth_body,
+    rsa_key,
+    seller_center_key,
+    signature_body,
+)
 from tests.replicas import Replicas
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
@@ -67,3 +75,52 @@ async def test_300_concurrent_requests_make_one_token_call(
     stats = walmart_control.stats()
     assert stats["token_calls"] == {body["auth"]["client_id"]: 1}
     print(f"\n300 requests over 3 replicas in {elapsed:.2f}s; token calls: 1")
+
+
+async def _until(check: Any, limit: float) -> float:
+    """Seconds until ``check()`` is true (polling every 10 ms), failing past ``limit``."""
+    started = time.perf_counter()
+    while not await check():
+        assert time.perf_counter() - started < limit, "change not seen in time"
+        await asyncio.sleep(0.01)
+    return time.perf_counter() - started
+
+
+async def test_changes_reach_every_replica_within_the_staleness_bound(
+    replicas: Replicas, walmart: SimulatorServer, walmart_control: SimulatorControl
+) -> None:
+    auth = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
+    body = signature_body()
+    walmart_control.add_consumer(body["auth"]["consumer_id"], rsa_key(), channel_type=CHANNEL_TYPE)
+    request = {"method": "GET", "url": walmart.base_url + "/v3/ca/feeds"}
+    seen: dict[str, float] = {}
+    async with httpx.AsyncClient(headers=auth, timeout=10) as http:
+        created = (await http.post(f"{replicas.urls[0]}/v1/credentials", json=body)).json()
+        path = f"/v1/credentials/{created['id']}"
+        for url in replicas.urls:  # warm every replica's caches
+            assert (await http.post(url + path + "/headers", json=request)).status_code == 200
+
+        async def statuses_are(status: int) -> bool:
+            answers = [await http.post(u + path + "/headers", json=request) for u in replicas.urls[1:]]
+            return all(a.status_code == status for a in answers)
+
+        await http.patch(replicas.urls[0] + path, json={"disabled": True})
+        seen["disable"] = await _until(lambda: statuses_are(409), 2.0)
+        await http.patch(replicas.urls[0] + path, json={"disabled": False})
+        seen["enable"] = await _until(lambda: statuses_are(200), 2.0)
+
+        new_key = new_rsa_key(1024)
+        rotate = {
+            "auth": body["auth"] | {"private_key": seller_center_key(new_key)},
+            "test": False,
+        }
+        assert (await http.post(replicas.urls[0] + path + "/rotate", json=rotate)).status_code == 200
+
+        async def on_version_2() -> bool:
+            answers = [await http.post(u + path + "/headers", json=request) for u in replicas.urls[1:]]
+            return all(a.json()["version"] == 2 for a in answers)
+
+        seen["rotate"] = await _until(on_version_2, 2.0)
+        await http.delete(replicas.urls[0] + path)
+        seen["delete"] = await _until(lambda: statuses_are(404), 2.0)
+    print("\nstaleness across replicas (s):", {k: round(v, 3) for k, v in seen.items()})  # noqa: T201

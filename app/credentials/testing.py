@@ -56,7 +56,12 @@ class LiveTester:
         return result
 
     async def check_stored(
-        self, session: AsyncSession, *, caller: Caller, credential_id: uuid.UUID
+        self,
+        session: AsyncSession,
+        *,
+        caller: Caller,
+        credential_id: uuid.UUID,
+        trigger: str = "api",
     ) -> dict[str, Any]:
         """Test a stored credential's current version and keep the result on it."""
         credential = await get_credential(session, caller=caller, credential_id=credential_id)
@@ -94,7 +99,11 @@ class LiveTester:
             account_id=credential.account_id,
             credential_id=credential.id,
             version=credential.current_version,
-            details={"correlation_id": result["correlation_id"], "status": credential.status},
+            details={
+                "correlation_id": result["correlation_id"],
+                "status": credential.status,
+                "trigger": trigger,
+            },
         )
         self.issuer.snapshots.forget(credential.id)
         if grant is not None:

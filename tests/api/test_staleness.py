@@ -1,0 +1,43 @@
+"""Without notifications (SQLite, or a lost LISTEN connection) the recheck bounds staleness."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.main import create_app
+from tests.api.test_headers import signature_credential
+from tests.conftest import BOOTSTRAP_TOKEN
+from tests.walmart_sim import SimulatorControl, SimulatorServer
+
+
+async def test_second_process_sees_a_disable_within_the_bound(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
+) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL replicas are told at once (see tests/test_multi_replica.py)")
+    credential = await signature_credential(client, walmart_control)
+    other = create_app(settings)
+    request = {"method": "GET", "url": walmart.base_url + "/v3/ca/feeds"}
+    path = f"/v1/credentials/{credential['id']}/headers"
+    async with other.router.lifespan_context(other):
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://other.test",
+            headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
+        ) as replica:
+            assert (await replica.post(path, json=request)).status_code == 200
+            await client.patch(f"/v1/credentials/{credential['id']}", json={"disabled": True})
+            started = time.perf_counter()
+            while (await replica.post(path, json=request)).status_code == 200:
+                await asyncio.sleep(0.05)
+            elapsed = time.perf_counter() - started
+    assert elapsed <= settings.cache_max_staleness_seconds + 0.3
