@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from app.audit.router import router as audit_router
 from app.clients.router import router as clients_router
 from app.config import Settings, get_settings
 from app.credentials.router import router as credentials_router
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(clients_router)
     app.include_router(credentials_router)
     app.include_router(headers_router)
+    app.include_router(audit_router)
     return app
 
 

@@ -21,6 +21,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
+from app.audit.models import GENESIS_HASH
 from app.config import Settings
 from app.crypto import LocalKeyring
 from app.db import Base, make_engine
@@ -122,7 +123,12 @@ async def _empty_tables(url: str) -> None:
     try:
         async with engine.begin() as connection:
             for table in reversed(Base.metadata.sorted_tables):
-                await connection.execute(text(f"DELETE FROM {table.name}"))  # noqa: S608
+                if table.name != "audit_chain_head":
+                    await connection.execute(text(f"DELETE FROM {table.name}"))  # noqa: S608
+            await connection.execute(
+                text("UPDATE audit_chain_head SET last_hash = :genesis, events = 0"),
+                {"genesis": GENESIS_HASH},
+            )
     finally:
         await engine.dispose()
 

@@ -101,7 +101,9 @@ async def test_changes_reach_every_replica_within_the_staleness_bound(
             assert (await http.post(url + path + "/headers", json=request)).status_code == 200
 
         async def statuses_are(status: int) -> bool:
-            answers = [await http.post(u + path + "/headers", json=request) for u in replicas.urls[1:]]
+            answers = [
+                await http.post(u + path + "/headers", json=request) for u in replicas.urls[1:]
+            ]
             return all(a.status_code == status for a in answers)
 
         await http.patch(replicas.urls[0] + path, json={"disabled": True})
@@ -114,10 +116,14 @@ async def test_changes_reach_every_replica_within_the_staleness_bound(
             "auth": body["auth"] | {"private_key": seller_center_key(new_key)},
             "test": False,
         }
-        assert (await http.post(replicas.urls[0] + path + "/rotate", json=rotate)).status_code == 200
+        assert (
+            await http.post(replicas.urls[0] + path + "/rotate", json=rotate)
+        ).status_code == 200
 
         async def on_version_2() -> bool:
-            answers = [await http.post(u + path + "/headers", json=request) for u in replicas.urls[1:]]
+            answers = [
+                await http.post(u + path + "/headers", json=request) for u in replicas.urls[1:]
+            ]
             return all(a.json()["version"] == 2 for a in answers)
 
         seen["rotate"] = await _until(on_version_2, 2.0)

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.models import AuditEvent
+from app.audit.chain import event_hash
+from app.audit.models import AuditChainHead, AuditEvent
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    credential_id: object | None = None
+    account_id: str | None = None
+    client_id: object | None = None
+    action: str | None = None
+    since: object | None = None
+    account_ids: frozenset[str] | None = None
 
 
 class AuditRepository:
@@ -14,5 +27,53 @@ class AuditRepository:
         self.session = session
 
     async def append(self, events: Iterable[AuditEvent]) -> None:
-        self.session.add_all(list(events))
-        await self.session.flush()
+        """Chain and insert events. The UPDATE of the head row comes first: it takes the row
+        lock (PostgreSQL) or the write lock (SQLite) that serializes appends until commit."""
+        batch = list(events)
+        if not batch:
+            return
+        head = await self.session.execute(
+            update(AuditChainHead)
+            .where(AuditChainHead.id == 1)
+            .values(events=AuditChainHead.events + len(batch))
+            .returning(AuditChainHead.last_hash)
+        )
+        prev = head.scalar_one()
+        for event in batch:
+            event.prev_hash = prev
+            event.hash = prev = event_hash(prev, event)
+            self.session.add(event)
+            await self.session.flush()  # ids in chain order
+        await self.session.execute(
+            update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=prev)
+        )
+
+    async def page(
+        self, where: AuditFilter, *, limit: int, before_id: int | None
+    ) -> Sequence[AuditEvent]:
+        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
+        for column, value in (
+            (AuditEvent.credential_id, where.credential_id),
+            (AuditEvent.account_id, where.account_id),
+            (AuditEvent.client_id, where.client_id),
+            (AuditEvent.action, where.action),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if where.since is not None:
+            query = query.where(AuditEvent.at >= where.since)
+        if where.account_ids is not None:
+            query = query.where(AuditEvent.account_id.in_(sorted(where.account_ids)))
+        if before_id is not None:
+            query = query.where(AuditEvent.id < before_id)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def in_order(self) -> AsyncIterator[AuditEvent]:
+        result = await self.session.stream_scalars(
+            select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
+        )
+        async for event in result:
+            yield event
+
+    async def head(self) -> AuditChainHead:
+        return (await self.session.execute(select(AuditChainHead))).scalar_one()

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEvent
 from app.audit.repository import AuditRepository
 from app.clients.scopes import Caller
+from app.db import utcnow
 
 
 async def record(
@@ -25,6 +26,7 @@ async def record(
 ) -> None:
     """Append one event to the caller's transaction; it commits or rolls back with the change."""
     event = AuditEvent(
+        at=utcnow(),
         action=action,
         outcome=outcome,
         client_id=caller.client_id if caller else None,

@@ -4,6 +4,9 @@
 ``private_keys`` accepts sellers' RSA keys, ``signing`` makes Walmart's request signature
 and ``caller_tokens`` makes and hashes API clients' bearer tokens. Only the standard library
 and ``cryptography`` are imported here, so this package can be reviewed and tested alone.
+The remote KEK providers, ``aws_kms.AwsKmsProvider`` (boto3) and
+``transit.TransitProvider`` (httpx), are imported from their modules by whoever configures
+them, so a deployment on the local keyring never loads boto3.
 """
 
 from app.crypto.caller_tokens import TOKEN_PREFIX, hash_token, is_well_formed, new_token

@@ -16,19 +16,27 @@ format version plus ``AssociatedData.encode()``, and the provider gets the same 
 its encryption context. A sealed value copied to another credential, version or purpose
 therefore fails to open. All failures to open look the same (``SealedValueUnreadable``):
 telling a caller *why* authentication failed only helps someone probing the format.
+
+Moving between providers (keyring to Transit, one KMS key to another) is a deployment with
+the new provider active and the old ones in ``others``: ``seal`` and ``rewrap`` always use
+the active provider, ``open`` uses whichever provider has the stored form's name and knows
+its key id, and a background ``rewrap`` of every value empties the old provider out.
+Unwrapped DEKs are cached (``_dek_cache`` explains why that is safe), so a slow or absent
+remote KMS is not asked again for a value opened in the last ``dek_cache_ttl`` seconds.
 """
 
 import hmac
-import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.crypto import _stored_form as form
+from app.crypto._binding import AssociatedData, encode_context
+from app.crypto._dek_cache import DekCache
 from app.crypto.errors import (
     EnvelopeError,
     KekUnavailable,
@@ -48,40 +56,6 @@ __all__ = [
 ]
 
 _DEK_BYTES = 32
-
-
-def encode_context(context: Mapping[str, str]) -> bytes:
-    """Canonical bytes of an encryption context: the same mapping always gives the same bytes."""
-    # JSON with sorted keys quotes and escapes every field, so no choice of values can make
-    # two different contexts encode alike (unlike joining with a separator).
-    return json.dumps(dict(context), sort_keys=True, separators=(",", ":")).encode()
-
-
-@dataclass(frozen=True)
-class AssociatedData:
-    """The row a sealed value belongs to; opening it under any other row fails."""
-
-    credential_id: str
-    version: int
-    account_id: str
-    market: str
-    environment: str
-    purpose: str
-
-    def context(self) -> dict[str, str]:
-        """All fields as strings: the encryption context handed to the KEK provider."""
-        return {
-            "credential_id": self.credential_id,
-            "version": str(self.version),
-            "account_id": self.account_id,
-            "market": self.market,
-            "environment": self.environment,
-            "purpose": self.purpose,
-        }
-
-    def encode(self) -> bytes:
-        """Canonical, unambiguous bytes of the context, used as GCM associated data."""
-        return encode_context(self.context())
 
 
 class KekProvider(Protocol):
@@ -113,16 +87,36 @@ def _data_aad(aad: AssociatedData) -> bytes:
 class Envelope:
     """Seals and opens secrets with a fresh data key each, wrapped by a ``KekProvider``."""
 
-    def __init__(self, provider: KekProvider) -> None:
-        if not form.PROVIDER_NAME.fullmatch(provider.name):
+    def __init__(
+        self,
+        provider: KekProvider,
+        *,
+        others: Sequence[KekProvider] = (),
+        dek_cache_size: int = 1024,
+        dek_cache_ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._providers = (provider, *others)
+        if not all(form.PROVIDER_NAME.fullmatch(p.name) for p in self._providers):
             raise ValueError("KEK provider name must be 1-32 of a-z, 0-9, '-'")
         self._provider = provider
+        self._cache = DekCache(size=dek_cache_size, ttl=dek_cache_ttl, clock=clock)
 
     def __repr__(self) -> str:
+        others = f", others={tuple(p.name for p in self._providers[1:])!r}"
         return (
             f"Envelope(provider={self._provider.name!r}, "
-            f"active_key_id={self._provider.active_key_id!r})"
+            f"active_key_id={self._provider.active_key_id!r}"
+            f"{others if len(self._providers) > 1 else ''})"
         )
+
+    def cached_deks(self) -> int:
+        """How many unwrapped DEKs are held now (expired ones are not counted)."""
+        return len(self._cache)
+
+    def clear_dek_cache(self) -> None:
+        """Forget every cached DEK, e.g. after revoking a KEK that must stop working now."""
+        self._cache.clear()
 
     async def _wrap(self, dek: bytes, aad: AssociatedData) -> tuple[str, bytes]:
         key_id, wrapped = await self._provider.wrap(dek, context=aad.context())
@@ -130,15 +124,32 @@ class Envelope:
             raise EnvelopeError("KEK provider returned a key id that cannot be stored")
         return key_id, wrapped
 
+    def _provider_for(self, sealed: form.StoredForm) -> KekProvider:
+        # Several providers may share a name (an old and a new KMS key): the key id decides.
+        for provider in self._providers:
+            if provider.name == sealed.provider and provider.knows(sealed.key_id):
+                return provider
+        raise SealedValueUnreadable()
+
     async def _unwrap(self, sealed: form.StoredForm, aad: AssociatedData) -> bytes:
-        if sealed.provider != self._provider.name or not self._provider.knows(sealed.key_id):
-            raise SealedValueUnreadable()
-        dek = await self._provider.unwrap(sealed.key_id, sealed.wrapped, context=aad.context())
-        # AESGCM would also accept a 128- or 192-bit key; a DEK of any other size than the
-        # one we made means the provider handed back something that is not our DEK.
-        if len(dek) != _DEK_BYTES:
-            raise SealedValueUnreadable()
+        provider = self._provider_for(sealed)
+        cache_key = (sealed.provider, sealed.key_id, sealed.wrapped)
+        dek = self._cache.get(cache_key)
+        if dek is None:
+            dek = await provider.unwrap(sealed.key_id, sealed.wrapped, context=aad.context())
+            # AESGCM would also accept a 128- or 192-bit key; a DEK of any other size than
+            # the one we made means the provider handed back something that is not our DEK.
+            if len(dek) != _DEK_BYTES:
+                raise SealedValueUnreadable()
+            self._cache.put(cache_key, dek)
         return dek
+
+    @staticmethod
+    def _decrypt(sealed: form.StoredForm, dek: bytes, aad: AssociatedData) -> bytes:
+        try:
+            return AESGCM(dek).decrypt(sealed.nonce, sealed.ciphertext, _data_aad(aad))
+        except InvalidTag:
+            raise SealedValueUnreadable() from None
 
     async def seal(self, plaintext: bytes, *, aad: AssociatedData) -> str:
         """Encrypt ``plaintext`` under a new DEK bound to ``aad``; return the stored form."""
@@ -155,20 +166,19 @@ class Envelope:
         )
 
     async def open(self, sealed: str, *, aad: AssociatedData) -> bytes:
-        """Decrypt a value sealed for exactly this ``aad``."""
+        """Decrypt a value sealed for exactly this ``aad``, under any configured provider."""
         parsed = form.parse(sealed)
-        dek = await self._unwrap(parsed, aad)
-        try:
-            return AESGCM(dek).decrypt(parsed.nonce, parsed.ciphertext, _data_aad(aad))
-        except InvalidTag:
-            raise SealedValueUnreadable() from None
+        return self._decrypt(parsed, await self._unwrap(parsed, aad), aad)
 
     async def rewrap(self, sealed: str, *, aad: AssociatedData) -> str:
-        """Move the DEK under the provider's active key; the ciphertext is left as it is."""
+        """Move the DEK under the active provider and key; the ciphertext is left as it is."""
         parsed = form.parse(sealed)
         if parsed.provider == self._provider.name and parsed.key_id == self._provider.active_key_id:
             return sealed
         dek = await self._unwrap(parsed, aad)
+        # The DEK may come from the cache, which skips the old provider's context check, so
+        # the value itself must open under ``aad`` before its DEK is re-bound to ``aad``.
+        self._decrypt(parsed, dek, aad)
         key_id, wrapped = await self._wrap(dek, aad)
         return form.join(
             self._provider.name,
@@ -185,7 +195,8 @@ class Envelope:
         return parsed.provider, parsed.key_id
 
     async def self_check(self) -> None:
-        """Round-trip a throwaway DEK through the provider, for the readiness probe."""
+        """Round-trip a throwaway DEK through the active provider, for the readiness probe."""
+        # Never through the cache: the probe is there to notice a provider that stopped working.
         dek = AESGCM.generate_key(bit_length=256)
         context = {"purpose": "self-check"}
         key_id, wrapped = await self._provider.wrap(dek, context=context)

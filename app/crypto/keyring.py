@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.crypto.envelope import encode_context
+from app.crypto._binding import encode_context
 from app.crypto.errors import SealedValueUnreadable
 
 _WRAP_AAD_PREFIX = b"mports-vault/dek/v1"

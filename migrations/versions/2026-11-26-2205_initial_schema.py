@@ -1,4 +1,4 @@
-"""Initial schema: API clients, credentials and their versions, audit events.
+"""Initial schema: API clients, credentials and their versions, hash-chained audit events.
 
 Revision ID: c787a4088b23
 Revises:
@@ -50,8 +50,19 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(length=32), nullable=False),
         sa.Column("request_id", sa.String(length=64), nullable=True),
         sa.Column("details", JSON, nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
+    op.create_table(
+        "audit_chain_head",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("last_hash", sa.String(length=64), nullable=False),
+        sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain_head")),
+    )
+    # The chain starts from a fixed genesis value; every append updates this one row.
+    op.execute("INSERT INTO audit_chain_head (id, last_hash, events) VALUES (1, '" + "0" * 64 + "', 0)")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index("ix_audit_events_account_id_id", ["account_id", "id"], unique=False)
         batch_op.create_index(
@@ -139,5 +150,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_events_credential_id_id")
         batch_op.drop_index("ix_audit_events_account_id_id")
 
+    op.drop_table("audit_chain_head")
     op.drop_table("audit_events")
     op.drop_table("api_clients")

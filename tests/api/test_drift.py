@@ -17,7 +17,9 @@ from tests.api.test_rotation import rows
 from tests.walmart_sim import SimulatorControl
 
 
-async def valid_credential(client: httpx.AsyncClient, control: SimulatorControl, account: str) -> str:
+async def valid_credential(
+    client: httpx.AsyncClient, control: SimulatorControl, account: str
+) -> str:
     credential = await signature_credential(client, control, account_id=account)
     result = await client.post(f"/v1/credentials/{credential['id']}/test")
     assert result.json()["outcome"] == "valid"

@@ -12,6 +12,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.crypto import AssociatedData, Envelope, LocalKeyring
+from tests.kms_servers import bao_server, moto_server
+
+# Session fixtures of the real KMS servers, started on first use by a test here.
+__all__ = ["bao_server", "moto_server"]
 
 # ../shared sits beside the repository on every developer machine and in CI.
 VECTORS_PATH = (

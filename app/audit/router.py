@@ -1,0 +1,54 @@
+"""HTTP for reading the audit trail, newest first."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.audit.repository import AuditFilter, AuditRepository
+from app.audit.schemas import AuditEventOut, AuditPage
+from app.clients.auth import AuditCaller
+from app.credentials.fields import AccountId
+from app.db import SessionDep
+from app.errors import error_responses
+from app.pagination import PageDep, int_cursor
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get(
+    "",
+    response_model=AuditPage,
+    responses=error_responses(401, 403, 422, 503),
+    summary="Read the audit trail, newest first",
+)
+async def list_events(
+    caller: AuditCaller,
+    session: SessionDep,
+    page: PageDep,
+    credential_id: Annotated[uuid.UUID | None, Query()] = None,
+    account_id: Annotated[AccountId | None, Query()] = None,
+    client_id: Annotated[uuid.UUID | None, Query()] = None,
+    action: Annotated[str | None, Query(max_length=64, examples=["credential.rotated"])] = None,
+    since: Annotated[datetime | None, Query(description="Events at or after this instant.")] = None,
+) -> AuditPage:
+    if account_id is not None:
+        caller.ensure_account(account_id)
+    where = AuditFilter(
+        credential_id=credential_id,
+        account_id=account_id,
+        client_id=client_id,
+        action=action,
+        since=since,
+        account_ids=caller.account_ids,
+    )
+    rows = await AuditRepository(session).page(where, limit=page.limit, before_id=page.after_int())
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return AuditPage(
+        items=[AuditEventOut.model_validate(e, from_attributes=True) for e in rows],
+        next_cursor=int_cursor(rows[-1].id) if more else None,
+    )

@@ -1,0 +1,48 @@
+"""Checking the audit chain: every event's hash, every link, and the head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.chain import event_hash
+from app.audit.models import GENESIS_HASH
+from app.audit.repository import AuditRepository
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    events: int
+    first_break: int | None = None  # id of the first event that does not check out
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+async def verify_chain(session: AsyncSession) -> ChainReport:
+    repo = AuditRepository(session)
+    prev, count = GENESIS_HASH, 0
+    async for event in repo.in_order():
+        count += 1
+        if event.prev_hash != prev:
+            return ChainReport(
+                count,
+                event.id,
+                f"event {event.id} does not follow its predecessor: "
+                "an event before it was removed or the chain was re-ordered",
+            )
+        if event_hash(prev, event) != event.hash:
+            return ChainReport(count, event.id, f"event {event.id} was edited after it was written")
+        prev = event.hash
+    head = await repo.head()
+    if head.last_hash != prev or head.events != count:
+        return ChainReport(
+            count,
+            None,
+            f"the newest events were removed: the chain head records {head.events} "
+            f"events, {count} are present",
+        )
+    return ChainReport(count)

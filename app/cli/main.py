@@ -1,0 +1,20 @@
+"""The ``vault-admin`` command tree."""
+
+from __future__ import annotations
+
+import typer
+
+from app.cli import audit, clients, credentials, kek
+
+cli = typer.Typer(
+    help="Operate the mPorts Walmart credential vault (uses the service's VAULT_ settings).",
+    no_args_is_help=True,
+)
+cli.add_typer(clients.app, name="clients")
+cli.add_typer(credentials.app, name="credentials")
+cli.add_typer(kek.app, name="kek")
+cli.add_typer(audit.app, name="audit")
+
+
+def main() -> None:
+    cli()
