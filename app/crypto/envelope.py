@@ -103,12 +103,15 @@ class Envelope:
         self._cache = DekCache(size=dek_cache_size, ttl=dek_cache_ttl, clock=clock)
 
     def __repr__(self) -> str:
-        others = f", others={tuple(p.name for p in self._providers[1:])!r}"
-        return (
-            f"Envelope(provider={self._provider.name!r}, "
-            f"active_key_id={self._provider.active_key_id!r}"
-            f"{others if len(self._providers) > 1 else ''})"
-        )
+        shown = f"provider={self._provider.name!r}, active_key_id={self._provider.active_key_id!r}"
+        if others := tuple(p.name for p in self._providers[1:]):
+            shown += f", others={others!r}"
+        return f"Envelope({shown})"
+
+    @property
+    def active_kek(self) -> tuple[str, str]:
+        """(provider name, key id) that ``seal`` and ``rewrap`` use now, as ``kek_of`` reads."""
+        return self._provider.name, self._provider.active_key_id
 
     def cached_deks(self) -> int:
         """How many unwrapped DEKs are held now (expired ones are not counted)."""

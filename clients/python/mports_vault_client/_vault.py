@@ -123,6 +123,7 @@ class Vault:
         )
 
 
+# No auth of the vault client's own (no recursion), no redirects (the token stays with the vault).
 _SEND: dict[str, Any] = {"auth": None, "follow_redirects": False}
 
 
