@@ -26,4 +26,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
 # Migrate first only when asked: with several replicas, run `alembic upgrade head` once instead.
-CMD ["sh", "-c", "if [ \"$VAULT_MIGRATE_ON_START\" = true ]; then alembic upgrade head; fi; exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers ${VAULT_WORKERS:-2} --no-access-log"]
+CMD ["sh", "-c", "if [ \"$VAULT_MIGRATE_ON_START\" = true ]; then alembic upgrade head; fi; exec python -m app.serve --host 0.0.0.0 --port 8000 --workers ${VAULT_WORKERS:-2}"]

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     retest_concurrency: int = Field(default=4, ge=1, le=64)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Set by ``app.serve`` when it runs several workers (with PROMETHEUS_MULTIPROC_DIR).
+    metrics_dir: Path | None = None
 
     @field_validator("bootstrap_token")
     @classmethod

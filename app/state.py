@@ -22,6 +22,7 @@ from app.headers.invalidation import ChangeListener
 from app.headers.keystore import KeyStore
 from app.headers.service import HeaderIssuer
 from app.headers.snapshot import SnapshotCache
+from app.ops.metrics import DatabaseCollector
 from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
 
@@ -36,6 +37,7 @@ class AppState:
     tester: LiveTester
     audit: AuditBatcher
     drift: DriftWatcher
+    metrics: DatabaseCollector
 
 
 @asynccontextmanager
@@ -100,6 +102,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         tester=tester,
         audit=audit,
         drift=drift,
+        metrics=DatabaseCollector(),
     )
     audit.start()
     drift.start()

@@ -3,7 +3,7 @@
 Each server is a plain context manager (``with BaoServer() as bao: ...``) that starts the
 real program on a free 127.0.0.1 port, waits until it answers, and on exit stops it
 (SIGTERM, then SIGKILL if it hangs) and closes its log, so no process or file outlives it.
-``pause()`` freezes the process with SIGSTOP: the port still accepts connections but nothing
+``paused()`` freezes the process with SIGSTOP: the port still accepts connections but nothing
 answers, which is what a hung KMS looks like to a client, and unlike a restart it keeps the
 server's in-memory keys for when it comes back.
 

@@ -23,7 +23,8 @@ def free_port() -> int:
 
 
 class Replicas:
-    """``count`` uvicorn processes serving ``app.main:app`` with the given VAULT_ settings."""
+    """``count`` vault processes (``python -m app.serve``, each with ``workers`` uvicorn
+    workers) serving the given VAULT_ settings."""
 
     def __init__(
         self, count: int, settings: dict[str, str], log_dir: Path, workers: int = 1
@@ -42,9 +43,8 @@ class Replicas:
             port = free_port()
             log_path = self.log_dir / f"replica-{index}.log"
             command = [
-                sys.executable, "-m", "uvicorn", "app.main:app",
-                "--host", "127.0.0.1", "--port", str(port),
-                "--no-access-log", "--workers", str(self.workers),
+                sys.executable, "-m", "app.serve",
+                "--host", "127.0.0.1", "--port", str(port), "--workers", str(self.workers),
             ]  # fmt: skip
             with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
                 self.processes.append(

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +22,7 @@ from app.crypto import Envelope, LocalKeyring
 from app.db import make_engine
 from app.main import create_app
 from app.ops.keks import backlog
-from tests.conftest import BOOTSTRAP_TOKEN
+from tests.conftest import BOOTSTRAP_TOKEN, _empty_tables
 from tests.factories import CHANNEL_TYPE, oauth_body, rsa_key, signature_body
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
@@ -45,7 +46,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
 def vault_admin(
     settings: Settings, *args: str, cwd: Path, **extra: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [str(VAULT_ADMIN), *args],
         env=cli_env(settings, **extra),
         cwd=cwd,  # away from the repository's .env
@@ -65,7 +66,9 @@ async def http_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def test_clients_commands(client: httpx.AsyncClient, settings: Settings, tmp_path: Path) -> None:
+async def test_clients_commands(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
     made = vault_admin(
         settings, "clients", "create", "--name", "ops", "--scope", "credentials:read",
         "--account", "acme-1", cwd=tmp_path,
@@ -107,7 +110,9 @@ async def test_credentials_commands(
     walmart_control.remove_consumer(body["auth"]["consumer_id"])
     failed = vault_admin(settings, "credentials", "test", created["id"], cwd=tmp_path)
     assert failed.returncode == 1
-    missing = vault_admin(settings, "credentials", "show", "00000000-0000-0000-0000-000000000000", cwd=tmp_path)
+    missing = vault_admin(
+        settings, "credentials", "show", "00000000-0000-0000-0000-000000000000", cwd=tmp_path
+    )
     assert missing.returncode == 1
     assert "No credential" in missing.stderr
 
@@ -127,11 +132,16 @@ async def test_audit_verify_names_the_first_break(
     engine = create_async_engine(settings.database_url)
     try:
         async with engine.begin() as connection:
-            ids = [r[0] for r in await connection.execute(text("SELECT id FROM audit_events ORDER BY id"))]
+            ids = [
+                r[0]
+                for r in await connection.execute(text("SELECT id FROM audit_events ORDER BY id"))
+            ]
             await connection.execute(
                 text("UPDATE audit_events SET account_id = 'zz' WHERE id = :id"), {"id": ids[1]}
             )
-            await connection.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": ids[3]})
+            await connection.execute(
+                text("DELETE FROM audit_events WHERE id = :id"), {"id": ids[3]}
+            )
     finally:
         await engine.dispose()
     broken = vault_admin(settings, "audit", "verify", cwd=tmp_path)
@@ -152,6 +162,7 @@ async def test_rewrap_survives_sigkill_and_resumes(
     old = settings.local_keks.get_secret_value() if settings.local_keks else ""
     new_spec = LocalKeyring.generate_spec("rotated-1")
     count = 300
+    await _empty_tables(settings.database_url)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         async for http in http_for(app):
@@ -164,7 +175,7 @@ async def test_rewrap_survives_sigkill_and_resumes(
     rotated = {"VAULT_LOCAL_KEKS": f"{new_spec},{old}"}
     before = vault_admin(settings, "kek", "status", cwd=tmp_path, **rotated)
     assert f"{count} data key(s) on an older KEK" in before.stdout, before.stdout
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [str(VAULT_ADMIN), "kek", "rewrap", "--batch-size", "1"],
         env=cli_env(settings, **rotated),
         cwd=tmp_path,
@@ -193,11 +204,18 @@ async def test_rewrap_survives_sigkill_and_resumes(
     again = vault_admin(settings, "kek", "rewrap", cwd=tmp_path, **rotated)
     assert "re-wrapped 0 data key(s)" in again.stdout
 
-    only_new = settings.model_copy(update={"local_keks": new_spec})
+    only_new = settings.model_copy(update={"local_keks": SecretStr(new_spec)})
     app = create_app(only_new)
     async with app.router.lifespan_context(app):
         async for http in http_for(app):
-            listed = (await http.get("/v1/credentials", params={"limit": 200})).json()["items"]
+            listed: list[dict[str, str]] = []
+            cursor = None
+            while True:
+                params = {"limit": 200} | ({"cursor": cursor} if cursor else {})
+                page = (await http.get("/v1/credentials", params=params)).json()
+                listed += page["items"]
+                if (cursor := page["next_cursor"]) is None:
+                    break
             assert len(listed) == count
             for credential in listed:
                 issued = await http.post(

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -129,4 +129,46 @@ async def test_changes_reach_every_replica_within_the_staleness_bound(
         seen["rotate"] = await _until(on_version_2, 2.0)
         await http.delete(replicas.urls[0] + path)
         seen["delete"] = await _until(lambda: statuses_are(404), 2.0)
-    print("\nstaleness across replicas (s):", {k: round(v, 3) for k, v in seen.items()})  # noqa: T201
+    print("\nstaleness across replicas (s):", {k: round(v, 3) for k, v in seen.items()})
+
+
+async def test_metrics_are_summed_over_workers(
+    postgres_url: str,
+    local_keks: str,
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
+    tmp_path: Path,
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    settings = {
+        "VAULT_ENV": "production",
+        "VAULT_DATABASE_URL": postgres_url,
+        "VAULT_LOCAL_KEKS": local_keks,
+        "VAULT_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
+        "VAULT_WALMART_PRODUCTION_URL": walmart.base_url,
+    }
+    body = signature_body(account_id="metrics-acct")
+    walmart_control.add_consumer(body["auth"]["consumer_id"], rsa_key(), channel_type=CHANNEL_TYPE)
+    auth = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
+    with Replicas(1, settings, tmp_path, workers=2) as vault:
+        # A new connection per request, so both workers answer some of them.
+        async with httpx.AsyncClient(
+            headers=auth, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
+        ) as http:
+            url = vault.urls[0]
+            created = (await http.post(f"{url}/v1/credentials", json=body)).json()
+            request = {"method": "GET", "url": walmart.base_url + "/v3/ca/feeds"}
+            for _ in range(40):
+                issued = await http.post(
+                    f"{url}/v1/credentials/{created['id']}/headers", json=request
+                )
+                assert issued.status_code == 200
+            seen = set()
+            for _ in range(10):
+                text = (await http.get(f"{url}/metrics")).text
+                for family in text_string_to_metric_families(text):
+                    for sample in family.samples:
+                        if sample.name == "vault_headers_issued_total":
+                            seen.add(sample.value)
+    assert seen == {40.0}

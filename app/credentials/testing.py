@@ -18,6 +18,7 @@ from app.crypto import load_sealed_pkcs8
 from app.db import utcnow
 from app.headers.service import HeaderIssuer
 from app.headers.snapshot import snapshot_of
+from app.ops.metrics import TESTS
 from app.walmart.client import WalmartClient
 from app.walmart.live_test import TestTarget, run_live_test
 
@@ -53,6 +54,7 @@ class LiveTester:
         result, _ = await run_live_test(
             self.walmart, target, secret=secret, budget=self.settings.walmart_timeout_seconds
         )
+        TESTS.labels(result["outcome"], "create").inc()
         return result
 
     async def check_stored(
@@ -82,6 +84,7 @@ class LiveTester:
         result, grant = await run_live_test(
             self.walmart, target, secret=secret, budget=self.settings.walmart_timeout_seconds
         )
+        TESTS.labels(result["outcome"], trigger).inc()
         repo = CredentialRepository(session)
         credential.last_test = result
         if credential.status != "disabled" and result["outcome"] in VERDICTS:

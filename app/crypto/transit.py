@@ -59,8 +59,10 @@ class TransitProvider:
             raise ValueError("mount must be a path of A-Z a-z 0-9 _ . - segments")
         if not token:
             raise ValueError("token is empty")
-        if httpx.URL(address).scheme not in ("http", "https"):
-            raise ValueError("address must be an http:// or https:// URL")
+        url = httpx.URL(address)
+        # Credentials in the URL would end up in the repr and in every error message.
+        if url.scheme not in ("http", "https") or url.userinfo:
+            raise ValueError("address must be an http:// or https:// URL without credentials")
         self._address = address.rstrip("/")
         self._key_name = key_name
         self._mount = mount

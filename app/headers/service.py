@@ -34,6 +34,7 @@ from app.headers.invalidation import notify_change
 from app.headers.keystore import KeyStore
 from app.headers.schemas import HeadersOut
 from app.headers.snapshot import CredentialSnapshot, SnapshotCache
+from app.ops.metrics import HEADERS_ISSUED
 from app.walmart.broker import TokenBroker
 from app.walmart.outcomes import WalmartFailure
 from app.walmart.signed_headers import oauth_headers, signature_headers
@@ -93,6 +94,7 @@ class HeaderIssuer:
             headers, expires_at = await self._signature(snapshot, method, url)
         else:
             headers, expires_at = await self._oauth(snapshot, caller)
+        HEADERS_ISSUED.labels(snapshot.kind).inc()
         self.audit.add(
             action="headers.issued",
             client_id=caller.client_id,

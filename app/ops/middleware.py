@@ -12,6 +12,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.ops.metrics import REQUEST_SECONDS, REQUESTS
+
 log = logging.getLogger("vault.request")
 
 MAX_BODY_BYTES = 64 * 1024
@@ -119,6 +121,10 @@ async def _too_large(send: Send, request_id: str) -> None:
 
 def _log_request(scope: Scope, status: int, started: float, request_id: str) -> None:
     route: Any = scope.get("route")
+    path = getattr(route, "path", None) or "unmatched"
+    elapsed = time.perf_counter() - started
+    REQUESTS.labels(path, scope["method"], str(status)).inc()
+    REQUEST_SECONDS.labels(path, scope["method"]).observe(elapsed)
     state = scope.get("state", {})
     log.info(
         "request",
@@ -126,8 +132,8 @@ def _log_request(scope: Scope, status: int, started: float, request_id: str) -> 
             "request_id": request_id,
             "client_id": state.get("client_id"),
             "method": scope["method"],
-            "route": getattr(route, "path", None) or "unmatched",
+            "route": path,
             "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "duration_ms": round(elapsed * 1000, 2),
         },
     )

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.crypto import EnvelopeError
+from app.ops.metrics import exposition
+from app.ops.state_gauges import database_gauges
 from app.state import StateDep
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("vault.ops")
 
 
 class Health(BaseModel):
@@ -22,6 +27,24 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str]
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
+    summary="Prometheus metrics (vault_*), summed over workers",
+)
+async def metrics(state: StateDep) -> PlainTextResponse:
+    collector = state.metrics
+    if collector.stale():
+        try:
+            async with state.sessionmaker() as session:
+                collector.update(await database_gauges(session, state.envelope))
+        except Exception:  # a scrape must answer even while the database is away
+            log.warning("metrics: database gauges unavailable", exc_info=True)
+    body = exposition(collector, state.settings.metrics_dir)
+    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz", response_model=Health, summary="The process is serving")

@@ -30,6 +30,7 @@ from app.clients.scopes import Caller
 from app.db import utcnow
 from app.headers.keystore import KeyStore
 from app.headers.snapshot import CredentialSnapshot
+from app.ops.metrics import TOKEN_CACHE_HITS, TOKEN_FETCHES
 from app.walmart.client import TokenGrant, WalmartClient
 from app.walmart.models import OAuthToken
 from app.walmart.outcomes import WalmartFailure, failure_from_exception
@@ -72,7 +73,6 @@ class TokenBroker:
         self.shared_locks = shared_locks
         self._memory: dict[uuid.UUID, CachedToken] = {}
         self._locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.fetches = 0  # token calls made by this process (metrics)
 
     def _fresh_in_memory(self, snapshot: CredentialSnapshot) -> CachedToken | None:
         cached = self._memory.get(snapshot.id)
@@ -89,6 +89,7 @@ class TokenBroker:
     async def token(self, snapshot: CredentialSnapshot, *, caller: Caller | None) -> CachedToken:
         cached = self._fresh_in_memory(snapshot)
         if cached is not None and cached.expires_at - utcnow() > self.refresh_margin:
+            TOKEN_CACHE_HITS.labels("memory").inc()
             return cached
         lock = self._locks[snapshot.id]
         if (
@@ -116,14 +117,17 @@ class TokenBroker:
             stored = await self._stored(session, snapshot)
             if stored is not None:
                 if stored.expires_at - utcnow() > self.refresh_margin:
+                    TOKEN_CACHE_HITS.labels("database").inc()
                     return self._remember(snapshot.id, stored)
                 usable = stored if stored.expires_at - utcnow() > MIN_USEFUL_LIFETIME else usable
             try:
                 grant = await self._fetch(snapshot)
             except WalmartFailure as failure:
+                TOKEN_FETCHES.labels(failure.outcome).inc()
                 if usable is not None:
                     return usable
                 raise failure from None
+            TOKEN_FETCHES.labels("valid").inc()
             fresh = await self._store(session, snapshot, grant)
             await record(
                 session,
@@ -166,7 +170,6 @@ class TokenBroker:
 
     async def _fetch(self, snapshot: CredentialSnapshot) -> TokenGrant:
         secret = (await self.keystore.open_secret(snapshot)).decode()
-        self.fetches += 1
         try:
             async with asyncio.timeout(self.timeout):
                 return await self.walmart.request_token(

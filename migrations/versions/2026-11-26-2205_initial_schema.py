@@ -62,7 +62,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain_head")),
     )
     # The chain starts from a fixed genesis value; every append updates this one row.
-    op.execute("INSERT INTO audit_chain_head (id, last_hash, events) VALUES (1, '" + "0" * 64 + "', 0)")
+    op.execute(
+        "INSERT INTO audit_chain_head (id, last_hash, events) VALUES (1, '" + "0" * 64 + "', 0)"
+    )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index("ix_audit_events_account_id_id", ["account_id", "id"], unique=False)
         batch_op.create_index(

@@ -17,7 +17,12 @@ async def test_filters_and_pages_newest_first(client: httpx.AsyncClient) -> None
     await client.patch(f"/v1/credentials/{first['id']}", json={"label": "x"})
     everything = (await client.get("/v1/audit", params={"limit": 200})).json()
     actions = [e["action"] for e in everything["items"]]
-    assert actions == ["credential.updated", "credential.created", "credential.created", "client.created"]
+    assert actions == [
+        "credential.updated",
+        "credential.created",
+        "credential.created",
+        "client.created",
+    ]
     event = everything["items"][0]
     assert set(event) == {
         "id", "at", "action", "client_id", "account_id", "credential_id", "version", "outcome",
@@ -39,7 +44,9 @@ async def test_filters_and_pages_newest_first(client: httpx.AsyncClient) -> None
     pages, cursor = [], None
     while True:
         page = (
-            await client.get("/v1/audit", params={"limit": 1} | ({"cursor": cursor} if cursor else {}))
+            await client.get(
+                "/v1/audit", params={"limit": 1} | ({"cursor": cursor} if cursor else {})
+            )
         ).json()
         pages += [e["id"] for e in page["items"]]
         cursor = page["next_cursor"]
@@ -72,7 +79,9 @@ async def test_chain_detects_edits_and_removals(
         report = await verify_chain(session)
     assert (report.ok, report.events) == (True, 5)
     async with vault_state.engine.begin() as connection:
-        ids = [r[0] for r in await connection.execute(text("SELECT id FROM audit_events ORDER BY id"))]
+        ids = [
+            r[0] for r in await connection.execute(text("SELECT id FROM audit_events ORDER BY id"))
+        ]
         await connection.execute(
             text("UPDATE audit_events SET outcome = 'forged' WHERE id = :id"), {"id": ids[2]}
         )

@@ -4,7 +4,7 @@ import base64
 import dataclasses
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import boto3
 import pytest
@@ -20,19 +20,21 @@ TIMEOUT = 0.5
 WORST_CASE = 2 * TIMEOUT + 1.0 + 0.5
 
 
-@pytest.fixture(autouse=True)
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="module", autouse=True)
+def aws_credentials() -> Iterator[None]:
     # The standard chain finds these first; the rest keeps it from reading this machine's
     # files or asking an instance-metadata address that is not loopback.
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
-        "AWS_SESSION_TOKEN": "testing-session-token",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }.items():
-        monkeypatch.setenv(name, value)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
+            "AWS_SESSION_TOKEN": "testing-session-token",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }.items():
+            patch.setenv(name, value)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def _provider(moto_server: MotoServer, key_id: str) -> AwsKmsProvider:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def kms(moto_server: MotoServer, key_id: str) -> AsyncIterator[AwsKmsProvider]:
     provider = _provider(moto_server, key_id)
     yield provider

@@ -4,7 +4,6 @@ import base64
 import dataclasses
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from app.crypto import (
@@ -184,40 +183,3 @@ async def test_repr_leaks_no_token(transit: TransitProvider, bao_server: BaoServ
     assert shown.startswith(f"TransitProvider(address='{bao_server.address}', mount='transit'")
     assert bao_server.token not in shown
     assert "token" not in shown.lower()
-
-
-@pytest.mark.parametrize(
-    ("option", "value"),
-    [
-        ("key_name", ""),
-        ("key_name", "a/b"),
-        ("key_name", ".."),
-        ("mount", ""),
-        ("mount", "../sys"),
-        ("mount", "a//b"),
-        ("token", ""),
-        ("address", "ftp://127.0.0.1:8200"),
-    ],
-)
-def test_bad_configuration_is_refused(option: str, value: str) -> None:
-    options = {
-        "address": "http://127.0.0.1:8200",
-        "token": "t",
-        "key_name": "k",
-        "mount": "transit",
-    }
-    options[option] = value
-    with pytest.raises(ValueError, match=option):
-        TransitProvider(
-            address=options["address"],
-            token=options["token"],
-            key_name=options["key_name"],
-            mount=options["mount"],
-        )
-
-
-async def test_a_shared_client_is_left_open() -> None:
-    async with httpx.AsyncClient() as http:
-        provider = TransitProvider(address="http://127.0.0.1:1", token="t", key_name="k", http=http)
-        await provider.aclose()
-        assert not http.is_closed

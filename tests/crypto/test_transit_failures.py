@@ -1,8 +1,8 @@
-"""Transit when it is gone, hung, sealed or answering nonsense: the service fails as unavailable.
+"""Transit gone, hung, sealed, rate limited, answering nonsense or misconfigured.
 
-Gone, hung and sealed are a real OpenBao server stopped, frozen (SIGSTOP) or sealed. Only the
-"200 that is not Transit's JSON" case, which no real server produces, is an httpx
-``MockTransport`` standing in for a misbehaving proxy.
+Gone, hung, sealed and rate limited are a real OpenBao server stopped, frozen (SIGSTOP),
+sealed or given a quota. Only the "200 that is not Transit's JSON" case, which no real
+server produces, is an httpx ``MockTransport`` standing in for a misbehaving proxy.
 """
 
 import time
@@ -127,3 +127,41 @@ async def test_a_200_that_is_not_transit_on_decrypt(body: bytes, message: str) -
         provider = TransitProvider(address="http://kms.test", token="t", key_name="k", http=http)
         with pytest.raises(KekUnavailable, match=message):
             await provider.unwrap("k", b"vault:v1:AAAA", context={"purpose": "x"})
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("key_name", ""),
+        ("key_name", "a/b"),
+        ("key_name", ".."),
+        ("mount", ""),
+        ("mount", "../sys"),
+        ("mount", "a//b"),
+        ("token", ""),
+        ("address", "ftp://127.0.0.1:8200"),
+        ("address", "http://user:secret@127.0.0.1:8200"),
+    ],
+)
+def test_bad_configuration_is_refused(option: str, value: str) -> None:
+    options = {
+        "address": "http://127.0.0.1:8200",
+        "token": "t",
+        "key_name": "k",
+        "mount": "transit",
+    }
+    options[option] = value
+    with pytest.raises(ValueError, match=option):
+        TransitProvider(
+            address=options["address"],
+            token=options["token"],
+            key_name=options["key_name"],
+            mount=options["mount"],
+        )
+
+
+async def test_a_shared_client_is_left_open() -> None:
+    async with httpx.AsyncClient() as http:
+        provider = TransitProvider(address="http://127.0.0.1:1", token="t", key_name="k", http=http)
+        await provider.aclose()
+        assert not http.is_closed

@@ -1,0 +1,113 @@
+"""Prometheus metrics, all named ``vault_*``.
+
+Counters and histograms are process-wide objects updated on the hot path. With several
+uvicorn workers, ``app.serve`` points ``PROMETHEUS_MULTIPROC_DIR`` and ``VAULT_METRICS_DIR``
+at one fresh folder, prometheus-client keeps each worker's values in files there, and a
+scrape of any worker returns the sum over all of them. State that lives in the database
+(credentials by status, data keys by KEK) is read at scrape time, cached briefly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+# Our own registry, not the default one, so every name exposed starts with ``vault_``
+# (the process collector is namespaced too).
+VAULT_REGISTRY = CollectorRegistry()
+ProcessCollector(namespace="vault", registry=VAULT_REGISTRY)
+
+REQUESTS = Counter(
+    "vault_http_requests",
+    "HTTP requests answered.",
+    ["route", "method", "status"],
+    registry=VAULT_REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "vault_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=VAULT_REGISTRY,
+)
+HEADERS_ISSUED = Counter(
+    "vault_headers_issued", "Header sets issued.", ["kind"], registry=VAULT_REGISTRY
+)
+TOKEN_FETCHES = Counter(
+    "vault_token_fetches", "Token calls made to Walmart.", ["outcome"], registry=VAULT_REGISTRY
+)
+TOKEN_CACHE_HITS = Counter(
+    "vault_token_cache_hits",
+    "Headers served from a cached token.",
+    ["layer"],
+    registry=VAULT_REGISTRY,
+)
+TESTS = Counter(
+    "vault_credential_tests",
+    "Live credential tests.",
+    ["outcome", "trigger"],
+    registry=VAULT_REGISTRY,
+)
+
+DatabaseSnapshot = tuple[dict[str, int], dict[tuple[str, str, bool], int]]
+
+
+class DatabaseCollector(Collector):
+    """Gauges read from the database when scraped (at most every ``ttl`` seconds)."""
+
+    def __init__(self, ttl: float = 15.0) -> None:
+        self.ttl = ttl
+        self.values: DatabaseSnapshot = ({}, {})
+        self.read_at = float("-inf")
+
+    def stale(self) -> bool:
+        return time.monotonic() - self.read_at > self.ttl
+
+    def update(self, snapshot: DatabaseSnapshot) -> None:
+        self.values, self.read_at = snapshot, time.monotonic()
+
+    def collect(self) -> Iterator[Metric]:
+        by_status, by_kek = self.values
+        credentials = GaugeMetricFamily(
+            "vault_credentials", "Live credentials by status.", labels=["status"]
+        )
+        for status in ("untested", "valid", "invalid", "disabled"):
+            credentials.add_metric([status], by_status.get(status, 0))
+        yield credentials
+        keys = GaugeMetricFamily(
+            "vault_data_keys",
+            "Sealed values (data keys) by KEK.",
+            labels=["provider", "key_id", "active"],
+        )
+        for (provider, key_id, active), count in sorted(by_kek.items()):
+            keys.add_metric([provider, key_id, str(active).lower()], count)
+        yield keys
+        backlog = sum(c for (_, _, active), c in by_kek.items() if not active)
+        yield GaugeMetricFamily(
+            "vault_data_keys_on_old_keks", "Data keys still wrapped by an older KEK.", value=backlog
+        )
+
+
+def exposition(database: DatabaseCollector, multiprocess_dir: Path | None) -> bytes:
+    """The text format of every metric: summed over workers when running several."""
+    if multiprocess_dir is not None:
+        workers = CollectorRegistry()
+        MultiProcessCollector(workers, path=str(multiprocess_dir))  # type: ignore[no-untyped-call]
+        counted = generate_latest(workers)
+    else:
+        counted = generate_latest(VAULT_REGISTRY)
+    read = CollectorRegistry()
+    read.register(database)
+    return counted + generate_latest(read)
