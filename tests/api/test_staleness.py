@@ -37,7 +37,7 @@ async def test_second_process_sees_a_disable_within_the_bound(
             assert (await replica.post(path, json=request)).status_code == 200
             await client.patch(f"/v1/credentials/{credential['id']}", json={"disabled": True})
             started = time.perf_counter()
-            while (await replica.post(path, json=request)).status_code == 200:
+            while (await replica.post(path, json=request)).status_code == 200:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             elapsed = time.perf_counter() - started
     assert elapsed <= settings.cache_max_staleness_seconds + 0.3
