@@ -78,6 +78,9 @@ class DatabaseCollector(Collector):
     def update(self, snapshot: DatabaseSnapshot) -> None:
         self.values, self.read_at = snapshot, time.monotonic()
 
+    def backlog(self) -> int:
+        return sum(c for (_, _, active), c in self.values[1].items() if not active)
+
     def collect(self) -> Iterator[Metric]:
         by_status, by_kek = self.values
         credentials = GaugeMetricFamily(
@@ -94,9 +97,10 @@ class DatabaseCollector(Collector):
         for (provider, key_id, active), count in sorted(by_kek.items()):
             keys.add_metric([provider, key_id, str(active).lower()], count)
         yield keys
-        backlog = sum(c for (_, _, active), c in by_kek.items() if not active)
         yield GaugeMetricFamily(
-            "vault_data_keys_on_old_keks", "Data keys still wrapped by an older KEK.", value=backlog
+            "vault_data_keys_on_old_keks",
+            "Data keys still wrapped by an older KEK.",
+            value=self.backlog(),
         )
 
 

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.crypto import EnvelopeError
 from app.ops.metrics import exposition
 from app.ops.state_gauges import database_gauges
-from app.state import StateDep
+from app.state import AppState, StateDep
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("vault.ops")
+# An orchestrator's probe must get an answer even from a KEK service that hangs.
+PROBE_TIMEOUT_SECONDS = 3.0
 
 
 class Health(BaseModel):
@@ -27,6 +30,11 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str]
+    details: dict[str, int] = Field(
+        default_factory=dict,
+        description="data_keys_on_old_keks: sealed values still wrapped by an older KEK "
+        "(run `vault-admin rewrap` after a KEK rotation until it is 0).",
+    )
 
 
 @router.get(
@@ -36,15 +44,19 @@ class Readiness(BaseModel):
     summary="Prometheus metrics (vault_*), summed over workers",
 )
 async def metrics(state: StateDep) -> PlainTextResponse:
-    collector = state.metrics
-    if collector.stale():
-        try:
-            async with state.sessionmaker() as session:
-                collector.update(await database_gauges(session, state.envelope))
-        except Exception:  # a scrape must answer even while the database is away
-            log.warning("metrics: database gauges unavailable", exc_info=True)
-    body = exposition(collector, state.settings.metrics_dir)
+    await _refresh_gauges(state)
+    body = exposition(state.metrics, state.settings.metrics_dir)
     return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
+
+
+async def _refresh_gauges(state: AppState) -> None:
+    if not state.metrics.stale():
+        return
+    try:
+        async with state.sessionmaker() as session:
+            state.metrics.update(await database_gauges(session, state.envelope))
+    except Exception:  # probes and scrapes answer even while the database is away
+        log.warning("database gauges unavailable")
 
 
 @router.get("/healthz", response_model=Health, summary="The process is serving")
@@ -66,9 +78,14 @@ async def readyz(state: StateDep) -> Any:
     except Exception:  # any failure at all means "not ready"; the probe never raises
         checks["database"] = "failed"
     try:
-        await state.envelope.self_check()
-    except EnvelopeError:
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            await state.envelope.self_check()
+    except (EnvelopeError, TimeoutError):
         checks["kek"] = "failed"
     ready = all(v == "ok" for v in checks.values())
-    body = Readiness(status="ok" if ready else "unavailable", checks=checks)
+    details = {}
+    if checks["database"] == "ok":
+        await _refresh_gauges(state)
+        details["data_keys_on_old_keks"] = state.metrics.backlog()
+    body = Readiness(status="ok" if ready else "unavailable", checks=checks, details=details)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

@@ -21,7 +21,11 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "checks": {"database": "ok", "kek": "ok"}}
+    assert ready.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "kek": "ok"},
+        "details": {"data_keys_on_old_keks": 0},
+    }
 
 
 class _DeadKek:
@@ -60,6 +64,7 @@ async def test_readyz_names_the_failed_checks(settings: Settings) -> None:
         assert response.json() == {
             "status": "unavailable",
             "checks": {"database": "failed", "kek": "failed"},
+            "details": {},
         }
         await state.engine.dispose()
         state.engine = healthy_engine
@@ -161,3 +166,25 @@ async def test_every_body_has_an_example_and_every_error_is_documented(
                     assert error is not None, f"{where} does not document {status}"
                     ref = error["content"]["application/json"]["schema"]["$ref"]
                     assert ref.endswith("/ErrorResponse"), where
+
+
+async def test_readyz_and_metrics_show_keys_on_an_older_kek(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    from pydantic import SecretStr
+
+    from app.crypto import LocalKeyring
+    from tests.factories import oauth_body
+
+    await client.post("/v1/credentials", json=oauth_body())
+    old = settings.local_keks.get_secret_value() if settings.local_keks else ""
+    rotated = settings.model_copy(
+        update={"local_keks": SecretStr(f"{LocalKeyring.generate_spec('next')},{old}")}
+    )
+    app = create_app(rotated)
+    async with app.router.lifespan_context(app):
+        ready = await _run(app, "GET", "/readyz")
+        metrics = await _run(app, "GET", "/metrics")
+    assert ready.status_code == 200
+    assert ready.json()["details"] == {"data_keys_on_old_keks": 1}
+    assert "vault_data_keys_on_old_keks 1.0" in metrics.text
