@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install migrate run test check lint format types clean
+.PHONY: install migrate run test check lint format types dockerfile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ run: migrate
 test: install
 	$(BIN)/pytest
 
-check: lint types
+check: lint types dockerfile
 
 lint: install
 	$(BIN)/ruff check .
@@ -43,6 +43,9 @@ format: install
 
 types: install
 	$(BIN)/mypy
+
+dockerfile: install
+	$(BIN)/hadolint Dockerfile
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
