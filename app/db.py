@@ -39,7 +39,7 @@ NAMING_CONVENTION = {
 
 # Failures that mean "the database is not there right now", as opposed to a query the
 # database refused (an IntegrityError is the caller's to translate, never a 503).
-_UNAVAILABLE = (
+DATABASE_UNAVAILABLE = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
@@ -94,7 +94,7 @@ async def transaction(
         try:
             yield session
             await session.commit()
-        except _UNAVAILABLE as exc:
+        except DATABASE_UNAVAILABLE as exc:
             raise DatabaseUnavailable("The database did not answer; try again shortly.") from exc
 
 

@@ -17,7 +17,8 @@ from app.clients.router import router as clients_router
 from app.config import Settings, get_settings
 from app.credentials.router import router as credentials_router
 from app.crypto import EnvelopeError, KekUnavailable
-from app.errors import KeyServiceUnavailable, VaultError
+from app.db import DATABASE_UNAVAILABLE
+from app.errors import DatabaseUnavailable, KeyServiceUnavailable, VaultError
 from app.headers.router import router as headers_router
 from app.kek import build_envelope
 from app.ops.logging import configure_logging
@@ -98,6 +99,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         code = codes.get(exc.status_code, "http_error")
         body = {"error": {"code": code, "message": str(exc.detail), "details": {}}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Raised outside a `transaction` (hot-path reads): the same answer as inside one.
+        error = DatabaseUnavailable("The database did not answer; try again shortly.")
+        return JSONResponse(error.body(), status_code=error.status_code)
+
+    for error_class in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error_class, database_unavailable)
 
     @app.exception_handler(KekUnavailable)
     async def kek_unavailable(request: Request, exc: KekUnavailable) -> JSONResponse:

@@ -1,0 +1,16 @@
+"""The benchmark behind ``make bench``: ``python -m tests.bench [--quick] [--skip-scale] ...``.
+
+It starts, on loopback: a fresh PostgreSQL database (dropped at the end), the Walmart
+simulator, the vault (``python -m app.serve --workers 2``), ``bao server -dev`` with a Transit
+``rsa-2048`` key, and the ceiling (:mod:`tests.bench.ceiling`, a bare FastAPI app that only
+RSA-signs). ``wrk`` drives every target with the same concurrency and duration, round by
+round, and the report (also written to ``tests/bench/last-run.txt``) gives throughput,
+p50/p99, error counts, ratios per round and their medians, the scale run (resident memory
+per worker and latency for random credentials, 100 vs N registered) and the simulator's
+token-call count per OAuth credential, with PASS/FAIL for each target of the issue.
+
+Modules: :mod:`.services` (processes, database, RSS), :mod:`.wrk` (load generator),
+:mod:`.fixtures` (credentials and targets), :mod:`.loader` (bulk registration),
+:mod:`.scale` (the scale run), :mod:`.report` (tables and checks), :mod:`.runner` (the order
+of it all), :mod:`.profiling` (optional ``py-spy`` summary of one vault worker).
+"""

@@ -1,0 +1,85 @@
+"""A private, throw-away PostgreSQL cluster that a test may stop and start at will.
+
+Fault tests must not stop the machine's shared server (every other test uses it), so they
+run their own: ``initdb`` into a temporary folder owned by the ``postgres`` user, listening
+on a free loopback port. PostgreSQL refuses to run as root, hence ``runuser``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from tests.replicas import free_port
+
+BIN = (
+    Path("/usr/lib/postgresql")
+    / (
+        sorted(os.listdir("/usr/lib/postgresql"))[-1]
+        if Path("/usr/lib/postgresql").exists()
+        else "15"
+    )
+    / "bin"
+)
+
+
+def available() -> bool:
+    return (BIN / "initdb").exists() and shutil.which("runuser") is not None
+
+
+class PrivatePostgres:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="vault-pg-"))
+        self.data = self.root / "data"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *command: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def __enter__(self) -> PrivatePostgres:
+        shutil.chown(self.root, "postgres")
+        self._as_postgres(
+            str(BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust"
+        )
+        self.start()
+        return self
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_postgres(
+            str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
+            str(self.root / "log"), "-w", "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop at once, as a crash or an outage would: open connections are cut."""
+        self._as_postgres(
+            str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
+        )
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped by the test
+        time.sleep(0.1)
+        shutil.rmtree(self.root, ignore_errors=True)
