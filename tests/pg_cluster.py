@@ -7,6 +7,7 @@ on a free loopback port. PostgreSQL refuses to run as root, hence ``runuser``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -77,9 +78,7 @@ class PrivatePostgres:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped by the test
             self.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped by the test
         time.sleep(0.1)
         shutil.rmtree(self.root, ignore_errors=True)
