@@ -53,6 +53,7 @@ HYPOTHESIS = hypothesis_settings(
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
+PARSE_ERROR = "There was an error parsing the body"
 AUTH = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
 Send = Callable[[dict[str, Any]], httpx.Response]
 
@@ -66,6 +67,18 @@ def _path_parameters(path: str, method: str, world: World) -> dict[str, str] | N
     if "{account_id}" in path:
         return {"account_id": world.account_id}
     return None
+
+
+def _known_non_utf8_body_bug(response: httpx.Response) -> bool:
+    """A body that is not UTF-8 gets FastAPI's undocumented 400 instead of a 422.
+
+    Reported; ``test_hostile_input.py::test_body_that_is_not_utf8_is_a_documented_422`` fails
+    (xfail, strict) until it is fixed. Only that exact answer is let through here.
+    """
+    if response.status_code != 400:
+        return False
+    error = response.json()["error"]
+    return bool(error == {"code": "http_error", "message": PARSE_ERROR, "details": {}})
 
 
 def _fuzz_operation(operation: Any, mode: GenerationMode, world: World, send: Send) -> int:
@@ -82,6 +95,8 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, world: World, send: Se
         kwargs = case.as_transport_kwargs(base_url="http://vault.test", headers=AUTH)
         response = send(kwargs)
         sent += 1
+        if _known_non_utf8_body_bug(response):
+            return
         case.validate_response(response, checks=CHECKS)
         # schemathesis accepts the documented 502-504 of the header endpoints; the simulator is
         # healthy and knows every credential, so any 5xx here is the vault's own failure.
@@ -99,10 +114,7 @@ def _fuzz_all(schema: Any, world: World, send: Send) -> int:
         if operation.definition.raw.get("parameters") or "requestBody" in operation.definition.raw:
             modes.append(GenerationMode.NEGATIVE)  # nothing to make invalid otherwise
         for mode in modes:
-            try:
-                total += _fuzz_operation(operation, mode, world, send)
-            except BaseException as exc:  # DISCOVERY
-                print("FINDING", operation.method, operation.path, mode, str(exc)[:1500])
+            total += _fuzz_operation(operation, mode, world, send)
     return total
 
 
