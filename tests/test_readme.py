@@ -83,15 +83,15 @@ def test_readme_examples_run(
             "CLIENT_ID": client_id,
             "CLIENT_SECRET": client_secret,
         }
-        ran = subprocess.run(  # noqa: S603
-            ["bash", "-c", "set -euo pipefail\n" + "\n".join(shell)],  # noqa: S607
+        ran = subprocess.run(
+            ["bash", "-c", "set -euo pipefail\n" + "\n".join(shell)],
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert ran.stdout.split() == ["valid", "2", "current", "credential.rotated", "0"]
         env["SERVICE_TOKEN"] = (tmp_path / "service-token").read_text()
         env["PYTHONPATH"] = str(ROOT / "clients" / "python")
-        sdk = subprocess.run(  # noqa: S603
+        sdk = subprocess.run(
             [sys.executable, "-c", python[0]],
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip

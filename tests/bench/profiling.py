@@ -1,0 +1,92 @@
+"""Where one vault worker spends its time under load: ``py-spy record`` and a text summary.
+
+py-spy samples the worker (``--nonblocking``: it does not pause it) while a load runs, and
+writes collapsed stacks. The summary gives, as a share of the samples in which the worker
+was running Python (idle waits are not sampled): the functions with the most inclusive and
+most self time, and a few named parts of the hot path. py-spy needs ptrace rights (root, or
+``kernel.yama.ptrace_scope=0``); without them the profile is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tests.replicas import ROOT
+
+_LINE_NO = re.compile(r":\d+\)$")
+# (label, substring of a frame): inclusive share of samples whose stack contains it.
+PARTS = (
+    ("RSA sign (crypto/signing.py sign_request)", "sign_request ("),
+    ("authentication dependency (clients/auth.py)", "clients/auth.py"),
+    ("snapshot cache (headers/snapshot.py)", "headers/snapshot.py"),
+    ("key store (headers/keystore.py)", "headers/keystore.py"),
+    ("audit batcher flush (audit/batcher.py)", "audit/batcher.py"),
+    ("SQLAlchemy", "sqlalchemy/"),
+    ("asyncpg", "asyncpg/"),
+    ("pydantic", "pydantic"),
+    ("FastAPI / Starlette", "fastapi/"),
+    ("request middleware (ops/middleware.py)", "ops/middleware.py"),
+    ("prometheus metrics", "prometheus_client/"),
+    ("uvicorn protocol (httptools)", "uvicorn/protocols"),
+    ("logging", "logging/"),
+)
+
+
+def py_spy() -> str | None:
+    local = Path(sys.executable).parent / "py-spy"
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+def start(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    binary = py_spy()
+    if binary is None:
+        raise RuntimeError("py-spy is not installed (.venv/bin/pip install py-spy)")
+    command = [
+        binary, "record", "--nonblocking", "--format", "raw", "--rate", "250",
+        "--duration", str(int(seconds)), "--pid", str(pid), "--output", str(out),
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _short(frame: str) -> str:
+    frame = _LINE_NO.sub(")", frame)
+    frame = re.sub(r"\(\S*site-packages/", "(", frame)
+    return frame.replace(f"({ROOT}/", "(")
+
+
+def summarise(collapsed: str, seconds: float, rate: int = 250, top: int = 22) -> list[str]:
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    parts: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_short(f) for f in stack.split(";")]
+        total += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        own[frames[-1]] += count
+        for label, needle in PARTS:
+            if needle in stack:
+                parts[label] += count
+    if total == 0:
+        return ["py-spy recorded no samples"]
+    busy = total / (seconds * rate)
+    out = [f"{total} samples of running Python in {seconds:.0f} s (~{busy:.0%} of one core)"]
+    out.append("parts of the hot path (inclusive share of samples):")
+    out += [f"  {parts[label] / total:6.1%}  {label}" for label, _ in PARTS if parts[label]]
+    out.append("functions by inclusive share:")
+    skip = ("<module>", "run (", "_run_once", "run_until_complete", "run_forever", "serve (")
+    ranked = [(f, n) for f, n in inclusive.most_common() if not f.startswith(skip)]
+    out += [f"  {n / total:6.1%}  {f}" for f, n in ranked[:top]]
+    out.append("functions by self share:")
+    out += [f"  {n / total:6.1%}  {f}" for f, n in own.most_common(top // 2)]
+    return out
