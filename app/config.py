@@ -31,6 +31,17 @@ class Settings(BaseSettings):
 
     kek_provider: Literal["local", "aws-kms", "transit"] = "local"
     local_keks: SecretStr | None = None
+    aws_kms_key_id: str | None = None
+    aws_kms_region: str | None = None
+    aws_kms_endpoint_url: str | None = None
+    transit_address: str | None = None
+    transit_token: SecretStr | None = None
+    transit_key: str | None = None
+    transit_mount: str = "transit"
+    transit_namespace: str | None = None
+    kek_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    dek_cache_size: int = Field(default=1024, ge=0)
+    dek_cache_ttl_seconds: float = Field(default=300.0, ge=0)
     dev_keks_file: Path = Path("./var/dev-keks")
     dev_token_file: Path = Path("./var/dev-admin-token")
 
@@ -70,17 +81,23 @@ class Settings(BaseSettings):
 
     def check_runnable(self) -> None:
         """Refuse configurations that must never serve traffic, naming what is missing."""
-        if self.is_development:
-            return
-        if self.kek_provider == "local" and self.local_keks is None:
+        required: dict[str, dict[str, object]] = {
+            "aws-kms": {"VAULT_AWS_KMS_KEY_ID": self.aws_kms_key_id,
+                        "VAULT_AWS_KMS_REGION": self.aws_kms_region},
+            "transit": {"VAULT_TRANSIT_ADDRESS": self.transit_address,
+                        "VAULT_TRANSIT_TOKEN": self.transit_token,
+                        "VAULT_TRANSIT_KEY": self.transit_key},
+        }  # fmt: skip
+        needed = required.get(self.kek_provider, {})
+        missing = [name for name, value in needed.items() if value is None]
+        if missing:
+            raise ConfigurationError(
+                f"VAULT_KEK_PROVIDER={self.kek_provider} needs {', '.join(missing)}"
+            )
+        if self.kek_provider == "local" and self.local_keks is None and not self.is_development:
             raise ConfigurationError(
                 "VAULT_ENV=production needs an explicit KEK: set VAULT_LOCAL_KEKS "
                 "(or VAULT_KEK_PROVIDER=aws-kms / transit with its settings)"
-            )
-        if self.kek_provider != "local":
-            raise ConfigurationError(
-                f"VAULT_KEK_PROVIDER={self.kek_provider} is not available in this build; "
-                "use VAULT_KEK_PROVIDER=local with VAULT_LOCAL_KEKS"
             )
 
 

@@ -40,16 +40,18 @@ Every error is `{"error": {"code", "message", "details"}}`.
 
 
 def create_app(settings: Settings) -> FastAPI:
-    settings.check_runnable()
     configure_logging(settings.log_level)
-    envelope = build_envelope(settings)  # before serving: a bad KEK setting fails right here
+    kek = build_envelope(settings)  # before serving: a bad KEK setting fails right here
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with app_state(settings, envelope) as state:
-            app.state.vault = state
-            await prepare_callers(settings, state.sessionmaker)
-            yield
+        try:
+            async with app_state(settings, kek.envelope) as state:
+                app.state.vault = state
+                await prepare_callers(settings, state.sessionmaker)
+                yield
+        finally:
+            await kek.aclose()
 
     app = FastAPI(
         title="mPorts Walmart credential vault",

@@ -36,12 +36,13 @@ class Context:
 @asynccontextmanager
 async def vault_context() -> AsyncIterator[Context]:
     settings = get_settings()
-    envelope = build_envelope(settings)
+    kek = build_envelope(settings)
     engine = make_engine(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
     try:
-        yield Context(settings, make_sessionmaker(engine), envelope)
+        yield Context(settings, make_sessionmaker(engine), kek.envelope)
     finally:
         await engine.dispose()
+        await kek.aclose()
 
 
 def run(command: Callable[[Context], Awaitable[T]]) -> T:

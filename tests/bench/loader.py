@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from pydantic import AnyHttpUrl, SecretStr
 
 from app.clients.scopes import Caller
@@ -29,14 +30,14 @@ from .fixtures import Vault, new_key, signature_body
 KEY_POOL = 4
 
 
-def key_pool(bits: int = 1024, size: int = KEY_POOL) -> list[object]:
+def key_pool(bits: int = 1024, size: int = KEY_POOL) -> list[RSAPrivateKey]:
     return [new_key(bits) for _ in range(size)]
 
 
-def _body(index: int, keys: list[object]) -> dict[str, object]:
+def _body(index: int, keys: list[RSAPrivateKey]) -> dict[str, object]:
     account = f"scale-{index:06d}"
     key = keys[index % len(keys)]
-    return signature_body(account, f"{account}-consumer", key)  # type: ignore[arg-type]
+    return signature_body(account, f"{account}-consumer", key)
 
 
 async def _post_all(vault: Vault, bodies: list[dict[str, object]], parallel: int) -> list[str]:
@@ -57,7 +58,7 @@ async def _post_all(vault: Vault, bodies: list[dict[str, object]], parallel: int
 
 
 def load_http(
-    vault: Vault, first: int, count: int, keys: list[object], parallel: int = 8
+    vault: Vault, first: int, count: int, keys: list[RSAPrivateKey], parallel: int = 8
 ) -> tuple[list[str], float]:
     """``POST /v1/credentials`` for ``count`` credentials, ``parallel`` at a time."""
     bodies = [_body(first + i, keys) for i in range(count)]
@@ -111,7 +112,7 @@ def load_in_process(
     admin_client_id: str,
     first: int,
     count: int,
-    keys: list[object],
+    keys: list[RSAPrivateKey],
     *,
     batch: int = 500,
     progress: Callable[[int, float], None] = lambda done, rate: None,

@@ -92,7 +92,7 @@ def _lua_string(value: str) -> str:
 def lua_script(target: Target) -> str:
     lines = ['wrk.method = "POST"', f"wrk.body = {_lua_string(json.dumps(target.body))}"]
     headers = {"Content-Type": "application/json", **target.headers}
-    lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
+    lines += [f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items()]
     if target.ids_file is not None:
         lines.append(_RANDOM_ID)
     lines.append(_DONE)
@@ -149,6 +149,6 @@ def run(
     if raw_log is not None:
         with raw_log.open("a") as log:
             log.write(f"### {target.name}: {' '.join(command)}\n{done.stdout}{done.stderr}\n")
-    if done.returncode != 0:
+    if done.returncode != 0 or done.stderr.strip():  # a Lua error is only a line on stderr
         raise RuntimeError(f"wrk failed for {target.name}: {done.stderr or done.stdout}")
     return parse(target.name, done.stdout)

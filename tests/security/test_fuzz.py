@@ -140,7 +140,7 @@ async def test_openapi_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     walmart_control: SimulatorControl,
     security_counts: Counter[str],
 ) -> None:
-    world = await build_world(client, walmart_control)
+    world = await build_world(client, walmart_control, walmart.base_url)
     document = (await client.get("/openapi.json")).json()
     schema = schemathesis.openapi.from_dict(document)
     loop = asyncio.get_running_loop()

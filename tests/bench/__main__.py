@@ -1,0 +1,66 @@
+"""``python -m tests.bench``: see :mod:`tests.bench` and ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .runner import Options, main
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "last-run.txt"
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description="Benchmark the vault's headers hot path against OpenBao Transit and a "
+        "bare FastAPI signer, plus a scale run with many credentials.",
+    )
+    parser.add_argument("--duration", type=float, default=20, help="seconds per load run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every target")
+    parser.add_argument("--concurrency", type=int, default=32, help="open connections")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--warmup", type=float, default=3, help="unscored seconds per target")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (vault, ceiling)")
+    parser.add_argument("--scale", type=int, default=100_000, help="credentials in the scale run")
+    parser.add_argument("--skip-scale", action="store_true", help="no scale run")
+    parser.add_argument("--batch", type=int, default=500, help="credentials per transaction")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="py-spy one vault worker during an extra sig2048 run (needs py-spy and ptrace)",
+    )
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="report file")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the work directory")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 3 s runs, 1 round, 2,000 credentials"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.rounds, args.warmup = 3.0, 1, 1.0
+        args.scale = min(args.scale, 2_000)
+    if args.scale < 200 and not args.skip_scale:
+        parser.error("--scale must be at least 200 (100 of them form the small database)")
+    return Options(
+        duration=args.duration,
+        rounds=args.rounds,
+        concurrency=args.concurrency,
+        threads=args.threads,
+        warmup=args.warmup,
+        workers=args.workers,
+        scale=args.scale,
+        skip_scale=args.skip_scale,
+        batch=args.batch,
+        profile=args.profile,
+        output=args.output,
+        keep_logs=args.keep_logs,
+        strict=args.strict,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse()))

@@ -1,0 +1,229 @@
+"""The order of a run: start everything, check it, load it round by round, report, clean up."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import time
+import traceback
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from app.crypto import LocalKeyring
+from tests.kms_servers import BaoServer
+from tests.walmart_sim import SimulatorControl
+from tests.walmart_sim.process import SimulatorProcess
+
+from . import environment, fixtures, profiling, scale, services, wrk
+from .report import Report, ratio_line, ratios, rounds_summary
+
+
+@dataclass(frozen=True)
+class Options:
+    duration: float
+    rounds: int
+    concurrency: int
+    threads: int
+    warmup: float
+    workers: int
+    scale: int
+    skip_scale: bool
+    batch: int
+    profile: float
+    output: Path
+    keep_logs: bool
+    strict: bool
+
+
+@dataclass
+class Bench:
+    options: Options
+    report: Report
+    work: Path
+    targets: list[wrk.Target]
+    oauth_clients: list[str]
+    oauth_first_use: float = 0.0
+    oauth_last_use: float = 0.0
+
+    def load(self, target: wrk.Target, seconds: float) -> wrk.Result:
+        result = wrk.run(
+            target,
+            seconds=seconds,
+            concurrency=self.options.concurrency,
+            threads=self.options.threads,
+            work_dir=self.work,
+            raw_log=self.work / "wrk.log",
+        )
+        if target.name == "oauth":
+            self.oauth_last_use = time.time()
+        time.sleep(2.0)  # let the vault's audit batcher flush before the next target starts
+        return result
+
+
+def vault_env(database_url: str, sim_url: str) -> dict[str, str]:
+    return {
+        "VAULT_ENV": "production",
+        "VAULT_DATABASE_URL": database_url,
+        "VAULT_KEK_PROVIDER": "local",
+        "VAULT_LOCAL_KEKS": LocalKeyring.generate_spec("bench-1"),
+        "VAULT_BOOTSTRAP_TOKEN": secrets.token_urlsafe(32),
+        "VAULT_WALMART_PRODUCTION_URL": sim_url,
+        "VAULT_WALMART_SANDBOX_URL": sim_url.replace("127.0.0.1", "localhost"),
+        "VAULT_LOG_LEVEL": "WARNING",
+    }
+
+
+def _prepare(bench: Bench, vault: fixtures.Vault, bao: BaoServer, ceiling_url: str) -> str:
+    """Credentials, their end-to-end check, and the five targets; returns the issuing token."""
+    token = fixtures.issuing_client(vault)
+    feeds, orders = f"{vault.sim_url}/v3/ca/feeds?limit=10", f"{vault.sim_url}/v3/orders?limit=10"
+    with vault.admin() as http:
+        sig2048 = fixtures.register_signature(vault, http, "bench-sig2048", fixtures.new_key(2048))
+        sig1024 = fixtures.register_signature(vault, http, "bench-sig1024", fixtures.new_key(1024))
+        oauth, client_id = fixtures.register_oauth(vault, http, "bench-oauth")
+    bench.oauth_clients.append(client_id)
+    bench.oauth_first_use = time.time()
+    for credential_id, url in ((sig2048, feeds), (sig1024, feeds), (oauth, orders)):
+        fixtures.check_end_to_end(vault, token, credential_id, url)
+    bench.report.line("credentials registered and their headers accepted by the simulator")
+    bench.targets += [
+        fixtures.headers_target("sig2048", vault, token, sig2048, feeds),
+        fixtures.headers_target("sig1024", vault, token, sig1024, feeds),
+        fixtures.headers_target("oauth", vault, token, oauth, orders),
+        fixtures.transit_target(bao, vault.sim_url),
+        fixtures.ceiling_target(ceiling_url, vault.sim_url),
+    ]
+    return token
+
+
+def _rounds(bench: Bench) -> None:
+    options, report = bench.options, bench.report
+    if options.warmup > 0:
+        warm = [bench.load(t, options.warmup) for t in bench.targets]
+        report.line(
+            f"warm-up ({options.warmup:g} s each): "
+            + ", ".join(f"{r.target} {r.rps:.0f} req/s/{r.errors} err" for r in warm)
+        )
+    rounds = []
+    for number in range(1, options.rounds + 1):
+        results = {t.name: bench.load(t, options.duration) for t in bench.targets}
+        report.heading(f"Round {number}/{options.rounds}")
+        report.table(list(results.values()))
+        report.line(ratio_line(ratios(results)))
+        rounds.append(results)
+    rounds_summary(report, rounds, options.concurrency)
+
+
+def _profile(bench: Bench, launcher_pid: int) -> None:
+    seconds = bench.options.profile
+    worker = services.worker_pids(launcher_pid)[0]
+    out = bench.work / "profile.txt"
+    bench.report.heading(
+        f"Profile: py-spy on vault worker {worker}, sig2048 load for {seconds:g} s"
+    )
+    try:
+        spy = profiling.start(worker, seconds, out)
+    except RuntimeError as exc:
+        bench.report.line(f"skipped: {exc}")
+        return
+    time.sleep(0.5)
+    result = bench.load(bench.targets[0], seconds)
+    spy_output = spy.communicate(timeout=60)[0].decode(errors="replace")
+    if spy.returncode != 0 or not out.exists():
+        bench.report.line(f"skipped: py-spy failed: {spy_output.strip()[-500:]}")
+        return
+    bench.report.line(f"(this run: {result.rps:.0f} req/s, p50 {result.p50_ms:.2f} ms; not scored)")
+    for line in profiling.summarise(out.read_text(), seconds):
+        bench.report.line(line)
+
+
+def _token_calls(bench: Bench, sim_url: str) -> None:
+    bench.report.heading("OAuth token calls (simulator)")
+    with SimulatorControl(sim_url) as sim:
+        calls = sim.stats()["token_calls"]
+        lifetime = float(sim.settings()["token_lifetime_seconds"])
+    margin = 120.0  # VAULT_TOKEN_REFRESH_MARGIN_SECONDS, left at its default
+    span = bench.oauth_last_use - bench.oauth_first_use
+    expected = 1 + int(span // (lifetime - margin))
+    for client_id in bench.oauth_clients:
+        made = int(calls.get(client_id, 0))
+        bench.report.line(
+            f"{client_id}: {made} token call(s) over {span:.0f} s of use "
+            f"(token lifetime {lifetime:.0f} s, refresh {margin:.0f} s early: {expected} expected)"
+        )
+        bench.report.check(
+            f"token calls for {client_id}", str(made), str(expected), made == expected
+        )
+
+
+def _run(bench: Bench, stack: ExitStack) -> None:
+    options, report = bench.options, bench.report
+    database_url = stack.enter_context(services.fresh_database())
+    sim = stack.enter_context(SimulatorProcess())
+    env = vault_env(database_url, sim.base_url)
+    replicas = stack.enter_context(services.vault(env, bench.work, options.workers))
+    launcher = replicas.processes[0].pid
+    bao = stack.enter_context(BaoServer())
+    key_file = bench.work / "ceiling-key.pem"
+    key_file.write_bytes(
+        fixtures.new_key(2048).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    ceiling_url = stack.enter_context(services.ceiling(key_file, bench.work, options.workers))
+    vault = fixtures.Vault(replicas.urls[0], env["VAULT_BOOTSTRAP_TOKEN"], sim.base_url)
+    report.line(
+        f"vault {vault.url} (workers {services.worker_pids(launcher)}), simulator {sim.base_url},"
+        f" bao {bao.address}, ceiling {ceiling_url} (workers {options.workers})"
+    )
+    token = _prepare(bench, vault, bao, ceiling_url)
+    _rounds(bench)
+    if options.profile > 0:
+        _profile(bench, launcher)
+    if not options.skip_scale:
+        setup = scale.ScaleSetup(
+            vault=vault,
+            env=env,
+            launcher_pid=launcher,
+            issue_token=token,
+            admin_client_id=fixtures.bootstrap_client_id(vault),
+            work=bench.work,
+            count=options.scale,
+            batch=options.batch,
+            warmup=options.warmup,
+            duration=options.duration,
+        )
+        scale.run(report, setup, bench.load, options.rounds)
+    _token_calls(bench, sim.base_url)
+
+
+def main(options: Options) -> int:
+    report = Report()
+    work = Path(tempfile.mkdtemp(prefix="vault-bench-"))
+    bench = Bench(options, report, work, targets=[], oauth_clients=[])
+    environment.describe(report, options.__dict__)
+    failed = False
+    try:
+        with ExitStack() as stack:
+            _run(bench, stack)
+    except Exception:  # the partial report is still worth saving, with the reason
+        failed = True
+        for line in traceback.format_exc().splitlines():
+            report.line(f"ERROR {line}")
+    ok = report.summary() and not failed
+    report.line(f"RESULT: {'all targets met' if ok else 'some targets missed or the run failed'}")
+    report.save(options.output)
+    print(f"report saved to {options.output}")
+    if options.keep_logs or failed:
+        print(f"logs (vault, ceiling, raw wrk output) kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    if failed:
+        return 2
+    return 1 if options.strict and not ok else 0

@@ -1,0 +1,264 @@
+"""Authorization matrix: every route of the app times every kind of caller.
+
+Proves that each `/v1` route refuses exactly what it should and nothing more: no token, an
+unknown token, a revoked one or a non-Bearer scheme get 401; a token without the route's scope
+(see CONTRACT.md; ``admin`` implies all) or restricted to another account gets 403; a token with
+the scope and the account is never refused (and never gets a 5xx). The probes and the docs
+answer everyone. The routes come from ``vault_app.routes``, so a route added without an entry
+in ``ROUTES`` fails this test, as does an entry for a route that no longer exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+
+from app.clients.scopes import ALL_SCOPES
+from tests.api.helpers import bearer, new_client_token
+from tests.factories import oauth_body, signature_body
+from tests.security.world import World, build_world
+from tests.walmart_sim import SimulatorControl, SimulatorServer
+
+
+@dataclass(frozen=True, slots=True)
+class Req:
+    path: str
+    params: dict[str, str] | None = None
+    json: Any = None
+
+
+@dataclass
+class Ctx:
+    admin: httpx.AsyncClient
+    world: World
+    spare: dict[str, str] = field(default_factory=dict)  # targets that refused cells share
+
+
+Build = Callable[[Ctx, bool], Awaitable[Req]]
+
+
+def fill(template: Any, world: World) -> Any:
+    """``template`` with ``{sig}``, ``{oauth}`` and ``{acct}`` replaced in every string."""
+    if isinstance(template, dict):
+        return {k: fill(v, world) for k, v in template.items()}
+    if isinstance(template, str):
+        ids = {"sig": world.signature_id, "oauth": world.oauth_id, "acct": world.account_id}
+        return template.format(**ids) if "{" in template else template
+    return template
+
+
+def fixed(path: str, params: dict[str, str] | None = None, json: Any = None) -> Build:
+    async def build(ctx: Ctx, allowed: bool) -> Req:
+        return Req(fill(path, ctx.world), fill(params, ctx.world), fill(json, ctx.world))
+
+    return build
+
+
+async def new_credential_to_delete(ctx: Ctx, allowed: bool) -> Req:
+    # Refused cells share one credential; each allowed cell destroys a fresh one.
+    if allowed or "credential" not in ctx.spare:
+        market = "MX" if allowed else "CL"
+        body = oauth_body(account_id=ctx.world.account_id, market=market)
+        response = await ctx.admin.post("/v1/credentials", json=body)
+        assert response.status_code == 201, response.text
+        if allowed:
+            return Req(f"/v1/credentials/{response.json()['id']}")
+        ctx.spare["credential"] = response.json()["id"]
+    return Req(f"/v1/credentials/{ctx.spare['credential']}")
+
+
+async def new_client_to_revoke(ctx: Ctx, allowed: bool) -> Req:
+    if allowed or "client" not in ctx.spare:
+        response = await ctx.admin.post("/v1/clients", json={"name": "victim", "scopes": ["admin"]})
+        assert response.status_code == 201, response.text
+        if allowed:
+            return Req(f"/v1/clients/{response.json()['id']}")
+        ctx.spare["client"] = response.json()["id"]
+    return Req(f"/v1/clients/{ctx.spare['client']}")
+
+
+async def rotation(ctx: Ctx, allowed: bool) -> Req:
+    return Req(f"/v1/credentials/{ctx.world.signature_id}/rotate", None,
+               {"auth": ctx.world.signature_auth, "test": False})  # fmt: skip
+
+
+async def headers_call(ctx: Ctx, allowed: bool) -> Req:
+    body = {"method": "GET", "url": ctx.world.feeds_url()}
+    return Req(f"/v1/credentials/{ctx.world.signature_id}/headers", None, body)
+
+
+async def account_headers_call(ctx: Ctx, allowed: bool) -> Req:
+    body = {"market": "CA", "environment": "production", "method": "GET",
+            "url": ctx.world.feeds_url()}  # fmt: skip
+    return Req(f"/v1/accounts/{ctx.world.account_id}/headers", None, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    scope: str | None  # None: no authentication at all
+    build: Build
+    account_bound: bool = False  # the request targets ``world.account_id``
+
+
+ACCOUNT = {"account_id": "{acct}"}
+NEW_CREDENTIAL = signature_body(account_id="{acct}", environment="sandbox")
+ROUTES: dict[tuple[str, str], Entry] = {
+    **{
+        (m, p): Entry(None, fixed(p))
+        for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+        for m in ("GET", "HEAD")
+    },  # fmt: skip
+    ("GET", "/metrics"): Entry(None, fixed("/metrics")),
+    ("GET", "/healthz"): Entry(None, fixed("/healthz")),
+    ("GET", "/readyz"): Entry(None, fixed("/readyz")),
+    ("POST", "/v1/clients"): Entry(
+        "admin", fixed("/v1/clients", json={"name": "m", "scopes": ["audit:read"]})
+    ),
+    ("GET", "/v1/clients"): Entry("admin", fixed("/v1/clients")),
+    ("DELETE", "/v1/clients/{client_id}"): Entry("admin", new_client_to_revoke),
+    ("POST", "/v1/credentials"): Entry(
+        "credentials:write", fixed("/v1/credentials", json=NEW_CREDENTIAL), True
+    ),
+    ("GET", "/v1/credentials"): Entry("credentials:read", fixed("/v1/credentials", ACCOUNT), True),
+    ("GET", "/v1/credentials/{credential_id}"): Entry(
+        "credentials:read", fixed("/v1/credentials/{sig}"), True
+    ),
+    ("PATCH", "/v1/credentials/{credential_id}"): Entry(
+        "credentials:write", fixed("/v1/credentials/{sig}", json={"label": "patched"}), True
+    ),
+    ("DELETE", "/v1/credentials/{credential_id}"): Entry(
+        "credentials:write", new_credential_to_delete, True
+    ),
+    ("GET", "/v1/credentials/{credential_id}/versions"): Entry(
+        "credentials:read", fixed("/v1/credentials/{sig}/versions"), True
+    ),
+    ("POST", "/v1/credentials/{credential_id}/test"): Entry(
+        "credentials:test", fixed("/v1/credentials/{sig}/test"), True
+    ),
+    ("POST", "/v1/credentials/{credential_id}/rotate"): Entry("credentials:write", rotation, True),
+    ("POST", "/v1/credentials/{credential_id}/headers"): Entry("headers:issue", headers_call, True),
+    ("POST", "/v1/accounts/{account_id}/headers"): Entry(
+        "headers:issue", account_headers_call, True
+    ),
+    ("POST", "/v1/credentials/{credential_id}/token/invalidate"): Entry(
+        "headers:issue", fixed("/v1/credentials/{oauth}/token/invalidate"), True
+    ),
+    ("GET", "/v1/audit"): Entry("audit:read", fixed("/v1/audit", ACCOUNT), True),
+}
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    routes = set()
+    for route in iter_route_contexts(app.routes):
+        assert route.path is not None and route.methods, f"unexpected route {route!r}"
+        routes |= {(method, route.path) for method in route.methods}
+    return routes
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    name: str
+    headers: dict[str, str]
+    expect: Callable[[Entry], int | None]  # 401/403, 0 for "allowed", None: not applicable
+
+
+def unauthenticated(name: str, headers: dict[str, str]) -> Caller:
+    return Caller(name, headers, lambda entry: 0 if entry.scope is None else 401)
+
+
+def scoped(scope: str, token: str) -> Caller:
+    def expect(entry: Entry) -> int:
+        return 0 if entry.scope is None or scope in ("admin", entry.scope) else 403
+
+    return Caller(f"scope {scope}", bearer(token), expect)
+
+
+def restricted(scope: str, token: str, *, right_account: bool) -> Caller:
+    """Holds ``scope`` but only for the target account, or only for another one."""
+
+    def expect(entry: Entry) -> int | None:
+        if entry.scope is None:
+            return 0
+        if scope != "admin" and scope != entry.scope:
+            return 403
+        if not entry.account_bound:
+            return None  # an account-restricted admin on /v1/clients: see test_privilege
+        return 0 if right_account else 403
+
+    where = "its account" if right_account else "another account"
+    return Caller(f"{scope} restricted to {where}", bearer(token), expect)
+
+
+async def callers(admin: httpx.AsyncClient, world: World) -> list[Caller]:
+    revoked = await admin.post("/v1/clients", json={"name": "gone", "scopes": ["admin"]})
+    assert (await admin.delete(f"/v1/clients/{revoked.json()['id']}")).status_code == 204
+    admin_token = str(admin.headers["Authorization"]).removeprefix("Bearer ")
+    result = [
+        unauthenticated("no token", {}),
+        unauthenticated("unknown token", bearer(f"mpv_{uuid.uuid4().hex}")),
+        unauthenticated("revoked admin token", bearer(revoked.json()["token"])),
+        unauthenticated("admin token, Basic scheme", {"Authorization": f"Basic {admin_token}"}),
+        unauthenticated("empty bearer", {"Authorization": "Bearer "}),
+    ]
+    for scope in ALL_SCOPES:
+        result.append(scoped(scope, await new_client_token(admin, scope)))
+        for right, account in ((True, world.account_id), (False, world.other_account_id)):
+            token = await new_client_token(admin, scope, account_ids=[account])
+            result.append(restricted(scope, token, right_account=right))
+    return result
+
+
+async def check_cell(
+    http: httpx.AsyncClient, ctx: Ctx, key: tuple[str, str], caller: Caller, expected: int
+) -> str | None:
+    """Run one cell; describe the mismatch, if any."""
+    entry = ROUTES[key]
+    req = await entry.build(ctx, expected == 0)
+    response = await http.request(
+        key[0], req.path, params=req.params, json=req.json, headers=caller.headers
+    )
+    status = response.status_code
+    where = f"{key[0]} {key[1]} as {caller.name}: got {status}"
+    if expected == 0:
+        return f"{where}, expected neither 401/403 nor 5xx" if status in (401, 403) or (
+            status >= 500) else None  # fmt: skip
+    code = {401: "unauthenticated", 403: "forbidden"}[expected]
+    if status != expected or response.json().get("error", {}).get("code") != code:
+        return f"{where} {response.text[:200]}, expected {expected} {code}"
+    return None
+
+
+async def test_every_route_refuses_exactly_the_callers_it_should(
+    vault_app: FastAPI,
+    client: httpx.AsyncClient,
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
+    security_counts: Counter[str],
+) -> None:
+    routes = app_routes(vault_app)
+    assert routes - ROUTES.keys() == set(), "routes without an authorization-matrix entry"
+    assert ROUTES.keys() - routes == set(), "matrix entries for routes that no longer exist"
+    world = await build_world(client, walmart_control, walmart.base_url)
+    ctx = Ctx(client, world)
+    everyone = await callers(client, world)
+    transport = httpx.ASGITransport(app=vault_app, raise_app_exceptions=False)
+    mismatches, cells = [], 0
+    async with httpx.AsyncClient(transport=transport, base_url="http://vault.test") as http:
+        for key in sorted(ROUTES):
+            for caller in everyone:
+                expected = caller.expect(ROUTES[key])
+                if expected is None:
+                    continue
+                cells += 1
+                if (problem := await check_cell(http, ctx, key, caller, expected)) is not None:
+                    mismatches.append(problem)
+    security_counts["authorization matrix cells checked"] += cells
+    assert not mismatches, "\n".join(mismatches)
+    assert cells > len(ROUTES) * 10

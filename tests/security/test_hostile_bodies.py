@@ -1,0 +1,205 @@
+"""Hostile request bodies: too large, with unknown fields, too deep, or unreadable.
+
+Proves that on every operation that takes a body: more than 64 KB is 413 whether the size is
+declared, absent (chunked) or understated; an unknown field anywhere in any body schema is 422
+and changes nothing; and bodies built to hurt a parser (10,000 nested arrays or objects,
+60 KB strings, thousands of keys, a 5,000-digit number) are refused in the one error shape in
+well under a second, leaving the service fast for the next caller.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import oauth_body, signature_body
+from tests.security.world import World, assert_refused
+
+JSON = {"Content-Type": "application/json"}
+LIMIT = 64 * 1024
+FAST = 1.0  # seconds; each of these answers in a few milliseconds on a laptop
+
+
+def body_operations(world: World) -> dict[tuple[str, str], tuple[str, list[dict[str, Any]]]]:
+    """Each operation with a body: its path for ``world`` and valid bodies (one per schema)."""
+    sig = world.signature_id
+    oauth_auth = oauth_body()["auth"] | {"channel_type": "abc"}
+    headers = {"method": "GET", "url": world.feeds_url()}
+    return {
+        ("POST", "/v1/clients"): ("/v1/clients", [{"name": "n", "scopes": ["audit:read"]}]),
+        ("POST", "/v1/credentials"): (
+            "/v1/credentials",
+            [signature_body(account_id="fresh-acct"), oauth_body(account_id="fresh-acct")],
+        ),
+        ("PATCH", "/v1/credentials/{credential_id}"): (
+            f"/v1/credentials/{sig}",
+            [{"label": "patched", "channel_type": "abc", "disabled": False}],
+        ),
+        ("POST", "/v1/credentials/{credential_id}/rotate"): (
+            f"/v1/credentials/{sig}/rotate",
+            [{"auth": world.signature_auth, "test": False}, {"auth": oauth_auth, "test": False}],
+        ),
+        ("POST", "/v1/credentials/{credential_id}/headers"): (
+            f"/v1/credentials/{sig}/headers",
+            [headers],
+        ),
+        ("POST", "/v1/accounts/{account_id}/headers"): (
+            f"/v1/accounts/{world.account_id}/headers",
+            [headers | {"market": "CA", "environment": "production"}],
+        ),
+    }
+
+
+async def documented_body_operations(http: httpx.AsyncClient) -> set[tuple[str, str]]:
+    document = (await http.get("/openapi.json")).json()
+    return {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    }
+
+
+def objects_in(body: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The path of every JSON object in ``body``, itself included."""
+    found = [prefix]
+    for key, value in body.items():
+        if isinstance(value, dict):
+            found += objects_in(value, (*prefix, key))
+    return found
+
+
+def with_extra(body: dict[str, Any], where: tuple[str, ...]) -> dict[str, Any]:
+    copy: dict[str, Any] = json.loads(json.dumps(body))
+    node = copy
+    for key in where:
+        node = node[key]
+    node["smuggled"] = "x"
+    return copy
+
+
+def secrets_of(body: dict[str, Any]) -> tuple[str, ...]:
+    auth = body.get("auth") or {}
+    return tuple(auth[k] for k in ("private_key", "client_secret") if k in auth)
+
+
+async def test_unknown_field_is_422_on_every_body_schema(
+    http: httpx.AsyncClient, world: World, security_counts: Counter[str]
+) -> None:
+    operations = body_operations(world)
+    assert await documented_body_operations(http) == set(operations)
+    for (method, _), (path, bodies) in operations.items():
+        for body in bodies:
+            for where in objects_in(body):
+                response = await http.request(method, path, json=with_extra(body, where))
+                error = assert_refused(
+                    response, 422, "validation_error", secrets=secrets_of(body),
+                    counts=security_counts,
+                )  # fmt: skip
+                fields = [e["field"] for e in error["details"]["errors"]]
+                assert any(f.endswith("smuggled") for f in fields), (path, where, fields)
+    listed = await http.get("/v1/credentials", params={"account_id": "fresh-acct"})
+    assert listed.json()["items"] == []
+    credential = (await http.get(f"/v1/credentials/{world.signature_id}")).json()
+    assert (credential["version"], credential["label"]) == (1, "Acme Canada")
+
+
+async def chunks(total: int) -> AsyncIterator[bytes]:
+    sent = 0
+    while sent < total:
+        yield b" " * 4096
+        sent += 4096
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked", "understated-length"])
+async def test_body_over_64_kb_is_413_on_every_body_operation(
+    http: httpx.AsyncClient, world: World, framing: str, security_counts: Counter[str]
+) -> None:
+    big = json.dumps({"label": "x" * (LIMIT + 10)}).encode()
+    for (method, _), (path, _bodies) in body_operations(world).items():
+        if framing == "chunked":
+            response = await http.request(method, path, content=chunks(LIMIT + 1), headers=JSON)
+            assert "content-length" not in response.request.headers
+        else:
+            declared = {"Content-Length": "100"} if framing == "understated-length" else {}
+            response = await http.request(method, path, content=big, headers=JSON | declared)
+        assert_refused(response, 413, "payload_too_large", counts=security_counts)
+    assert (await http.get("/v1/credentials", params={"account_id": "fresh-acct"})).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
+
+
+def parser_bombs() -> dict[str, bytes]:
+    many_keys = "{" + ",".join(f'"k{i}":0' for i in range(6000)) + "}"
+    credential = signature_body(account_id="bomb")
+    return {
+        "10,000 nested arrays": b"[" * 10_000 + b"]" * 10_000,
+        "10,000 nested objects": b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+        "60 KB label": json.dumps(credential | {"label": "x" * 60_000}).encode(),
+        "60 KB consumer id": json.dumps(
+            credential | {"auth": credential["auth"] | {"consumer_id": "c" * 58_000}}
+        ).encode(),
+        "6,000 unknown keys": many_keys.encode(),
+        "5,000-digit number": b'{"label": ' + b"9" * 5_000 + b"}",
+        "number overflowing a float": b'{"label": 1e999}',
+        "6,000 scopes": json.dumps({"name": "n", "scopes": ["admin"] * 6000}).encode(),
+    }
+
+
+@pytest.mark.parametrize("path", ["/v1/credentials", "/v1/clients"])
+async def test_parser_bombs_are_refused_fast_and_leave_the_service_fast(
+    http: httpx.AsyncClient, path: str, security_counts: Counter[str]
+) -> None:
+    slowest = 0.0
+    for name, payload in parser_bombs().items():
+        assert len(payload) <= LIMIT, name
+        started = time.perf_counter()
+        response = await http.post(path, content=payload, headers=JSON)
+        elapsed = time.perf_counter() - started
+        slowest = max(slowest, elapsed)
+        assert elapsed < FAST, (name, elapsed)
+        # 422 is the answer; 400 is the parser-failure bug reported below, still in the shape.
+        assert response.status_code in (400, 422), (name, response.status_code)
+        assert_refused(response, response.status_code, counts=security_counts)
+    started = time.perf_counter()
+    assert (await http.get("/v1/credentials")).status_code == 200
+    assert (await http.get("/healthz")).status_code == 200
+    assert time.perf_counter() - started < FAST / 2
+    assert (await http.get("/v1/credentials", params={"account_id": "bomb"})).json()["items"] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a body json.loads cannot read (not UTF-8, nested past the recursion limit, a "
+    "number over 4,300 digits) gets FastAPI's 400 'There was an error parsing the body', a "
+    "status no operation documents; it should be 422 validation_error like other bad JSON",
+)
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"name": "caf\xc3', b"[" * 10_000 + b"]" * 10_000, b'{"name": ' + b"9" * 5_000 + b"}"],
+    ids=["not-utf8", "nested", "huge-number"],
+)
+async def test_body_the_parser_cannot_read_is_a_documented_422(
+    http: httpx.AsyncClient, payload: bytes
+) -> None:
+    response = await http.post("/v1/clients", content=payload, headers=JSON)
+    assert_refused(response, 422, "validation_error")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a validation error lists every problem, so 60 KB of unknown keys is answered "
+    "with ~395 KB (one details.errors entry per key); the list should be capped",
+)
+async def test_a_refusal_is_not_larger_than_the_request(http: httpx.AsyncClient) -> None:
+    payload = parser_bombs()["6,000 unknown keys"]
+    response = await http.post("/v1/clients", content=payload, headers=JSON)
+    assert_refused(response, 422, "validation_error")
+    assert len(response.content) <= 16 * 1024, len(response.content)
