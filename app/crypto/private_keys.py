@@ -70,7 +70,12 @@ def public_key_fingerprint(public_key: RSAPublicKey) -> str:
 def load_sealed_pkcs8(der: bytes) -> RSAPrivateKey:
     """Load the PKCS#8 DER that ``parse_private_key`` produced and the vault sealed."""
     try:
-        key = serialization.load_der_private_key(der, password=None)
+        # The key was fully checked by parse_private_key at registration, and AES-GCM has just
+        # authenticated these bytes, so OpenSSL's costly RSA consistency check (milliseconds
+        # for a 2048-bit key, on every cache miss of the hot path) adds nothing here.
+        key = serialization.load_der_private_key(
+            der, password=None, unsafe_skip_rsa_key_validation=True
+        )
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise InvalidPrivateKey("sealed key material is not a PKCS#8 private key") from None
     if not isinstance(key, RSAPrivateKey):
