@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
 
 from app.credentials.fields import AccountId, Environment, HeaderValue, Label, Market
+from app.walmart.outcomes import Outcome
 
 CredentialStatus = Literal["untested", "valid", "invalid", "disabled"]
 VersionState = Literal["pending", "current", "previous", "failed", "destroyed"]
@@ -138,15 +139,7 @@ class TestResult(BaseModel):
     __test__ = False  # not a pytest test class
 
     ok: bool
-    outcome: Literal[
-        "valid",
-        "invalid_credentials",
-        "forbidden",
-        "rate_limited",
-        "walmart_unavailable",
-        "timeout",
-        "network_error",
-    ]
+    outcome: Outcome
     checked_at: datetime
     latency_ms: float
     walmart_status: int | None

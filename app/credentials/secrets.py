@@ -6,7 +6,9 @@ Validation happens before anything touches the database, so a bad key stores not
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from app.credentials.models import Credential
 from app.credentials.schemas import OAuthAuth, SignatureAuth
@@ -15,6 +17,7 @@ from app.errors import InvalidPrivateKeyError, SchemeNotAvailable
 
 SIGNATURE_MARKETS = frozenset({"CA"})
 PURPOSE = {"signature": "signing_key", "oauth": "client_secret"}
+TOKEN_PURPOSE = "access_token"  # noqa: S105  (a label in the associated data)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -68,14 +71,32 @@ def _oauth_fingerprint(client_id: str, secret: bytes) -> str:
     return digest.hexdigest()
 
 
-def associated_data(credential: Credential, version: int) -> AssociatedData:
+class CredentialRef(Protocol):
+    """What binds a sealed value to its row: a credential row or a hot-path snapshot."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def market(self) -> str: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+def associated_data(
+    credential: CredentialRef, version: int, purpose: str | None = None
+) -> AssociatedData:
+    """The row binding of a sealed value; ``purpose`` defaults to the credential's secret."""
     return AssociatedData(
         credential_id=str(credential.id),
         version=version,
         account_id=credential.account_id,
         market=credential.market,
         environment=credential.environment,
-        purpose=PURPOSE[credential.kind],
+        purpose=purpose or PURPOSE[credential.kind],
     )
 
 

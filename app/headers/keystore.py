@@ -15,23 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.credentials.models import CredentialVersion
-from app.credentials.secrets import PURPOSE
-from app.crypto import AssociatedData, Envelope, load_sealed_pkcs8
+from app.credentials.secrets import TOKEN_PURPOSE, associated_data
+from app.crypto import Envelope, load_sealed_pkcs8
 from app.errors import NotFound
 from app.headers.snapshot import CredentialSnapshot
-
-TOKEN_PURPOSE = "access_token"  # noqa: S105  (a label in the associated data)
-
-
-def aad_for(snapshot: CredentialSnapshot, purpose: str) -> AssociatedData:
-    return AssociatedData(
-        credential_id=str(snapshot.id),
-        version=snapshot.version,
-        account_id=snapshot.account_id,
-        market=snapshot.market,
-        environment=snapshot.environment,
-        purpose=purpose,
-    )
 
 
 class KeyStore:
@@ -75,13 +62,17 @@ class KeyStore:
             ).scalar_one_or_none()
         if sealed is None:
             raise NotFound(f"Credential {snapshot.id} has no key material any more.")
-        return await self.envelope.open(sealed, aad=aad_for(snapshot, PURPOSE[snapshot.kind]))
+        return await self.envelope.open(sealed, aad=associated_data(snapshot, snapshot.version))
 
     async def seal_token(self, snapshot: CredentialSnapshot, token: str) -> str:
-        return await self.envelope.seal(token.encode(), aad=aad_for(snapshot, TOKEN_PURPOSE))
+        return await self.envelope.seal(
+            token.encode(), aad=associated_data(snapshot, snapshot.version, TOKEN_PURPOSE)
+        )
 
     async def open_token(self, snapshot: CredentialSnapshot, sealed: str) -> str:
-        plaintext = await self.envelope.open(sealed, aad=aad_for(snapshot, TOKEN_PURPOSE))
+        plaintext = await self.envelope.open(
+            sealed, aad=associated_data(snapshot, snapshot.version, TOKEN_PURPOSE)
+        )
         return plaintext.decode()
 
     def forget(self, credential_id: uuid.UUID) -> None:

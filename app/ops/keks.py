@@ -16,11 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.credentials.models import Credential, CredentialVersion
-from app.credentials.secrets import PURPOSE
+from app.credentials.secrets import TOKEN_PURPOSE, associated_data
 from app.crypto import AssociatedData, Envelope
 from app.walmart.models import OAuthToken
-
-TOKEN_PURPOSE = "access_token"  # noqa: S105  (a label in the associated data)
 
 
 def active_prefix(envelope: Envelope) -> str:
@@ -81,7 +79,7 @@ async def _secrets(
         .with_for_update(of=CredentialVersion, skip_locked=True)
     )
     for version, credential in (await session.execute(query)).all():
-        yield version, _aad(credential, version.version, PURPOSE[credential.kind])
+        yield version, associated_data(credential, version.version)
 
 
 async def _tokens(
@@ -97,15 +95,4 @@ async def _tokens(
         .with_for_update(of=OAuthToken, skip_locked=True)
     )
     for token, credential in (await session.execute(query)).all():
-        yield token, _aad(credential, token.version, TOKEN_PURPOSE)
-
-
-def _aad(credential: Credential, version: int, purpose: str) -> AssociatedData:
-    return AssociatedData(
-        credential_id=str(credential.id),
-        version=version,
-        account_id=credential.account_id,
-        market=credential.market,
-        environment=credential.environment,
-        purpose=purpose,
-    )
+        yield token, associated_data(credential, token.version, TOKEN_PURPOSE)
