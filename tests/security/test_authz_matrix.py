@@ -22,9 +22,9 @@ from fastapi.routing import iter_route_contexts
 
 from app.clients.scopes import ALL_SCOPES
 from tests.api.helpers import bearer, new_client_token
+from tests.conftest import BOOTSTRAP_TOKEN
 from tests.factories import oauth_body, signature_body
-from tests.security.world import World, build_world
-from tests.walmart_sim import SimulatorControl, SimulatorServer
+from tests.security.world import World
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +45,14 @@ Build = Callable[[Ctx, bool], Awaitable[Req]]
 
 
 def fill(template: Any, world: World) -> Any:
-    """``template`` with ``{sig}``, ``{oauth}`` and ``{acct}`` replaced in every string."""
+    """``template`` with ``{sig}``, ``{oauth}``, ``{acct}``, ``{url}`` and ``{auth}`` filled in."""
     if isinstance(template, dict):
         return {k: fill(v, world) for k, v in template.items()}
-    if isinstance(template, str):
+    if template == "{auth}":
+        return world.signature_auth
+    if isinstance(template, str) and "{" in template:
         ids = {"sig": world.signature_id, "oauth": world.oauth_id, "acct": world.account_id}
-        return template.format(**ids) if "{" in template else template
+        return template.format(**ids, url=world.feeds_url())
     return template
 
 
@@ -61,43 +63,27 @@ def fixed(path: str, params: dict[str, str] | None = None, json: Any = None) -> 
     return build
 
 
-async def new_credential_to_delete(ctx: Ctx, allowed: bool) -> Req:
-    # Refused cells share one credential; each allowed cell destroys a fresh one.
-    if allowed or "credential" not in ctx.spare:
-        market = "MX" if allowed else "CL"
-        body = oauth_body(account_id=ctx.world.account_id, market=market)
-        response = await ctx.admin.post("/v1/credentials", json=body)
-        assert response.status_code == 201, response.text
-        if allowed:
-            return Req(f"/v1/credentials/{response.json()['id']}")
-        ctx.spare["credential"] = response.json()["id"]
-    return Req(f"/v1/credentials/{ctx.spare['credential']}")
+def fresh(kind: str) -> Build:
+    """For DELETE: each allowed cell destroys a new target; the refused cells share one."""
 
+    async def build(ctx: Ctx, allowed: bool) -> Req:
+        if allowed or kind not in ctx.spare:
+            if kind == "credential":
+                market = "MX" if allowed else "CL"  # two free slots of the account
+                path, body = (
+                    "/v1/credentials",
+                    oauth_body(account_id=ctx.world.account_id, market=market),
+                )
+            else:
+                path, body = "/v1/clients", {"name": "victim", "scopes": ["admin"]}
+            response = await ctx.admin.post(path, json=body)
+            assert response.status_code == 201, response.text
+            if allowed:
+                return Req(f"{path}/{response.json()['id']}")
+            ctx.spare[kind] = f"{path}/{response.json()['id']}"
+        return Req(ctx.spare[kind])
 
-async def new_client_to_revoke(ctx: Ctx, allowed: bool) -> Req:
-    if allowed or "client" not in ctx.spare:
-        response = await ctx.admin.post("/v1/clients", json={"name": "victim", "scopes": ["admin"]})
-        assert response.status_code == 201, response.text
-        if allowed:
-            return Req(f"/v1/clients/{response.json()['id']}")
-        ctx.spare["client"] = response.json()["id"]
-    return Req(f"/v1/clients/{ctx.spare['client']}")
-
-
-async def rotation(ctx: Ctx, allowed: bool) -> Req:
-    return Req(f"/v1/credentials/{ctx.world.signature_id}/rotate", None,
-               {"auth": ctx.world.signature_auth, "test": False})  # fmt: skip
-
-
-async def headers_call(ctx: Ctx, allowed: bool) -> Req:
-    body = {"method": "GET", "url": ctx.world.feeds_url()}
-    return Req(f"/v1/credentials/{ctx.world.signature_id}/headers", None, body)
-
-
-async def account_headers_call(ctx: Ctx, allowed: bool) -> Req:
-    body = {"market": "CA", "environment": "production", "method": "GET",
-            "url": ctx.world.feeds_url()}  # fmt: skip
-    return Req(f"/v1/accounts/{ctx.world.account_id}/headers", None, body)
+    return build
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,57 +93,57 @@ class Entry:
     account_bound: bool = False  # the request targets ``world.account_id``
 
 
+def bound(scope: str, path: str, params: dict[str, str] | None = None, json: Any = None) -> Entry:
+    """A route acting on ``world.account_id``'s data, with a fixed request."""
+    return Entry(scope, fixed(path, params, json), account_bound=True)
+
+
 ACCOUNT = {"account_id": "{acct}"}
 NEW_CREDENTIAL = signature_body(account_id="{acct}", environment="sandbox")
+HEADERS = {"method": "GET", "url": "{url}"}
+CRED = "/v1/credentials/{credential_id}"
 ROUTES: dict[tuple[str, str], Entry] = {
     **{
         (m, p): Entry(None, fixed(p))
         for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
         for m in ("GET", "HEAD")
-    },  # fmt: skip
-    ("GET", "/metrics"): Entry(None, fixed("/metrics")),
-    ("GET", "/healthz"): Entry(None, fixed("/healthz")),
-    ("GET", "/readyz"): Entry(None, fixed("/readyz")),
+    },
+    **{("GET", p): Entry(None, fixed(p)) for p in ("/metrics", "/healthz", "/readyz")},
     ("POST", "/v1/clients"): Entry(
         "admin", fixed("/v1/clients", json={"name": "m", "scopes": ["audit:read"]})
     ),
     ("GET", "/v1/clients"): Entry("admin", fixed("/v1/clients")),
-    ("DELETE", "/v1/clients/{client_id}"): Entry("admin", new_client_to_revoke),
-    ("POST", "/v1/credentials"): Entry(
-        "credentials:write", fixed("/v1/credentials", json=NEW_CREDENTIAL), True
+    ("DELETE", "/v1/clients/{client_id}"): Entry("admin", fresh("client")),
+    ("POST", "/v1/credentials"): bound("credentials:write", "/v1/credentials", json=NEW_CREDENTIAL),
+    ("GET", "/v1/credentials"): bound("credentials:read", "/v1/credentials", ACCOUNT),
+    ("GET", CRED): bound("credentials:read", "/v1/credentials/{sig}"),
+    ("PATCH", CRED): bound("credentials:write", "/v1/credentials/{sig}", json={"label": "p"}),
+    ("DELETE", CRED): Entry("credentials:write", fresh("credential"), account_bound=True),
+    ("GET", f"{CRED}/versions"): bound("credentials:read", "/v1/credentials/{sig}/versions"),
+    ("POST", f"{CRED}/test"): bound("credentials:test", "/v1/credentials/{sig}/test"),
+    ("POST", f"{CRED}/rotate"): bound(
+        "credentials:write", "/v1/credentials/{sig}/rotate", json={"auth": "{auth}", "test": False}
     ),
-    ("GET", "/v1/credentials"): Entry("credentials:read", fixed("/v1/credentials", ACCOUNT), True),
-    ("GET", "/v1/credentials/{credential_id}"): Entry(
-        "credentials:read", fixed("/v1/credentials/{sig}"), True
+    ("POST", f"{CRED}/headers"): bound(
+        "headers:issue", "/v1/credentials/{sig}/headers", json=HEADERS
     ),
-    ("PATCH", "/v1/credentials/{credential_id}"): Entry(
-        "credentials:write", fixed("/v1/credentials/{sig}", json={"label": "patched"}), True
+    ("POST", "/v1/accounts/{account_id}/headers"): bound(
+        "headers:issue",
+        "/v1/accounts/{acct}/headers",
+        json=HEADERS | {"market": "CA", "environment": "production"},
     ),
-    ("DELETE", "/v1/credentials/{credential_id}"): Entry(
-        "credentials:write", new_credential_to_delete, True
+    ("POST", f"{CRED}/token/invalidate"): bound(
+        "headers:issue", "/v1/credentials/{oauth}/token/invalidate"
     ),
-    ("GET", "/v1/credentials/{credential_id}/versions"): Entry(
-        "credentials:read", fixed("/v1/credentials/{sig}/versions"), True
-    ),
-    ("POST", "/v1/credentials/{credential_id}/test"): Entry(
-        "credentials:test", fixed("/v1/credentials/{sig}/test"), True
-    ),
-    ("POST", "/v1/credentials/{credential_id}/rotate"): Entry("credentials:write", rotation, True),
-    ("POST", "/v1/credentials/{credential_id}/headers"): Entry("headers:issue", headers_call, True),
-    ("POST", "/v1/accounts/{account_id}/headers"): Entry(
-        "headers:issue", account_headers_call, True
-    ),
-    ("POST", "/v1/credentials/{credential_id}/token/invalidate"): Entry(
-        "headers:issue", fixed("/v1/credentials/{oauth}/token/invalidate"), True
-    ),
-    ("GET", "/v1/audit"): Entry("audit:read", fixed("/v1/audit", ACCOUNT), True),
+    ("GET", "/v1/audit"): bound("audit:read", "/v1/audit", ACCOUNT),
 }
 
 
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
     routes = set()
     for route in iter_route_contexts(app.routes):
-        assert route.path is not None and route.methods, f"unexpected route {route!r}"
+        assert route.path is not None, f"unexpected route {route!r}"
+        assert route.methods, f"unexpected route {route!r}"
         routes |= {(method, route.path) for method in route.methods}
     return routes
 
@@ -199,12 +185,11 @@ def restricted(scope: str, token: str, *, right_account: bool) -> Caller:
 async def callers(admin: httpx.AsyncClient, world: World) -> list[Caller]:
     revoked = await admin.post("/v1/clients", json={"name": "gone", "scopes": ["admin"]})
     assert (await admin.delete(f"/v1/clients/{revoked.json()['id']}")).status_code == 204
-    admin_token = str(admin.headers["Authorization"]).removeprefix("Bearer ")
     result = [
         unauthenticated("no token", {}),
         unauthenticated("unknown token", bearer(f"mpv_{uuid.uuid4().hex}")),
         unauthenticated("revoked admin token", bearer(revoked.json()["token"])),
-        unauthenticated("admin token, Basic scheme", {"Authorization": f"Basic {admin_token}"}),
+        unauthenticated("admin token, Basic scheme", {"Authorization": f"Basic {BOOTSTRAP_TOKEN}"}),
         unauthenticated("empty bearer", {"Authorization": "Bearer "}),
     ]
     for scope in ALL_SCOPES:
@@ -227,8 +212,8 @@ async def check_cell(
     status = response.status_code
     where = f"{key[0]} {key[1]} as {caller.name}: got {status}"
     if expected == 0:
-        return f"{where}, expected neither 401/403 nor 5xx" if status in (401, 403) or (
-            status >= 500) else None  # fmt: skip
+        refused = status in (401, 403) or status >= 500
+        return f"{where}, expected neither 401/403 nor 5xx" if refused else None
     code = {401: "unauthenticated", 403: "forbidden"}[expected]
     if status != expected or response.json().get("error", {}).get("code") != code:
         return f"{where} {response.text[:200]}, expected {expected} {code}"
@@ -236,28 +221,23 @@ async def check_cell(
 
 
 async def test_every_route_refuses_exactly_the_callers_it_should(
-    vault_app: FastAPI,
-    client: httpx.AsyncClient,
-    walmart: SimulatorServer,
-    walmart_control: SimulatorControl,
-    security_counts: Counter[str],
+    vault_app: FastAPI, http: httpx.AsyncClient, world: World, security_counts: Counter[str]
 ) -> None:
     routes = app_routes(vault_app)
     assert routes - ROUTES.keys() == set(), "routes without an authorization-matrix entry"
     assert ROUTES.keys() - routes == set(), "matrix entries for routes that no longer exist"
-    world = await build_world(client, walmart_control, walmart.base_url)
-    ctx = Ctx(client, world)
-    everyone = await callers(client, world)
+    ctx = Ctx(http, world)
+    everyone = await callers(http, world)
     transport = httpx.ASGITransport(app=vault_app, raise_app_exceptions=False)
     mismatches, cells = [], 0
-    async with httpx.AsyncClient(transport=transport, base_url="http://vault.test") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://vault.test") as bare:
         for key in sorted(ROUTES):
             for caller in everyone:
                 expected = caller.expect(ROUTES[key])
                 if expected is None:
                     continue
                 cells += 1
-                if (problem := await check_cell(http, ctx, key, caller, expected)) is not None:
+                if (problem := await check_cell(bare, ctx, key, caller, expected)) is not None:
                     mismatches.append(problem)
     security_counts["authorization matrix cells checked"] += cells
     assert not mismatches, "\n".join(mismatches)

@@ -99,15 +99,34 @@ async def test_unknown_field_is_422_on_every_body_schema(
             for where in objects_in(body):
                 response = await http.request(method, path, json=with_extra(body, where))
                 error = assert_refused(
-                    response, 422, "validation_error", secrets=secrets_of(body),
+                    response,
+                    422,
+                    "validation_error",
+                    secrets=secrets_of(body),
                     counts=security_counts,
-                )  # fmt: skip
+                )
                 fields = [e["field"] for e in error["details"]["errors"]]
                 assert any(f.endswith("smuggled") for f in fields), (path, where, fields)
     listed = await http.get("/v1/credentials", params={"account_id": "fresh-acct"})
     assert listed.json()["items"] == []
     credential = (await http.get(f"/v1/credentials/{world.signature_id}")).json()
     assert (credential["version"], credential["label"]) == (1, "Acme Canada")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: no operation documents 413 in /openapi.json, though every one with a body "
+    "answers it (CONTRACT: every operation documents each status it can return)",
+)
+async def test_413_is_documented_on_every_body_operation(http: httpx.AsyncClient) -> None:
+    document = (await http.get("/openapi.json")).json()
+    undocumented = {
+        (method, path)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation and "413" not in operation["responses"]
+    }
+    assert undocumented == set()
 
 
 async def chunks(total: int) -> AsyncIterator[bytes]:
@@ -129,6 +148,9 @@ async def test_body_over_64_kb_is_413_on_every_body_operation(
         else:
             declared = {"Content-Length": "100"} if framing == "understated-length" else {}
             response = await http.request(method, path, content=big, headers=JSON | declared)
+            assert response.request.headers["content-length"] == declared.get(
+                "Content-Length", str(len(big))
+            )
         assert_refused(response, 413, "payload_too_large", counts=security_counts)
     assert (await http.get("/v1/credentials", params={"account_id": "fresh-acct"})).json() == {
         "items": [],
@@ -168,6 +190,8 @@ async def test_parser_bombs_are_refused_fast_and_leave_the_service_fast(
         # 422 is the answer; 400 is the parser-failure bug reported below, still in the shape.
         assert response.status_code in (400, 422), (name, response.status_code)
         assert_refused(response, response.status_code, counts=security_counts)
+    key = "slowest parser-bomb answer (ms)"
+    security_counts[key] = max(security_counts[key], round(slowest * 1000))
     started = time.perf_counter()
     assert (await http.get("/v1/credentials")).status_code == 200
     assert (await http.get("/healthz")).status_code == 200

@@ -1,0 +1,151 @@
+"""Hostile query strings: page sizes, cursors and filters of every list endpoint.
+
+Proves that every list endpoint (found in the OpenAPI document, so a new one is covered) takes
+``limit`` from 1 to 200 only, refuses any cursor it did not issue (garbage, wrong shape, wrong
+list's cursor, oversized) with a 422 in the one error shape, and that the audit filters refuse
+what the database cannot compare (a time without a zone, out of range, a NUL) instead of
+failing with a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+
+import httpx
+import pytest
+
+from app.config import Settings
+from tests.security.world import World, assert_refused, xfail_on_postgres
+
+BAD_LIMITS = ["0", "201", "-1", "abc", "1.5", "", "1e2", "9" * 30, "0x10", "\u0665", "5 5"]
+REFUSED_CURSOR = ("validation_error", "invalid_request")
+
+
+def cursor(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def decode(value: str) -> list[str]:
+    decoded: list[str] = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    return decoded
+
+
+GARBAGE_CURSORS = [
+    "garbage!",
+    "%%%",
+    "AAAA",
+    cursor({"a": 1}),
+    cursor([1, 2]),
+    cursor(["x", "y"]),
+    cursor(["2020-01-01T00:00:00+00:00", "not-a-uuid"]),
+    cursor(["99999-01-01T00:00:00+00:00", "00000000-0000-0000-0000-000000000000"]),
+    cursor([]),
+    cursor(["1", "2", "3"]),
+    "x" * 513,
+    base64.urlsafe_b64encode(b"\xff\xfe\x00").decode(),
+]
+
+
+async def list_paths(http: httpx.AsyncClient) -> list[str]:
+    document = (await http.get("/openapi.json")).json()
+    found = [
+        path
+        for path, item in document["paths"].items()
+        if any(p["name"] == "limit" for p in item.get("get", {}).get("parameters", []))
+    ]
+    assert sorted(found) == ["/v1/audit", "/v1/clients", "/v1/credentials"]
+    return found
+
+
+async def test_limit_outside_1_to_200_is_422_on_every_list(
+    http: httpx.AsyncClient, world: World, security_counts: Counter[str]
+) -> None:
+    for path in await list_paths(http):
+        for limit in BAD_LIMITS:
+            response = await http.get(path, params={"limit": limit})
+            assert_refused(response, 422, "validation_error", counts=security_counts)
+        for limit in ("1", "200"):
+            page = await http.get(path, params={"limit": limit})
+            assert page.status_code == 200, page.text
+            assert len(page.json()["items"]) <= int(limit)
+
+
+async def test_cursor_the_service_did_not_issue_is_422_on_every_list(
+    http: httpx.AsyncClient, world: World, security_counts: Counter[str]
+) -> None:
+    paths = await list_paths(http)
+    await http.post("/v1/clients", json={"name": "second", "scopes": ["audit:read"]})
+    issued = {}
+    for path in paths:
+        page = await http.get(path, params={"limit": 1})
+        issued[path] = page.json()["next_cursor"]
+        assert issued[path] is not None, path  # there is more than one of each
+    for path in paths:
+        # A cursor of another kind of list (audit's are ids, the others' time and id).
+        foreign = [c for c in issued.values() if len(decode(c)) != len(decode(issued[path]))]
+        assert foreign
+        for bad in GARBAGE_CURSORS + foreign:
+            response = await http.get(path, params={"cursor": bad})
+            error = assert_refused(response, 422, counts=security_counts)
+            assert error["code"] in REFUSED_CURSOR, error
+        follow = await http.get(path, params={"cursor": issued[path], "limit": 1})
+        assert follow.status_code == 200, follow.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a cursor whose time has no zone, or whose UTC value is out of range, decodes, "
+    "then fails in the database bind (StatementError): 500 instead of 422 invalid_request",
+)
+@pytest.mark.parametrize("path", ["/v1/credentials", "/v1/clients"])
+@pytest.mark.parametrize(
+    "at", ["2020-01-01T00:00:00", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"]
+)
+async def test_cursor_with_a_zoneless_or_overflowing_time_is_422(
+    http: httpx.AsyncClient, path: str, at: str
+) -> None:
+    bad = cursor([at, "00000000-0000-0000-0000-000000000000"])
+    assert_refused(await http.get(path, params={"cursor": bad}), 422, "invalid_request")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: /v1/audit?since= accepts a time without a zone, a bare date, or one whose UTC "
+    "value is out of range, then fails binding it (StatementError): 500 instead of 422",
+)
+@pytest.mark.parametrize(
+    "since",
+    ["2020-01-01T00:00:00", "2020-01-01", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"],
+)
+async def test_audit_since_the_database_cannot_compare_is_422(
+    http: httpx.AsyncClient, since: str
+) -> None:
+    response = await http.get("/v1/audit", params={"since": since})
+    assert_refused(response, 422, "validation_error")
+
+
+async def test_audit_since_with_a_zone_is_accepted(http: httpx.AsyncClient, world: World) -> None:
+    for since in ("2020-01-01T00:00:00Z", "2020-01-01T00:00:00+05:30", "1700000000"):
+        response = await http.get("/v1/audit", params={"since": since})
+        assert response.status_code == 200, (since, response.text)
+
+
+async def test_nul_or_control_characters_in_audit_action_are_not_a_500(
+    http: httpx.AsyncClient,
+    world: World,
+    request: pytest.FixtureRequest,
+    settings: Settings,
+) -> None:
+    xfail_on_postgres(
+        request,
+        settings,
+        "bug: /v1/audit?action=%00 reaches PostgreSQL, which refuses NUL in text "
+        "(DBAPIError): 500 instead of 422",
+    )
+    for action in ("a\x00b", "\x00", "x\x01", "credential.created\r\n"):
+        response = await http.get("/v1/audit", params={"action": action})
+        assert response.status_code in (200, 422), (repr(action), response.text)
+        if response.status_code == 200:
+            assert response.json()["items"] == []
