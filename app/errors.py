@@ -95,13 +95,16 @@ class ErrorResponse(BaseModel):
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries for the given error statuses, all with the error schema."""
+    """OpenAPI ``responses=`` entries for the given error statuses, all with the error schema.
+
+    413 is added to every operation: the body limit applies to any request that sends one."""
+    statuses = tuple(sorted({*statuses, 413}))
     descriptions = {
         401: "No bearer token, or an unknown or revoked one.",
         403: "The token lacks the scope or the account.",
         404: "No such resource.",
         409: "Conflicts with the current state.",
-        413: "Request body too large.",
+        413: "The request body is larger than 64 KiB.",
         422: "The request is malformed or a value is invalid; nothing was stored.",
         502: "Walmart refused or failed the token call needed for these headers.",
         503: "A dependency (database, key service, or Walmart rate limit) is unavailable.",

@@ -22,7 +22,7 @@ from app.errors import DatabaseUnavailable, KeyServiceUnavailable, VaultError
 from app.headers.router import router as headers_router
 from app.kek import build_envelope
 from app.ops.logging import configure_logging
-from app.ops.middleware import RequestContextMiddleware
+from app.ops.middleware import MAX_BODY_BYTES, RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.ops.startup import prepare_callers
 from app.state import app_state
@@ -69,6 +69,15 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+MAX_REPORTED_PROBLEMS = 20
+FASTAPI_UNREADABLE_BODY = "There was an error parsing the body"
+
+
+def _validation_error(message: str, details: dict[str, Any]) -> JSONResponse:
+    body = {"error": {"code": "validation_error", "message": message, "details": details}}
+    return JSONResponse(body, status_code=422)
+
+
 def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
@@ -81,25 +90,32 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Never echo the input back: it may be a private key or a client secret.
+        errors = exc.errors()
         problems = [
             {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
-            for e in exc.errors()
+            for e in errors[:MAX_REPORTED_PROBLEMS]
         ]
         summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-        body = {
-            "error": {
-                "code": "validation_error",
-                "message": f"The request is not valid: {summary}",
-                "details": {"errors": problems},
-            }
-        }
-        return JSONResponse(body, status_code=422)
+        details: dict[str, Any] = {"errors": problems}
+        if len(errors) > MAX_REPORTED_PROBLEMS:
+            # An answer never grows far beyond its request (6,000 unknown keys, say).
+            details["truncated"] = len(errors) - MAX_REPORTED_PROBLEMS
+        return _validation_error(f"The request is not valid: {summary}", details)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == FASTAPI_UNREADABLE_BODY:
+            # FastAPI's own answer when Python's JSON parser gives up (invalid UTF-8, nesting
+            # or number limits): a malformed request like any other, so 422.
+            return _validation_error(
+                "The request body is not readable JSON (check its UTF-8 encoding, nesting "
+                "depth and number sizes).",
+                {"errors": [{"field": "body", "problem": "unreadable JSON"}]},
+            )
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
         code = codes.get(exc.status_code, "http_error")
-        body = {"error": {"code": code, "message": str(exc.detail), "details": {}}}
+        details = {"limit_bytes": MAX_BODY_BYTES} if exc.status_code == 413 else {}
+        body = {"error": {"code": code, "message": str(exc.detail), "details": details}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:

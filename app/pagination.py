@@ -11,7 +11,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -30,8 +30,11 @@ class PageRequest:
             return None
         try:
             at, last_id = _decode(self.cursor)
-            return datetime.fromisoformat(at), uuid.UUID(last_id)
-        except (ValueError, TypeError) as exc:
+            moment = datetime.fromisoformat(at)
+            if moment.tzinfo is None:
+                raise ValueError("naive")
+            return moment.astimezone(UTC), uuid.UUID(last_id)
+        except (ValueError, TypeError, OverflowError) as exc:
             raise _bad_cursor() from exc
 
     def after_int(self) -> int | None:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from app.audit.repository import AuditFilter, AuditRepository
 from app.audit.schemas import AuditEventOut, AuditPage
 from app.clients.auth import AuditCaller
 from app.credentials.fields import AccountId
 from app.db import SessionDep
-from app.errors import error_responses
+from app.errors import InvalidRequest, error_responses
 from app.pagination import PageDep, int_cursor
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -32,11 +33,18 @@ async def list_events(
     credential_id: Annotated[uuid.UUID | None, Query()] = None,
     account_id: Annotated[AccountId | None, Query()] = None,
     client_id: Annotated[uuid.UUID | None, Query()] = None,
-    action: Annotated[str | None, Query(max_length=64, examples=["credential.rotated"])] = None,
-    since: Annotated[datetime | None, Query(description="Events at or after this instant.")] = None,
+    action: Annotated[
+        str | None, Query(pattern=r"^[a-z_.]{1,64}$", examples=["credential.rotated"])
+    ] = None,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(description="Events at or after this instant (with a time zone)."),
+    ] = None,
 ) -> AuditPage:
     if account_id is not None:
         caller.ensure_account(account_id)
+    if since is not None:
+        since = _utc(since)
     where = AuditFilter(
         credential_id=credential_id,
         account_id=account_id,
@@ -52,3 +60,12 @@ async def list_events(
         items=[AuditEventOut.model_validate(e, from_attributes=True) for e in rows],
         next_cursor=int_cursor(rows[-1].id) if more else None,
     )
+
+
+def _utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequest(
+            "since is out of range once converted to UTC.", details={"field": "since"}
+        ) from None

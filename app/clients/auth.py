@@ -18,8 +18,9 @@ bearer_scheme = HTTPBearer(auto_error=False, description="An API client's token.
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
-def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
-    """A dependency that authenticates the caller and checks it holds ``scope``."""
+def require(scope: Scope, *, all_accounts: bool = False) -> Callable[..., Awaitable[Caller]]:
+    """A dependency that authenticates the caller and checks it holds ``scope`` (and, with
+    ``all_accounts``, that it is not limited to some accounts)."""
 
     async def dependency(request: Request, _bearer: BearerDep) -> Caller:
         # Its own short transaction: the request's session must not hold SQLite's write lock
@@ -35,12 +36,19 @@ def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
             raise Forbidden(
                 f"This API client lacks the '{scope}' scope.", details={"required_scope": scope}
             )
+        if all_accounts and caller.account_ids is not None:
+            # A client limited to some accounts must not mint or revoke clients: it could
+            # create one without the limit, or revoke the admins above it.
+            raise Forbidden(
+                "This needs an admin client that is not limited to some accounts.",
+                details={"required_scope": scope, "account_limited": True},
+            )
         return caller
 
     return dependency
 
 
-AdminCaller = Annotated[Caller, Depends(require("admin"))]
+ClientAdminCaller = Annotated[Caller, Depends(require("admin", all_accounts=True))]
 ReadCaller = Annotated[Caller, Depends(require("credentials:read"))]
 WriteCaller = Annotated[Caller, Depends(require("credentials:write"))]
 TestCaller = Annotated[Caller, Depends(require("credentials:test"))]

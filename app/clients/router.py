@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.clients import service
-from app.clients.auth import AdminCaller
+from app.clients.auth import ClientAdminCaller
 from app.clients.schemas import ClientCreate, ClientCreated, ClientOut, ClientPage
 from app.db import SessionDep
 from app.errors import error_responses
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/clients", tags=["clients"])
     summary="Create an API client and show its token once",
 )
 async def create_client(
-    body: ClientCreate, caller: AdminCaller, session: SessionDep
+    body: ClientCreate, caller: ClientAdminCaller, session: SessionDep
 ) -> ClientCreated:
     client, token = await service.create_client(
         session, caller=caller, name=body.name, scopes=body.scopes, account_ids=body.account_ids
@@ -40,7 +40,7 @@ async def create_client(
     responses=error_responses(401, 403, 422, 503),
     summary="List API clients (never their tokens)",
 )
-async def list_clients(caller: AdminCaller, session: SessionDep, page: PageDep) -> ClientPage:
+async def list_clients(caller: ClientAdminCaller, session: SessionDep, page: PageDep) -> ClientPage:
     rows = await service.list_clients(session, page=page)
     items = [ClientOut.model_validate(c, from_attributes=True) for c in rows[: page.limit]]
     more = len(rows) > page.limit
@@ -56,6 +56,8 @@ async def list_clients(caller: AdminCaller, session: SessionDep, page: PageDep) 
     responses=error_responses(401, 403, 404, 422, 503),
     summary="Revoke an API client; its token is refused from the next request on",
 )
-async def revoke_client(client_id: uuid.UUID, caller: AdminCaller, session: SessionDep) -> Response:
+async def revoke_client(
+    client_id: uuid.UUID, caller: ClientAdminCaller, session: SessionDep
+) -> Response:
     await service.revoke_client(session, caller=caller, client_id=client_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -22,7 +22,7 @@ class ClientCreate(BaseModel):
         },
     )
 
-    name: Label
+    name: Annotated[Label, Field(max_length=100)]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=6)]
     account_ids: Annotated[list[AccountId], Field(min_length=1, max_length=1000)] | None = None
 

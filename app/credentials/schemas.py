@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, SecretStr
 
 from app.credentials.fields import AccountId, Environment, HeaderValue, Label, Market
 from app.walmart.outcomes import Outcome
@@ -28,12 +28,23 @@ OAUTH_EXAMPLE: dict[str, JsonValue] = {
 }
 
 
+def _utf8(value: SecretStr) -> SecretStr:
+    try:
+        value.get_secret_value().encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
+Secret = Annotated[SecretStr, AfterValidator(_utf8)]
+
+
 class OAuthAuth(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [OAUTH_EXAMPLE]})
 
     kind: Literal["oauth"]
     client_id: HeaderValue
-    client_secret: Annotated[SecretStr, Field(min_length=1, max_length=1024)]
+    client_secret: Annotated[Secret, Field(min_length=1, max_length=1024)]
     channel_type: HeaderValue | None = None
 
 
@@ -43,7 +54,7 @@ class SignatureAuth(BaseModel):
     kind: Literal["signature"]
     consumer_id: HeaderValue
     private_key: Annotated[
-        SecretStr,
+        Secret,
         Field(
             min_length=1,
             max_length=16384,

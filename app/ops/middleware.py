@@ -52,11 +52,11 @@ class RequestContextMiddleware:
 
         try:
             if _declared_length(scope) > MAX_BODY_BYTES:
-                await _too_large(send_with_id, request_id)
+                await _too_large(send_with_id)
             else:
                 await self.app(scope, _limited(receive), send_with_id)
         except BodyTooLarge:
-            await _too_large(send_with_id, request_id)
+            await _too_large(send_with_id)
         finally:
             _log_request(scope, status, started, request_id)
 
@@ -96,13 +96,13 @@ def _limited(receive: Receive) -> Receive:
     return limited
 
 
-async def _too_large(send: Send, request_id: str) -> None:
+async def _too_large(send: Send) -> None:
     body = json.dumps(
         {
             "error": {
                 "code": "payload_too_large",
                 "message": f"The request body is larger than {MAX_BODY_BYTES} bytes.",
-                "details": {"limit_bytes": MAX_BODY_BYTES, "request_id": request_id},
+                "details": {"limit_bytes": MAX_BODY_BYTES},
             }
         }
     ).encode()

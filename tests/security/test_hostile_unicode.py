@@ -19,7 +19,7 @@ import pytest
 
 from app.config import Settings
 from tests.factories import oauth_body, signature_body
-from tests.security.world import World, assert_refused, xfail_on_postgres
+from tests.security.world import World, assert_refused
 
 # Emoji, RTL override, ZWJ family, combining accents, NBSP, fullwidth, BOM, C1 NEL, a 150-mark
 # stack, 200 astral characters (the maximum), case-folding traps.
@@ -64,12 +64,6 @@ async def test_unicode_labels_are_stored_exactly_or_refused(
 async def test_client_name_of_the_documented_length_is_stored_or_refused(
     http: httpx.AsyncClient, request: pytest.FixtureRequest, settings: Settings
 ) -> None:
-    xfail_on_postgres(
-        request,
-        settings,
-        "bug: ClientCreate.name allows 200 characters (Label) but api_clients.name is "
-        "VARCHAR(100): on PostgreSQL a 101-200 character name is a 500 (DBAPIError)",
-    )
     response = await http.post("/v1/clients", json={"name": "n" * 150, "scopes": ["audit:read"]})
     assert response.status_code in (201, 422), response.text
     if response.status_code == 201:
@@ -119,11 +113,6 @@ async def test_non_ascii_account_ids_are_refused_everywhere(
             assert_refused(response, 422, "validation_error", counts=security_counts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a client_secret holding a lone UTF-16 surrogate ('\\ud800', valid JSON) passes "
-    "validation and crashes sealing with UnicodeEncodeError: 500 instead of 422",
-)
 @pytest.mark.parametrize("operation", ["create", "rotate"])
 async def test_secret_that_is_not_encodable_is_a_422(
     http: httpx.AsyncClient, world: World, operation: str

@@ -3,13 +3,12 @@
 Proves that a client limited to some accounts sees only those accounts in the unfiltered
 lists (credentials, audit events), that client listings never carry a token, and that an
 account-restricted admin cannot step outside its accounts through ``/v1/clients`` (minting an
-unrestricted client, or revoking one) - the last two are reported bugs, kept as strict xfails.
+unrestricted client, or revoking one).
 """
 
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from tests.api.helpers import bearer, new_client_token
 from tests.conftest import BOOTSTRAP_TOKEN
@@ -55,11 +54,6 @@ async def restricted_admin(http: httpx.AsyncClient, world: World) -> dict[str, s
     return bearer(response.json()["token"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an admin restricted to account_ids can POST /v1/clients an admin with no "
-    "restriction and so reach every account",
-)
 async def test_restricted_admin_cannot_mint_an_unrestricted_client(
     http: httpx.AsyncClient, world: World
 ) -> None:
@@ -73,11 +67,6 @@ async def test_restricted_admin_cannot_mint_an_unrestricted_client(
         assert_refused(await http.post("/v1/clients", json=body, headers=headers), 403)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an admin restricted to account_ids can DELETE /v1/clients/{id} any client, "
-    "the unrestricted bootstrap admin included",
-)
 async def test_restricted_admin_cannot_revoke_an_unrestricted_client(
     http: httpx.AsyncClient, world: World
 ) -> None:

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 
-from app.config import Settings
 from tests.api.test_headers import oauth_credential, signature_credential
 from tests.factories import CHANNEL_TYPE, rsa_key, seller_center_key
 from tests.walmart_sim import SimulatorControl
@@ -78,10 +76,3 @@ def assert_refused(
     if counts is not None:
         counts["hostile cases"] += 1
     return error
-
-
-def xfail_on_postgres(request: pytest.FixtureRequest, settings: Settings, reason: str) -> None:
-    """Mark the running test a strict xfail when it runs on PostgreSQL, for a bug only that
-    backend shows (SQLite neither enforces lengths nor refuses NUL)."""
-    if settings.database_url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
