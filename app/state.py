@@ -13,12 +13,13 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.audit.batcher import AuditBatcher
+from app.changes import ChangeListener
+from app.clients.directory import CallerDirectory
 from app.config import Settings
 from app.credentials.drift import DriftWatcher
 from app.credentials.testing import LiveTester
 from app.crypto import Envelope
 from app.db import ensure_sqlite_directory, is_sqlite, make_engine, make_sessionmaker
-from app.headers.invalidation import ChangeListener
 from app.headers.keystore import KeyStore
 from app.headers.service import HeaderIssuer
 from app.headers.snapshot import SnapshotCache
@@ -38,6 +39,7 @@ class AppState:
     audit: AuditBatcher
     drift: DriftWatcher
     metrics: DatabaseCollector
+    callers: CallerDirectory
 
 
 @asynccontextmanager
@@ -80,10 +82,13 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         broker=broker,
         audit=audit,
     )
+    callers = CallerDirectory(sessionmaker, max_staleness=settings.cache_max_staleness_seconds)
     listener = (
         None
         if is_sqlite(settings.database_url)
-        else ChangeListener(settings.database_url, issuer.forget)
+        else ChangeListener(
+            settings.database_url, on_credential=issuer.forget, on_client=callers.forget_client
+        )
     )
     tester = LiveTester(settings=settings, walmart=walmart, issuer=issuer)
     drift = DriftWatcher(
@@ -103,9 +108,11 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         audit=audit,
         drift=drift,
         metrics=DatabaseCollector(),
+        callers=callers,
     )
     audit.start()
     drift.start()
+    callers.start()
     if listener is not None:
         listener.start()
     try:
@@ -114,6 +121,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         if listener is not None:
             await listener.stop()
         await drift.stop()
+        await callers.stop()
         await audit.stop()
         await http.aclose()
         await engine.dispose()

@@ -129,6 +129,20 @@ async def test_changes_reach_every_replica_within_the_staleness_bound(
         seen["rotate"] = await _until(on_version_2, 2.0)
         await http.delete(replicas.urls[0] + path)
         seen["delete"] = await _until(lambda: statuses_are(404), 2.0)
+
+        made = await http.post(
+            f"{replicas.urls[0]}/v1/clients", json={"name": "svc", "scopes": ["credentials:read"]}
+        )
+        token = {"Authorization": f"Bearer {made.json()['token']}"}
+        for url in replicas.urls:  # every replica caches this caller
+            assert (await http.get(f"{url}/v1/credentials", headers=token)).status_code == 200
+        await http.delete(f"{replicas.urls[0]}/v1/clients/{made.json()['id']}")
+
+        async def refused_everywhere() -> bool:
+            answers = [await http.get(f"{u}/v1/credentials", headers=token) for u in replicas.urls]
+            return all(a.status_code == 401 for a in answers)
+
+        seen["revoke"] = await _until(refused_everywhere, 2.0)
     print("\nstaleness across replicas (s):", {k: round(v, 3) for k, v in seen.items()})
 
 

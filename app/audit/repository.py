@@ -42,8 +42,9 @@ class AuditRepository:
         for event in batch:
             event.prev_hash = prev
             event.hash = prev = event_hash(prev, event)
-            self.session.add(event)
-            await self.session.flush()  # ids in chain order
+        # One flush inserts them in list order, so ids follow the chain.
+        self.session.add_all(batch)
+        await self.session.flush()
         await self.session.execute(
             update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=prev)
         )

@@ -8,9 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.clients.directory import CallerDirectory
 from app.clients.scopes import Caller, Scope
-from app.clients.service import authenticate
-from app.db import transaction
 from app.errors import Forbidden
 
 # auto_error=False: a missing header is answered by our own 401 in the one error shape.
@@ -23,14 +22,10 @@ def require(scope: Scope, *, all_accounts: bool = False) -> Callable[..., Awaita
     ``all_accounts``, that it is not limited to some accounts)."""
 
     async def dependency(request: Request, _bearer: BearerDep) -> Caller:
-        # Its own short transaction: the request's session must not hold SQLite's write lock
-        # (from the last-used stamp) while the request's own work opens other sessions.
-        async with transaction(request.app.state.vault.sessionmaker) as session:
-            caller = await authenticate(
-                session,
-                authorization=request.headers.get("authorization"),
-                request_id=request.state.request_id,
-            )
+        callers: CallerDirectory = request.app.state.vault.callers
+        caller = await callers.authenticate(
+            request.headers.get("authorization"), request.state.request_id
+        )
         request.state.client_id = str(caller.client_id)
         if not caller.has_scope(scope):
             raise Forbidden(

@@ -12,6 +12,7 @@ from app.clients.schemas import ClientCreate, ClientCreated, ClientOut, ClientPa
 from app.db import SessionDep
 from app.errors import error_responses
 from app.pagination import PageDep, time_id_cursor
+from app.state import StateDep
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
@@ -57,7 +58,8 @@ async def list_clients(caller: ClientAdminCaller, session: SessionDep, page: Pag
     summary="Revoke an API client; its token is refused from the next request on",
 )
 async def revoke_client(
-    client_id: uuid.UUID, caller: ClientAdminCaller, session: SessionDep
+    client_id: uuid.UUID, caller: ClientAdminCaller, session: SessionDep, state: StateDep
 ) -> Response:
     await service.revoke_client(session, caller=caller, client_id=client_id)
+    state.callers.revoked(client_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

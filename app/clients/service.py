@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.changes import notify_client_change
 from app.clients.models import ApiClient
 from app.clients.repository import ApiClientRepository
 from app.clients.scopes import Caller
 from app.crypto import hash_token, new_token
 from app.db import utcnow
-from app.errors import NotFound, Unauthenticated
+from app.errors import NotFound
 from app.pagination import PageRequest
 
-# Recording every use would turn each read into a write; once a minute is enough to audit.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 BOOTSTRAP_NAME = "bootstrap"
-# Issued tokens are 47 characters and a bootstrap token is operator-chosen; nothing longer
-# than this is worth hashing.
-MAX_TOKEN_LENGTH = 512
 
 
 async def create_client(
@@ -62,45 +57,13 @@ async def revoke_client(session: AsyncSession, *, caller: Caller, client_id: uui
         raise NotFound(f"No active API client with id {client_id}.")
     client.revoked_at = utcnow()
     await repo.flush()
+    await notify_client_change(session, client_id)
     await record(
         session,
         action="client.revoked",
         caller=caller,
         details={"revoked_client_id": str(client_id)},
     )
-
-
-async def authenticate(
-    session: AsyncSession, *, authorization: str | None, request_id: str | None
-) -> Caller:
-    """The caller behind an ``Authorization: Bearer`` header, or ``Unauthenticated``."""
-    token = _bearer(authorization)
-    client = await ApiClientRepository(session).by_token_hash(hash_token(token))
-    if client is None or client.revoked_at is not None:
-        raise Unauthenticated("The bearer token is unknown or has been revoked.")
-    now = utcnow()
-    if client.last_used_at is None or now - client.last_used_at > LAST_USED_RESOLUTION:
-        client.last_used_at = now
-        await session.flush()
-    return Caller(
-        client_id=client.id,
-        name=client.name,
-        scopes=frozenset(client.scopes),
-        account_ids=frozenset(client.account_ids) if client.account_ids is not None else None,
-        request_id=request_id,
-    )
-
-
-def _bearer(authorization: str | None) -> str:
-    if not authorization:
-        raise Unauthenticated("Send the API client's token as 'Authorization: Bearer <token>'.")
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("Send the API client's token as 'Authorization: Bearer <token>'.")
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise Unauthenticated("The bearer token is unknown or has been revoked.")
-    return token
 
 
 async def ensure_bootstrap_client(session: AsyncSession, *, token: str) -> None:

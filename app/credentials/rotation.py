@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.service import record
+from app.changes import notify_change
 from app.clients.scopes import Caller
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.schemas import OAuthAuth, SignatureAuth
@@ -34,7 +35,6 @@ from app.credentials.service import NewCredentialTester, get_credential
 from app.crypto import Envelope
 from app.db import transaction, utcnow
 from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
-from app.headers.invalidation import notify_change
 from app.walmart.models import OAuthToken
 
 

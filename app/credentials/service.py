@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.service import record
+from app.changes import notify_change
 from app.clients.scopes import Caller
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.repository import CredentialFilter, CredentialRepository
@@ -19,7 +20,6 @@ from app.credentials.secrets import PreparedSecret, prepare_secret, seal_secret
 from app.crypto import Envelope
 from app.db import utcnow
 from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
-from app.headers.invalidation import notify_change
 from app.pagination import PageRequest
 
 

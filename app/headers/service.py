@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.batcher import AuditBatcher
 from app.audit.service import record
+from app.changes import notify_change
 from app.clients.scopes import Caller
 from app.config import Settings
 from app.errors import (
@@ -30,7 +31,6 @@ from app.errors import (
     WalmartTimeout,
     WalmartUnreachable,
 )
-from app.headers.invalidation import notify_change
 from app.headers.keystore import KeyStore
 from app.headers.schemas import HeadersOut
 from app.headers.snapshot import CredentialSnapshot, SnapshotCache

@@ -1,8 +1,10 @@
-"""Telling every replica that a credential changed, so none serves a stale key or token.
+"""Telling every replica that a credential or an API client changed, so none acts on a stale
+key, token or caller.
 
 Writers call ``notify_change`` inside the transaction that changes a credential (rotation,
-edit, disable, delete, token invalidation); PostgreSQL delivers ``NOTIFY`` on commit to every
-replica's ``ChangeListener``, which drops its caches for that credential at once. If the
+edit, disable, delete, token invalidation) and ``notify_client_change`` in the one that
+revokes a client; PostgreSQL delivers ``NOTIFY`` on commit to every replica's
+``ChangeListener``, which drops its caches for that credential or client at once. If the
 listening connection is lost, the snapshot recheck (``VAULT_CACHE_MAX_STALENESS_SECONDS``)
 still bounds staleness while the listener reconnects. SQLite serves one process, so there is
 nobody to tell.
@@ -28,10 +30,17 @@ CHANNEL = "vault_credential_changes"
 
 
 async def notify_change(session: AsyncSession, credential_id: uuid.UUID) -> None:
+    await _notify(session, f"credential:{credential_id}")
+
+
+async def notify_client_change(session: AsyncSession, client_id: uuid.UUID) -> None:
+    await _notify(session, f"client:{client_id}")
+
+
+async def _notify(session: AsyncSession, payload: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": str(credential_id)},
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
         )
 
 
@@ -39,13 +48,14 @@ class ChangeListener:
     def __init__(
         self,
         database_url: str,
-        on_change: Callable[[uuid.UUID], None],
         *,
+        on_credential: Callable[[uuid.UUID], None],
+        on_client: Callable[[uuid.UUID], None],
         reconnect_seconds: float = 1.0,
     ) -> None:
         url = make_url(database_url).set(drivername="postgresql")
         self.dsn = url.render_as_string(hide_password=False)
-        self.on_change = on_change
+        self.handlers = {"credential": on_credential, "client": on_client}
         self.reconnect_seconds = reconnect_seconds
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -86,8 +96,11 @@ class ChangeListener:
                 await connection.close(timeout=2)
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        kind, _, value = payload.partition(":")
+        handler = self.handlers.get(kind)
         try:
-            credential_id = uuid.UUID(payload)
+            changed = uuid.UUID(value)
         except ValueError:
             return
-        self.on_change(credential_id)
+        if handler is not None:
+            handler(changed)

@@ -1,0 +1,149 @@
+"""Who holds a bearer token, answered from memory on the hot path.
+
+An entry (token hash -> caller) is trusted for at most ``VAULT_CACHE_MAX_STALENESS_SECONDS``.
+A revocation drops it at once on the replica that revoked and, through PostgreSQL ``NOTIFY``,
+on every other replica within milliseconds; the recheck bounds it when notifications are
+unavailable (SQLite, or ``vault-admin`` revoking beside a running SQLite server). Unknown
+tokens are never cached, so a flood of bad tokens costs indexed reads, not memory.
+
+Last-use stamps are kept in memory and written by ``flush_usage``, at most once a minute per
+client, so a read-only request never writes to the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.clients.models import ApiClient
+from app.clients.repository import ApiClientRepository
+from app.clients.scopes import Caller
+from app.crypto import hash_token
+from app.db import transaction, utcnow
+from app.errors import DatabaseUnavailable, Unauthenticated
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Issued tokens are 47 characters and a bootstrap token is operator-chosen; nothing longer
+# than this is worth hashing.
+MAX_TOKEN_LENGTH = 512
+USAGE_FLUSH_SECONDS = 10.0
+
+
+@dataclass(slots=True)
+class _Entry:
+    caller: Caller
+    loaded_at: float
+    last_used: datetime | None
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthenticated("Send the API client's token as 'Authorization: Bearer <token>'.")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("Send the API client's token as 'Authorization: Bearer <token>'.")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise Unauthenticated("The bearer token is unknown or has been revoked.")
+    return token
+
+
+class CallerDirectory:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        max_staleness: float,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.max_staleness = max_staleness
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._used: dict[uuid.UUID, datetime] = {}
+        # Revoked here: refused even if a request re-reads the row before the revoke commits.
+        self._revoked: set[uuid.UUID] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def authenticate(self, authorization: str | None, request_id: str | None) -> Caller:
+        """The caller behind an ``Authorization: Bearer`` header, or ``Unauthenticated``."""
+        digest = hash_token(bearer_token(authorization))
+        entry = self._entries.get(digest)
+        if entry is None or self.clock() - entry.loaded_at >= self.max_staleness:
+            entry = await self._load(digest)
+        self._note_use(entry)
+        return replace(entry.caller, request_id=request_id)
+
+    def _note_use(self, entry: _Entry) -> None:
+        now = utcnow()
+        client_id = entry.caller.client_id
+        if client_id is not None and (
+            entry.last_used is None or now - entry.last_used > LAST_USED_RESOLUTION
+        ):
+            entry.last_used = self._used[client_id] = now
+
+    async def _load(self, digest: str) -> _Entry:
+        async with transaction(self.sessionmaker) as session:
+            client = await ApiClientRepository(session).by_token_hash(digest)
+        if client is None or client.revoked_at is not None or client.id in self._revoked:
+            self._entries.pop(digest, None)
+            raise Unauthenticated("The bearer token is unknown or has been revoked.")
+        caller = Caller(
+            client_id=client.id,
+            name=client.name,
+            scopes=frozenset(client.scopes),
+            account_ids=frozenset(client.account_ids) if client.account_ids is not None else None,
+        )
+        entry = _Entry(caller, self.clock(), client.last_used_at)
+        self._entries[digest] = entry
+        self._entries.move_to_end(digest)
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return entry
+
+    def revoked(self, client_id: uuid.UUID) -> None:
+        self._revoked.add(client_id)
+        self.forget_client(client_id)
+
+    def forget_client(self, client_id: uuid.UUID) -> None:
+        for digest in [d for d, e in self._entries.items() if e.caller.client_id == client_id]:
+            del self._entries[digest]
+
+    async def flush_usage(self) -> None:
+        if not self._used:
+            return
+        used, self._used = self._used, {}
+        try:
+            async with transaction(self.sessionmaker) as session:
+                for client_id, at in used.items():
+                    await session.execute(
+                        update(ApiClient).where(ApiClient.id == client_id).values(last_used_at=at)
+                    )
+        except DatabaseUnavailable:
+            self._used = used | self._used  # kept for the next tick
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="client-usage")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush_usage()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(USAGE_FLUSH_SECONDS)
+            await self.flush_usage()
