@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,7 +71,10 @@ async def test_readyz_names_the_failed_checks(settings: Settings) -> None:
         state.engine = healthy_engine
 
 
-async def test_unexpected_error_is_a_bare_500_with_request_id(settings: Settings) -> None:
+async def test_unexpected_error_is_a_bare_500_with_request_id(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     app = create_app(settings)
 
     @app.get("/boom")
@@ -84,6 +88,9 @@ async def test_unexpected_error_is_a_bare_500_with_request_id(settings: Settings
     assert "CANARY" not in response.text
     assert "Traceback" not in response.text
     assert response.headers["x-request-id"] == "req-123"
+    crash_log = "\n".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    assert "RuntimeError" in crash_log
+    assert "CANARY" not in crash_log
 
 
 async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
