@@ -44,11 +44,14 @@ def transit_settings(settings: Settings, bao: BaoServer, key: str) -> Settings:
 async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     await _empty_tables(settings.database_url)
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://vault.test",
-        headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
-    ) as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://vault.test",
+            headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
+        ) as http,
+    ):
         yield http
 
 
@@ -172,10 +175,13 @@ async def test_move_from_local_keyring_to_transit_with_rewrap(
         update={"local_keks": None}
     )
     app = create_app(only_transit)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://vault.test",
-        headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
-    ) as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://vault.test",
+            headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
+        ) as http,
+    ):
         for credential_id in ids:
             assert await issue(http, walmart, credential_id) == 200

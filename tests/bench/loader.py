@@ -88,7 +88,7 @@ async def _load_in_process(
     batch: int,
     progress: Callable[[int, float], None],
 ) -> list[str]:
-    envelope = build_envelope(settings)
+    kek = build_envelope(settings)
     engine = make_engine(settings.database_url, timeout_seconds=60)
     sessionmaker = make_sessionmaker(engine)
     ids: list[str] = []
@@ -99,11 +99,14 @@ async def _load_in_process(
             async with transaction(sessionmaker) as session:
                 for index in range(first + offset, first + offset + size):
                     body = CredentialCreate.model_validate(bodies(index))
-                    created = await create_credential(session, envelope, caller=caller, body=body)
+                    created = await create_credential(
+                        session, kek.envelope, caller=caller, body=body
+                    )
                     ids.append(str(created.id))
             progress(len(ids), len(ids) / (time.perf_counter() - started))
     finally:
         await engine.dispose()
+        await kek.aclose()
     return ids
 
 

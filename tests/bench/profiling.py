@@ -59,9 +59,17 @@ def _short(frame: str) -> str:
     return frame.replace(f"({ROOT}/", "(")
 
 
-def summarise(collapsed: str, seconds: float, rate: int = 250, top: int = 22) -> list[str]:
-    inclusive: Counter[str] = Counter()
+def _innermost_app(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        if "(app/" in frame:
+            return frame
+    return "(no vault frame: server, event loop, framework)"
+
+
+def summarise(collapsed: str, seconds: float, rate: int = 250, top: int = 14) -> list[str]:
+    """Shares of samples: named parts (inclusive), innermost vault function, self time."""
     own: Counter[str] = Counter()
+    by_app: Counter[str] = Counter()
     parts: Counter[str] = Counter()
     total = 0
     for line in collapsed.splitlines():
@@ -71,9 +79,8 @@ def summarise(collapsed: str, seconds: float, rate: int = 250, top: int = 22) ->
         count = int(count_text)
         frames = [_short(f) for f in stack.split(";")]
         total += count
-        for frame in set(frames):
-            inclusive[frame] += count
         own[frames[-1]] += count
+        by_app[_innermost_app(frames)] += count
         for label, needle in PARTS:
             if needle in stack:
                 parts[label] += count
@@ -81,12 +88,10 @@ def summarise(collapsed: str, seconds: float, rate: int = 250, top: int = 22) ->
         return ["py-spy recorded no samples"]
     busy = total / (seconds * rate)
     out = [f"{total} samples of running Python in {seconds:.0f} s (~{busy:.0%} of one core)"]
-    out.append("parts of the hot path (inclusive share of samples):")
+    out.append("parts (share of samples whose stack contains it; parts overlap):")
     out += [f"  {parts[label] / total:6.1%}  {label}" for label, _ in PARTS if parts[label]]
-    out.append("functions by inclusive share:")
-    skip = ("<module>", "run (", "_run_once", "run_until_complete", "run_forever", "serve (")
-    ranked = [(f, n) for f, n in inclusive.most_common() if not f.startswith(skip)]
-    out += [f"  {n / total:6.1%}  {f}" for f, n in ranked[:top]]
-    out.append("functions by self share:")
-    out += [f"  {n / total:6.1%}  {f}" for f, n in own.most_common(top // 2)]
+    out.append("innermost vault function on the stack (time in it and in what it calls):")
+    out += [f"  {n / total:6.1%}  {f}" for f, n in by_app.most_common(top)]
+    out.append("functions by self time:")
+    out += [f"  {n / total:6.1%}  {f}" for f, n in own.most_common(top)]
     return out

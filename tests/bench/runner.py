@@ -8,7 +8,7 @@ import tempfile
 import time
 import traceback
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -48,6 +48,8 @@ class Bench:
     oauth_clients: list[str]
     oauth_first_use: float = 0.0
     oauth_last_use: float = 0.0
+    vault_launcher: int = 0
+    settle: dict[str, float] = field(default_factory=dict)
 
     def load(self, target: wrk.Target, seconds: float) -> wrk.Result:
         result = wrk.run(
@@ -60,7 +62,10 @@ class Bench:
         )
         if target.name == "oauth":
             self.oauth_last_use = time.time()
-        time.sleep(2.0)  # let the vault's audit batcher flush before the next target starts
+        # The vault keeps writing its audit backlog after a load: the next target starts once
+        # the vault's workers are idle, so that no run pays for the one before.
+        workers = services.worker_pids(self.vault_launcher)
+        self.settle[target.name] = services.wait_idle(workers) if workers else 0.0
         return result
 
 
@@ -114,24 +119,27 @@ def _rounds(bench: Bench) -> None:
         report.heading(f"Round {number}/{options.rounds}")
         report.table(list(results.values()))
         report.line(ratio_line(ratios(results)))
+        report.line(
+            "vault busy after each run (audit backlog) for: "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in bench.settle.items())
+        )
         rounds.append(results)
     rounds_summary(report, rounds, options.concurrency)
 
 
-def _profile(bench: Bench, launcher_pid: int) -> None:
+def _profile(bench: Bench, launcher_pid: int, target: wrk.Target) -> None:
+    """An extra, unscored run of ``target`` while py-spy samples one vault worker."""
     seconds = bench.options.profile
     worker = services.worker_pids(launcher_pid)[0]
-    out = bench.work / "profile.txt"
-    bench.report.heading(
-        f"Profile: py-spy on vault worker {worker}, sig2048 load for {seconds:g} s"
-    )
+    out = bench.work / f"profile-{target.name}.txt"
+    bench.report.heading(f"Profile: py-spy on vault worker {worker}, {target.name}, {seconds:g} s")
     try:
         spy = profiling.start(worker, seconds, out)
     except RuntimeError as exc:
         bench.report.line(f"skipped: {exc}")
         return
     time.sleep(0.5)
-    result = bench.load(bench.targets[0], seconds)
+    result = bench.load(target, seconds)
     spy_output = spy.communicate(timeout=60)[0].decode(errors="replace")
     if spy.returncode != 0 or not out.exists():
         bench.report.line(f"skipped: py-spy failed: {spy_output.strip()[-500:]}")
@@ -167,6 +175,7 @@ def _run(bench: Bench, stack: ExitStack) -> None:
     env = vault_env(database_url, sim.base_url)
     replicas = stack.enter_context(services.vault(env, bench.work, options.workers))
     launcher = replicas.processes[0].pid
+    bench.vault_launcher = launcher
     bao = stack.enter_context(BaoServer())
     key_file = bench.work / "ceiling-key.pem"
     key_file.write_bytes(
@@ -185,7 +194,7 @@ def _run(bench: Bench, stack: ExitStack) -> None:
     token = _prepare(bench, vault, bao, ceiling_url)
     _rounds(bench)
     if options.profile > 0:
-        _profile(bench, launcher)
+        _profile(bench, launcher, bench.targets[0])
     if not options.skip_scale:
         setup = scale.ScaleSetup(
             vault=vault,
@@ -198,6 +207,7 @@ def _run(bench: Bench, stack: ExitStack) -> None:
             batch=options.batch,
             warmup=options.warmup,
             duration=options.duration,
+            profile=(lambda t: _profile(bench, launcher, t)) if options.profile > 0 else None,
         )
         scale.run(report, setup, bench.load, options.rounds)
     _token_calls(bench, sim.base_url)

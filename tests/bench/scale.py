@@ -39,6 +39,7 @@ class ScaleSetup:
     batch: int
     warmup: float
     duration: float
+    profile: Callable[[Target], None] | None = None
 
 
 Runner = Callable[[Target, float], Result]
@@ -53,7 +54,7 @@ def _memory_line(report: Report, label: str, launcher_pid: int) -> list[services
 
 def _random_runs(
     report: Report, setup: ScaleSetup, ids: list[str], label: str, run: Runner, rounds: int
-) -> list[Result]:
+) -> tuple[Target, list[Result]]:
     ids_file = setup.work / f"ids-{label}.txt"
     ids_file.write_text("\n".join(ids) + "\n")
     target = Target(
@@ -68,7 +69,7 @@ def _random_runs(
         report.line(f"  warm-up {target.name}: {warm.rps:.0f} req/s, {warm.errors} errors")
     results = [run(target, setup.duration) for _ in range(rounds)]
     report.table(results)
-    return results
+    return target, results
 
 
 def _distinct_requested(vault_db: str) -> int:
@@ -84,7 +85,7 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
     _memory_line(report, "before (after the main rounds)", setup.launcher_pid)
     small_ids, http_rate = load_http(setup.vault, 0, SMALL, keys)
     report.line(f"  registered {SMALL} through POST /v1/credentials: {http_rate:.0f} per second")
-    small = _random_runs(report, setup, small_ids, f"{SMALL}", run, rounds)
+    _, small = _random_runs(report, setup, small_ids, f"{SMALL}", run, rounds)
     _memory_line(report, f"after the {SMALL}-credential runs", setup.launcher_pid)
 
     def progress(done: int, rate: float) -> None:
@@ -108,10 +109,17 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
     rows = asyncio.run(services.scalar(setup.env["VAULT_DATABASE_URL"], count_sql))
     report.line(f"  credentials in the database: {rows}")
     _memory_line(report, f"after loading {setup.count}", setup.launcher_pid)
-    large = _random_runs(report, setup, small_ids + bulk_ids, f"{setup.count}", run, rounds)
+    large_target, large = _random_runs(
+        report, setup, small_ids + bulk_ids, f"{setup.count}", run, rounds
+    )
     final = _memory_line(report, f"after the {setup.count}-credential runs", setup.launcher_pid)
     distinct = _distinct_requested(setup.env["VAULT_DATABASE_URL"])
-    report.line(f"  distinct credentials asked for during the whole run (audit): {distinct}")
+    report.line(
+        f"  distinct credentials asked for during the whole run (audit): {distinct}; a worker's "
+        "caches hold at most the ones it served"
+    )
+    if setup.profile is not None:
+        setup.profile(large_target)
 
     small_p50 = statistics.median(r.p50_ms for r in small)
     large_p50 = statistics.median(r.p50_ms for r in large)
@@ -123,7 +131,7 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
     )
     worst = max(m.rss_mb for m in final)
     report.check(
-        f"RSS per worker with {setup.count} credentials",
+        f"RSS per worker, {setup.count} credentials ({distinct} requested)",
         f"{worst:.1f} MB (max of {len(final)})",
         f"<= {RSS_LIMIT_MB:.0f} MB",
         worst <= RSS_LIMIT_MB,

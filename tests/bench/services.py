@@ -163,3 +163,32 @@ def memory(pid: int) -> Memory:
         if key in ("VmRSS", "VmHWM"):
             values[key] = int(rest.split()[0])
     return Memory(pid, values["VmRSS"], values["VmHWM"])
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (/proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def wait_idle(
+    pids: list[int], *, busy: float = 0.05, window: float = 0.5, limit: float = 120
+) -> float:
+    """Wait until the processes together use less than ``busy`` of a core over ``window``
+    seconds (the vault writes its audit backlog after a load ends); returns the seconds waited."""
+    started = time.monotonic()
+    before = cpu_seconds(pids)
+    while time.monotonic() - started < limit:
+        time.sleep(window)
+        after = cpu_seconds(pids)
+        if after - before < busy * window:
+            break
+        before = after
+    return time.monotonic() - started

@@ -84,7 +84,7 @@ class Result:
 
 def _lua_string(value: str) -> str:
     level = 0
-    while f"]{'=' * level}]" in value:
+    while f"]{'=' * level}]" in value + "]":  # "a]" must not end as "a]]]"
         level += 1
     return f"[{'=' * level}[{value}]{'=' * level}]"
 
