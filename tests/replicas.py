@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -53,8 +54,12 @@ class Replicas:
                     )
                 )
             self.urls.append(f"http://127.0.0.1:{port}")
-        for url, process in zip(self.urls, self.processes, strict=True):
-            _wait_ready(url, process)
+        try:
+            for index, (url, process) in enumerate(zip(self.urls, self.processes, strict=True)):
+                _wait_ready(url, process, lambda index=index: self.log(index)[-3000:])
+        except RuntimeError:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(
@@ -76,11 +81,13 @@ class Replicas:
         return (self.log_dir / f"replica-{index}.log").read_text(errors="replace")
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Callable[[], str], timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"replica at {url} exited with {process.returncode}")
+            raise RuntimeError(f"replica at {url} exited with {process.returncode}:\n{log()}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return

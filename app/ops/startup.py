@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clients.service import ensure_bootstrap_client, has_live_admin
@@ -22,6 +23,20 @@ log = logging.getLogger("vault.startup")
 
 
 async def prepare_callers(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    for _ in range(3):
+        try:
+            await _prepare_callers(settings, sessionmaker)
+            return
+        except IntegrityError:
+            # Replicas starting together raced to create the bootstrap client; one won, and
+            # looking again finds its row.
+            continue
+    await _prepare_callers(settings, sessionmaker)
+
+
+async def _prepare_callers(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     async with transaction(sessionmaker) as session:
