@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -56,7 +57,7 @@ class Replicas:
             self.urls.append(f"http://127.0.0.1:{port}")
         try:
             for index, (url, process) in enumerate(zip(self.urls, self.processes, strict=True)):
-                _wait_ready(url, process, lambda index=index: self.log(index)[-3000:])
+                _wait_ready(url, process, functools.partial(self.log, index))
         except RuntimeError:
             self.__exit__(None, None, None)
             raise
@@ -87,7 +88,8 @@ def _wait_ready(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"replica at {url} exited with {process.returncode}:\n{log()}")
+            tail = log()[-3000:]
+            raise RuntimeError(f"replica at {url} exited with {process.returncode}:\n{tail}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return
