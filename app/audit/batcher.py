@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit.models import AuditEvent
 from app.audit.repository import AuditRepository
 from app.db import transaction, utcnow
 from app.errors import DatabaseUnavailable
@@ -33,13 +33,33 @@ class AuditBatcher:
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
-    def add(self, **event: Any) -> None:
+    def add(
+        self,
+        *,
+        action: str,
+        client_id: uuid.UUID | None,
+        request_id: str | None,
+        account_id: str,
+        credential_id: uuid.UUID,
+        version: int,
+        details: dict[str, Any],
+    ) -> None:
         if len(self._pending) >= MAX_PENDING:
             self.dropped += 1
             return
-        event.setdefault("at", utcnow())
-        event.setdefault("outcome", "success")
-        self._pending.append(event)
+        self._pending.append(
+            {
+                "at": utcnow(),
+                "action": action,
+                "outcome": "success",
+                "client_id": client_id,
+                "request_id": request_id,
+                "account_id": account_id,
+                "credential_id": credential_id,
+                "version": version,
+                "details": details,
+            }
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="audit-batcher")
@@ -62,7 +82,7 @@ class AuditBatcher:
         batch, self._pending = self._pending, []
         try:
             async with transaction(self.sessionmaker) as session:
-                await AuditRepository(session).append(AuditEvent(**e) for e in batch)
+                await AuditRepository(session).append(batch)
         except DatabaseUnavailable:
             log.warning("audit batch of %d events deferred: database unavailable", len(batch))
             self._pending = batch + self._pending

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.chain import event_hash
@@ -26,9 +27,10 @@ class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def append(self, events: Iterable[AuditEvent]) -> None:
-        """Chain and insert events. The UPDATE of the head row comes first: it takes the row
-        lock (PostgreSQL) or the write lock (SQLite) that serializes appends until commit."""
+    async def append(self, events: Iterable[dict[str, Any]]) -> None:
+        """Chain and insert events (dicts of ``chain.FIELDS``). The UPDATE of the head row comes
+        first: it takes the row lock (PostgreSQL) or the write lock (SQLite) that serializes
+        appends until commit. One multi-row INSERT, in list order, so ids follow the chain."""
         batch = list(events)
         if not batch:
             return
@@ -40,11 +42,9 @@ class AuditRepository:
         )
         prev = head.scalar_one()
         for event in batch:
-            event.prev_hash = prev
-            event.hash = prev = event_hash(prev, event)
-        # One flush inserts them in list order, so ids follow the chain.
-        self.session.add_all(batch)
-        await self.session.flush()
+            event["prev_hash"] = prev
+            event["hash"] = prev = event_hash(prev, event)
+        await self.session.execute(insert(AuditEvent), batch)
         await self.session.execute(
             update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=prev)
         )

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.models import AuditEvent
 from app.audit.repository import AuditRepository
 from app.clients.scopes import Caller
 from app.db import utcnow
@@ -25,15 +24,15 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one event to the caller's transaction; it commits or rolls back with the change."""
-    event = AuditEvent(
-        at=utcnow(),
-        action=action,
-        outcome=outcome,
-        client_id=caller.client_id if caller else None,
-        request_id=caller.request_id if caller else None,
-        account_id=account_id,
-        credential_id=credential_id,
-        version=version,
-        details=details or {},
-    )
+    event = {
+        "at": utcnow(),
+        "action": action,
+        "outcome": outcome,
+        "client_id": caller.client_id if caller else None,
+        "request_id": caller.request_id if caller else None,
+        "account_id": account_id,
+        "credential_id": credential_id,
+        "version": version,
+        "details": details or {},
+    }
     await AuditRepository(session).append([event])
