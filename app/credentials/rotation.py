@@ -18,24 +18,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.service import record
-from app.changes import notify_change
 from app.clients.scopes import Caller
 from app.credentials.models import Credential, CredentialVersion
+from app.credentials.promotion import promote, record_failure
 from app.credentials.schemas import OAuthAuth, SignatureAuth
 from app.credentials.secrets import PreparedSecret, prepare_secret, seal_secret
 from app.credentials.service import NewCredentialTester, get_credential
 from app.crypto import Envelope
 from app.db import transaction, utcnow
-from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
-from app.walmart.models import OAuthToken
+from app.errors import Conflict, CredentialTestFailed, InvalidRequest
 
 
 class _RotationInProgress(Exception):
@@ -70,14 +67,16 @@ async def rotate_credential(
         )
     if result is not None and not result["ok"]:
         async with transaction(sessionmaker) as session:
-            await _fail(session, caller, credential, pending, result)
+            await record_failure(session, caller, credential, pending, result)
         raise CredentialTestFailed(
             f"Walmart did not accept the new credentials ({result['outcome']}); version {pending} "
             "is recorded as failed and the current version is unchanged.",
             details=result | {"version": pending},
         )
     async with transaction(sessionmaker) as session:
-        return await _promote(session, caller, credential_id, pending, prepared, result, policy)
+        return await promote(
+            session, caller, credential_id, pending, prepared, result, policy.retention
+        )
 
 
 async def _create_pending(
@@ -184,88 +183,4 @@ def _in_progress(credential_id: uuid.UUID) -> Conflict:
     return Conflict(
         f"Another rotation of credential {credential_id} is in progress; retry when it ends.",
         details={"credential_id": str(credential_id)},
-    )
-
-
-async def _promote(
-    session: AsyncSession,
-    caller: Caller,
-    credential_id: uuid.UUID,
-    pending: int,
-    prepared: PreparedSecret,
-    result: dict[str, Any] | None,
-    policy: RotationPolicy,
-) -> Credential:
-    credential = await session.get(Credential, credential_id, populate_existing=True)
-    if credential is None or credential.deleted_at is not None:
-        raise NotFound(f"Credential {credential_id} was deleted during the rotation.")
-    versions = (
-        (
-            await session.execute(
-                select(CredentialVersion)
-                .where(CredentialVersion.credential_id == credential_id)
-                .order_by(CredentialVersion.version.desc())
-            )
-        )
-        .scalars()
-        .all()
-    )
-    kept_previous = 0
-    for version in versions:
-        if version.version == pending:
-            continue
-        if version.state in ("current", "previous"):
-            if kept_previous < policy.retention:
-                version.state, kept_previous = "previous", kept_previous + 1
-            else:
-                version.state, version.sealed_secret = "destroyed", None
-    await session.flush()  # the old current stops being current before the new one starts
-    new = next(v for v in versions if v.version == pending)
-    new.state, new.test = "current", result
-    now = utcnow()
-    credential.current_version, credential.fingerprint = pending, prepared.fingerprint
-    credential.public_id, credential.channel_type = prepared.public_id, prepared.channel_type
-    credential.rotated_at = credential.updated_at = now
-    if result is not None:
-        credential.last_test = result
-    if credential.status != "disabled":
-        credential.status = "valid" if result is not None else "untested"
-    await session.execute(delete(OAuthToken).where(OAuthToken.credential_id == credential_id))
-    try:
-        await session.flush()
-    except StaleDataError:
-        raise Conflict("The credential changed during the rotation; retry it.") from None
-    await notify_change(session, credential_id)
-    await record(
-        session,
-        action="credential.rotated",
-        caller=caller,
-        account_id=credential.account_id,
-        credential_id=credential_id,
-        version=pending,
-        details={"tested": result is not None, "fingerprint": prepared.fingerprint},
-    )
-    return credential
-
-
-async def _fail(
-    session: AsyncSession,
-    caller: Caller,
-    credential: Credential,
-    pending: int,
-    result: dict[str, Any],
-) -> None:
-    version = await session.get(CredentialVersion, (credential.id, pending))
-    if version is not None:
-        version.state, version.sealed_secret, version.test = "failed", None, result
-        await session.flush()
-    await record(
-        session,
-        action="credential.rotation_failed",
-        caller=caller,
-        outcome=result["outcome"],
-        account_id=credential.account_id,
-        credential_id=credential.id,
-        version=pending,
-        details={"correlation_id": result["correlation_id"]},
     )

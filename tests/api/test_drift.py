@@ -12,8 +12,8 @@ from sqlalchemy import text
 from app.config import Settings
 from app.credentials.drift import LOCK_KEY
 from app.state import AppState
-from tests.api.test_headers import signature_credential
 from tests.api.test_rotation import rows
+from tests.api.walmart_setup import signature_credential
 from tests.walmart_sim import SimulatorControl
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 import httpx
 import pytest
 
 from app.config import Settings
 from tests.api.helpers import assert_error, bearer, new_client_token
-from tests.factories import CHANNEL_TYPE, oauth_body, rsa_key, signature_body
+from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
+from tests.factories import CHANNEL_TYPE
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 SIGNATURE_HEADERS = {
@@ -23,45 +23,6 @@ SIGNATURE_HEADERS = {
     "WM_QOS.CORRELATION_ID",
     "Accept",
 }
-
-
-async def signature_credential(
-    client: httpx.AsyncClient, control: SimulatorControl, **overrides: Any
-) -> dict[str, Any]:
-    body = signature_body(**overrides)
-    control.add_consumer(body["auth"]["consumer_id"], rsa_key(), channel_type=CHANNEL_TYPE)
-    response = await client.post("/v1/credentials", json=body)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-async def oauth_credential(
-    client: httpx.AsyncClient, control: SimulatorControl, *, market: str = "US", **overrides: Any
-) -> dict[str, Any]:
-    body = oauth_body(market=market, **overrides)
-    auth = body["auth"]
-    control.add_oauth_client(
-        auth["client_id"],
-        auth["client_secret"],
-        market=market,
-        channel_type=auth.get("channel_type"),
-    )
-    response = await client.post("/v1/credentials", json=body)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-async def headers_for(
-    client: httpx.AsyncClient, credential_id: str, method: str, url: str
-) -> dict[str, Any]:
-    response = await client.post(
-        f"/v1/credentials/{credential_id}/headers", json={"method": method, "url": url}
-    )
-    assert response.status_code == 200, response.text
-    issued: dict[str, Any] = response.json()
-    return issued
 
 
 @pytest.mark.parametrize(

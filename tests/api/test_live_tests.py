@@ -11,7 +11,7 @@ import pytest
 from app.config import Settings
 from app.main import create_app
 from tests.api.helpers import assert_error
-from tests.api.test_headers import oauth_credential, signature_credential
+from tests.api.walmart_setup import oauth_credential, signature_credential
 from tests.conftest import BOOTSTRAP_TOKEN
 from tests.factories import oauth_body, signature_body
 from tests.walmart_sim import SimulatorControl, SimulatorServer

@@ -10,7 +10,7 @@ import pytest
 
 from app.ops.logging import JsonFormatter
 from app.state import AppState
-from tests.api.test_headers import signature_credential
+from tests.api.walmart_setup import signature_credential
 from tests.walmart_sim import SimulatorControl
 
 

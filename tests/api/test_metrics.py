@@ -6,7 +6,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.state import AppState
-from tests.api.test_headers import headers_for, oauth_credential, signature_credential
+from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.config import Settings
 from app.db import utcnow
 from tests.api.helpers import assert_error
-from tests.api.test_headers import headers_for, oauth_credential, signature_credential
+from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
 from tests.factories import CHANNEL_TYPE, new_rsa_key, seller_center_key
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 

@@ -21,8 +21,8 @@ from app.config import Settings
 from app.credentials.models import Credential, CredentialVersion
 from app.state import AppState
 from app.walmart.models import OAuthToken
-from tests.api.test_headers import headers_for, oauth_credential, signature_credential
 from tests.api.test_secret_hygiene import _database_dump
+from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
 from tests.factories import CHANNEL_TYPE, new_rsa_key, seller_center_key
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 

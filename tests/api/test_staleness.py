@@ -10,7 +10,7 @@ import pytest
 
 from app.config import Settings
 from app.main import create_app
-from tests.api.test_headers import signature_credential
+from tests.api.walmart_setup import signature_credential
 from tests.conftest import BOOTSTRAP_TOKEN
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
 from tests.api.helpers import assert_error
-from tests.api.test_headers import headers_for, oauth_credential, signature_credential
+from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
 from tests.factories import oauth_body
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 

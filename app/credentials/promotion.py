@@ -1,0 +1,104 @@
+"""The last step of a rotation, in one transaction: promote the tested version, or record
+that it failed. Previous versions beyond the retention count lose their key material."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.audit.service import record
+from app.changes import notify_change
+from app.clients.scopes import Caller
+from app.credentials.models import Credential, CredentialVersion
+from app.credentials.secrets import PreparedSecret
+from app.db import utcnow
+from app.errors import Conflict, NotFound
+from app.walmart.models import OAuthToken
+
+
+async def promote(
+    session: AsyncSession,
+    caller: Caller,
+    credential_id: uuid.UUID,
+    pending: int,
+    prepared: PreparedSecret,
+    result: dict[str, Any] | None,
+    retention: int,
+) -> Credential:
+    credential = await session.get(Credential, credential_id, populate_existing=True)
+    if credential is None or credential.deleted_at is not None:
+        raise NotFound(f"Credential {credential_id} was deleted during the rotation.")
+    versions = (
+        (
+            await session.execute(
+                select(CredentialVersion)
+                .where(CredentialVersion.credential_id == credential_id)
+                .order_by(CredentialVersion.version.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    kept_previous = 0
+    for version in versions:
+        if version.version == pending:
+            continue
+        if version.state in ("current", "previous"):
+            if kept_previous < retention:
+                version.state, kept_previous = "previous", kept_previous + 1
+            else:
+                version.state, version.sealed_secret = "destroyed", None
+    await session.flush()  # the old current stops being current before the new one starts
+    new = next(v for v in versions if v.version == pending)
+    new.state, new.test = "current", result
+    now = utcnow()
+    credential.current_version, credential.fingerprint = pending, prepared.fingerprint
+    credential.public_id, credential.channel_type = prepared.public_id, prepared.channel_type
+    credential.rotated_at = credential.updated_at = now
+    if result is not None:
+        credential.last_test = result
+    if credential.status != "disabled":
+        credential.status = "valid" if result is not None else "untested"
+    await session.execute(delete(OAuthToken).where(OAuthToken.credential_id == credential_id))
+    try:
+        await session.flush()
+    except StaleDataError:
+        raise Conflict("The credential changed during the rotation; retry it.") from None
+    await notify_change(session, credential_id)
+    await record(
+        session,
+        action="credential.rotated",
+        caller=caller,
+        account_id=credential.account_id,
+        credential_id=credential_id,
+        version=pending,
+        details={"tested": result is not None, "fingerprint": prepared.fingerprint},
+    )
+    return credential
+
+
+async def record_failure(
+    session: AsyncSession,
+    caller: Caller,
+    credential: Credential,
+    pending: int,
+    result: dict[str, Any],
+) -> None:
+    version = await session.get(CredentialVersion, (credential.id, pending))
+    if version is not None:
+        version.state, version.sealed_secret, version.test = "failed", None, result
+        await session.flush()
+    await record(
+        session,
+        action="credential.rotation_failed",
+        caller=caller,
+        outcome=result["outcome"],
+        account_id=credential.account_id,
+        credential_id=credential.id,
+        version=pending,
+        details={"correlation_id": result["correlation_id"]},
+    )
