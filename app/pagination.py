@@ -78,7 +78,7 @@ def _bad_cursor() -> InvalidRequest:
     )
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=200, description="Items per page.")] = 50,
     cursor: Annotated[
         str | None, Query(max_length=512, description="next_cursor from the previous page.")

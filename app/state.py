@@ -127,7 +127,9 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         await engine.dispose()
 
 
-def get_state(request: Request) -> AppState:
+# Every dependency is ``async def``: FastAPI runs a plain ``def`` one in a thread pool, a
+# thread hop per request on the hot path for what is an attribute lookup.
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.vault
     return state
 

@@ -30,6 +30,7 @@ from app.clients.scopes import Caller
 from app.crypto import hash_token
 from app.db import transaction, utcnow
 from app.errors import DatabaseUnavailable, Unauthenticated
+from app.single_flight import SingleFlight
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Issued tokens are 47 characters and a bootstrap token is operator-chosen; nothing longer
@@ -75,13 +76,14 @@ class CallerDirectory:
         # Revoked here: refused even if a request re-reads the row before the revoke commits.
         self._revoked: set[uuid.UUID] = set()
         self._task: asyncio.Task[None] | None = None
+        self._flights: SingleFlight[_Entry] = SingleFlight()
 
     async def authenticate(self, authorization: str | None, request_id: str | None) -> Caller:
         """The caller behind an ``Authorization: Bearer`` header, or ``Unauthenticated``."""
         digest = hash_token(bearer_token(authorization))
         entry = self._entries.get(digest)
         if entry is None or self.clock() - entry.loaded_at >= self.max_staleness:
-            entry = await self._load(digest)
+            entry = await self._flights.run(digest, lambda: self._load(digest))
         self._note_use(entry)
         return replace(entry.caller, request_id=request_id)
 

@@ -17,7 +17,7 @@ from app.headers.service import HeaderIssuer
 router = APIRouter(tags=["headers"])
 
 
-def get_issuer(request: Request) -> HeaderIssuer:
+async def get_issuer(request: Request) -> HeaderIssuer:
     issuer: HeaderIssuer = request.app.state.vault.issuer
     return issuer
 

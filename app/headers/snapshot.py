@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.credentials.models import Credential
 from app.db import utcnow
+from app.single_flight import SingleFlight
 from app.walmart.models import OAuthToken
 
 
@@ -53,13 +54,16 @@ class SnapshotCache:
         self.clock = clock
         self._by_id: dict[uuid.UUID, CredentialSnapshot] = {}
         self._by_slot: dict[tuple[str, str, str], tuple[uuid.UUID | None, float]] = {}
+        self._flights: SingleFlight[CredentialSnapshot | None] = SingleFlight()
 
     async def get(self, credential_id: uuid.UUID) -> CredentialSnapshot | None:
         """The live credential, or ``None`` if it does not exist or was deleted."""
         cached = self._by_id.get(credential_id)
         if cached is not None and self.clock() - cached.loaded_at < self.max_staleness:
             return cached
-        fresh = await self._load(Credential.id == credential_id)
+        fresh = await self._flights.run(
+            credential_id, lambda: self._load(Credential.id == credential_id)
+        )
         if cached is not None and (
             fresh is None or (fresh.version, fresh.status) != (cached.version, cached.status)
         ):
