@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,13 +48,18 @@ class SnapshotCache:
         max_staleness: float,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[uuid.UUID], None] = lambda _id: None,
+        max_entries: int = 20_000,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.on_change = on_change
         self.max_staleness = max_staleness
         self.clock = clock
-        self._by_id: dict[uuid.UUID, CredentialSnapshot] = {}
-        self._by_slot: dict[tuple[str, str, str], tuple[uuid.UUID | None, float]] = {}
+        # Bounded, oldest first out: with 100,000 sellers a worker must not keep them all.
+        self.max_entries = max_entries
+        self._by_id: OrderedDict[uuid.UUID, CredentialSnapshot] = OrderedDict()
+        self._by_slot: OrderedDict[tuple[str, str, str], tuple[uuid.UUID | None, float]] = (
+            OrderedDict()
+        )
         self._flights: SingleFlight[CredentialSnapshot | None] = SingleFlight()
 
     async def get(self, credential_id: uuid.UUID) -> CredentialSnapshot | None:
@@ -86,6 +92,8 @@ class SnapshotCache:
             & (Credential.environment == environment)
         )
         self._by_slot[slot] = (fresh.id if fresh else None, self.clock())
+        if len(self._by_slot) > self.max_entries:
+            self._by_slot.popitem(last=False)
         return fresh
 
     def forget(self, credential_id: uuid.UUID) -> None:
@@ -108,6 +116,9 @@ class SnapshotCache:
         credential, token_fetched_at = row
         snapshot = snapshot_of(credential, token_fetched_at=token_fetched_at, at=self.clock())
         self._by_id[credential.id] = snapshot
+        self._by_id.move_to_end(credential.id)
+        if len(self._by_id) > self.max_entries:
+            self._by_id.popitem(last=False)
         return snapshot
 
 
