@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.test_headers import oauth_credential, signature_credential
+from tests.api.walmart_setup import oauth_credential, signature_credential
 from tests.factories import CHANNEL_TYPE, rsa_key, seller_center_key
 from tests.walmart_sim import SimulatorControl
 
