@@ -34,10 +34,11 @@ ISSUE_ERRORS = error_responses(401, 403, 404, 409, 422, 502, 503, 504)
 )
 async def credential_headers(
     credential_id: uuid.UUID, body: HeadersRequest, caller: HeadersCaller, issuer: IssuerDep
-) -> HeadersOut:
-    return await issuer.for_credential(
+) -> Response:
+    issued = await issuer.for_credential(
         caller=caller, credential_id=credential_id, method=body.method, url=body.url
     )
+    return _json(issued)
 
 
 @router.post(
@@ -48,8 +49,8 @@ async def credential_headers(
 )
 async def account_headers(
     account_id: AccountId, body: AccountHeadersRequest, caller: HeadersCaller, issuer: IssuerDep
-) -> HeadersOut:
-    return await issuer.for_account(
+) -> Response:
+    issued = await issuer.for_account(
         caller=caller,
         account_id=account_id,
         market=body.market,
@@ -57,6 +58,13 @@ async def account_headers(
         method=body.method,
         url=body.url,
     )
+    return _json(issued)
+
+
+def _json(issued: HeadersOut) -> Response:
+    # The service built the model itself: serialize it once, instead of FastAPI validating
+    # it again against the response model on every call of the hot path.
+    return Response(issued.model_dump_json(), media_type="application/json")
 
 
 @router.post(

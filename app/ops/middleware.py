@@ -125,6 +125,8 @@ def _log_request(scope: Scope, status: int, started: float, request_id: str) -> 
     elapsed = time.perf_counter() - started
     REQUESTS.labels(path, scope["method"], str(status)).inc()
     REQUEST_SECONDS.labels(path, scope["method"]).observe(elapsed)
+    if not log.isEnabledFor(logging.INFO):
+        return
     state = scope.get("state", {})
     log.info(
         "request",
