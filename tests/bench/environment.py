@@ -42,13 +42,14 @@ def _memory_gb() -> float:
 
 def describe(report: Report, options: dict[str, object]) -> None:
     commit = _output(["git", "rev-parse", "--short", "HEAD"])
-    dirty = _output(["git", "status", "--porcelain", "--untracked-files=no"])
+    dirty = _output(["git", "status", "--porcelain", "--untracked-files=no", ".", ":!tests/bench"])
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
         for name in ("fastapi", "uvicorn", "sqlalchemy", "asyncpg", "cryptography", "pydantic")
     )
     report.line(f"Vault benchmark  {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
-    report.line(f"commit {commit}{' (with uncommitted changes)' if dirty else ''}")
+    changes = " (with uncommitted changes outside tests/bench)" if dirty else ""
+    report.line(f"commit {commit}{changes}")
     report.line(
         f"machine: {os.cpu_count()} CPUs ({_cpu()}), {_memory_gb():.1f} GB RAM, "
         f"{platform.system()} {platform.release()}"

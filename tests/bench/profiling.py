@@ -13,10 +13,14 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.replicas import ROOT
+
+from .wrk import Result
 
 _LINE_NO = re.compile(r":\d+\)$")
 # (label, substring of a frame): inclusive share of samples whose stack contains it.
@@ -89,9 +93,29 @@ def summarise(collapsed: str, seconds: float, rate: int = 250, top: int = 14) ->
     busy = total / (seconds * rate)
     out = [f"{total} samples of running Python in {seconds:.0f} s (~{busy:.0%} of one core)"]
     out.append("parts (share of samples whose stack contains it; parts overlap):")
-    out += [f"  {parts[label] / total:6.1%}  {label}" for label, _ in PARTS if parts[label]]
+    out += [
+        f"  {parts[label] / total:6.1%}  {label}"
+        for label, _ in PARTS
+        if parts[label] * 2000 >= total
+    ]
     out.append("innermost vault function on the stack (time in it and in what it calls):")
     out += [f"  {n / total:6.1%}  {f}" for f, n in by_app.most_common(top)]
     out.append("functions by self time:")
     out += [f"  {n / total:6.1%}  {f}" for f, n in own.most_common(top)]
     return out
+
+
+def during(pid: int, seconds: float, work: Path, load: Callable[[], Result]) -> list[str]:
+    """Run ``load`` while py-spy records ``pid``; the summary, or why there is none."""
+    out = work / f"profile-{pid}-{int(time.time())}.txt"
+    try:
+        spy = start(pid, seconds, out)
+    except RuntimeError as exc:
+        return [f"skipped: {exc}"]
+    time.sleep(0.5)
+    result = load()
+    spy_output = spy.communicate(timeout=60)[0].decode(errors="replace")
+    if spy.returncode != 0 or not out.exists():
+        return [f"skipped: py-spy failed: {spy_output.strip()[-500:]}"]
+    header = f"(this run: {result.rps:.0f} req/s, p50 {result.p50_ms:.2f} ms; not scored)"
+    return [header, *summarise(out.read_text(), seconds)]

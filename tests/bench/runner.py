@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import signal
 import tempfile
 import time
 import traceback
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,9 +51,11 @@ class Bench:
     oauth_first_use: float = 0.0
     oauth_last_use: float = 0.0
     vault_launcher: int = 0
+    vault_url: str = ""
     settle: dict[str, float] = field(default_factory=dict)
 
     def load(self, target: wrk.Target, seconds: float) -> wrk.Result:
+        before = services.answered(self.vault_url)
         result = wrk.run(
             target,
             seconds=seconds,
@@ -62,11 +66,18 @@ class Bench:
         )
         if target.name == "oauth":
             self.oauth_last_use = time.time()
+        if result.status_errors:
+            self._explain(target.name, services.answered(self.vault_url) - before)
         # The vault keeps writing its audit backlog after a load: the next target starts once
         # the vault's workers are idle, so that no run pays for the one before.
         workers = services.worker_pids(self.vault_launcher)
         self.settle[target.name] = services.wait_idle(workers) if workers else 0.0
         return result
+
+    def _explain(self, name: str, answers: Counter[str]) -> None:
+        failed = {k: n for k, n in answers.items() if not k.startswith(("2", "3"))}
+        shown = ", ".join(f"{n} x {k}" for k, n in sorted(failed.items())) or "none (not the vault)"
+        self.report.line(f"note: {name} got non-2xx answers; the vault's own count: {shown}")
 
 
 def vault_env(database_url: str, sim_url: str) -> dict[str, str]:
@@ -129,23 +140,10 @@ def _rounds(bench: Bench) -> None:
 
 def _profile(bench: Bench, launcher_pid: int, target: wrk.Target) -> None:
     """An extra, unscored run of ``target`` while py-spy samples one vault worker."""
-    seconds = bench.options.profile
     worker = services.worker_pids(launcher_pid)[0]
-    out = bench.work / f"profile-{target.name}.txt"
+    seconds = bench.options.profile
     bench.report.heading(f"Profile: py-spy on vault worker {worker}, {target.name}, {seconds:g} s")
-    try:
-        spy = profiling.start(worker, seconds, out)
-    except RuntimeError as exc:
-        bench.report.line(f"skipped: {exc}")
-        return
-    time.sleep(0.5)
-    result = bench.load(target, seconds)
-    spy_output = spy.communicate(timeout=60)[0].decode(errors="replace")
-    if spy.returncode != 0 or not out.exists():
-        bench.report.line(f"skipped: py-spy failed: {spy_output.strip()[-500:]}")
-        return
-    bench.report.line(f"(this run: {result.rps:.0f} req/s, p50 {result.p50_ms:.2f} ms; not scored)")
-    for line in profiling.summarise(out.read_text(), seconds):
+    for line in profiling.during(worker, seconds, bench.work, lambda: bench.load(target, seconds)):
         bench.report.line(line)
 
 
@@ -175,7 +173,7 @@ def _run(bench: Bench, stack: ExitStack) -> None:
     env = vault_env(database_url, sim.base_url)
     replicas = stack.enter_context(services.vault(env, bench.work, options.workers))
     launcher = replicas.processes[0].pid
-    bench.vault_launcher = launcher
+    bench.vault_launcher, bench.vault_url = launcher, replicas.urls[0]
     bao = stack.enter_context(BaoServer())
     key_file = bench.work / "ceiling-key.pem"
     key_file.write_bytes(
@@ -213,16 +211,23 @@ def _run(bench: Bench, stack: ExitStack) -> None:
     _token_calls(bench, sim.base_url)
 
 
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(options: Options) -> int:
     report = Report()
     work = Path(tempfile.mkdtemp(prefix="vault-bench-"))
     bench = Bench(options, report, work, targets=[], oauth_clients=[])
     environment.describe(report, options.__dict__)
     failed = False
+    # SIGTERM (and SIGINT, which a background job ignores) unwind the stack: nothing outlives us.
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
     try:
         with ExitStack() as stack:
             _run(bench, stack)
-    except Exception:  # the partial report is still worth saving, with the reason
+    except (Exception, KeyboardInterrupt):  # the partial report is still worth saving
         failed = True
         for line in traceback.format_exc().splitlines():
             report.line(f"ERROR {line}")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -124,7 +126,7 @@ def _wait_workers(parent: int, count: int, timeout: float = 30) -> None:
 
 def worker_pids(parent: int) -> list[int]:
     """uvicorn's worker processes: the children of ``parent`` started by multiprocessing's
-    ``spawn_main`` (not its resource tracker)."""
+    ``spawn_main`` (not its resource tracker); with one worker, uvicorn serves in ``parent``."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -137,7 +139,7 @@ def worker_pids(parent: int) -> list[int]:
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         if ppid == parent and b"spawn_main" in cmdline:
             found.append(int(entry.name))
-    return sorted(found)
+    return sorted(found) or [parent]
 
 
 @dataclass(frozen=True)
@@ -192,3 +194,21 @@ def wait_idle(
             break
         before = after
     return time.monotonic() - started
+
+
+_REQUESTS = re.compile(r"^vault_http_requests_total\{(?P<labels>.*)\} (?P<value>\S+)$")
+
+
+def answered(vault_url: str) -> Counter[str]:
+    """The vault's answers so far by ``status route`` (its /metrics, summed over workers)."""
+    return parse_answers(httpx.get(f"{vault_url}/metrics", timeout=30).text)
+
+
+def parse_answers(metrics: str) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for line in metrics.splitlines():
+        match = _REQUESTS.match(line)
+        if match:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
+            counts[f"{labels.get('status')} {labels.get('route')}"] += int(float(match["value"]))
+    return counts

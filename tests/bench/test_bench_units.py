@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.crypto.signing import verify_request_signature
-from tests.bench import ceiling, profiling, report, wrk
+from tests.bench import ceiling, profiling, report, services, wrk
 from tests.replicas import ROOT
 
 WRK_OUTPUT = """Running 3s test @ http://127.0.0.1:1/x
@@ -86,3 +86,13 @@ async def test_ceiling_signs_the_canonical_string() -> None:
         method="GET",
         timestamp_ms=answer["timestamp"],
     )
+
+
+def test_answers_are_read_from_the_vault_metrics() -> None:
+    route = "/v1/credentials/{credential_id}/headers"
+    metrics = (
+        "# TYPE vault_http_requests_total counter\n"
+        f'vault_http_requests_total{{method="POST",route="{route}",status="200"}} 7.0\n'
+        f'vault_http_requests_total{{method="POST",route="{route}",status="503"}} 2.0\n'
+    )
+    assert services.parse_answers(metrics) == {f"200 {route}": 7, f"503 {route}": 2}
