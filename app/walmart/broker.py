@@ -11,12 +11,14 @@ left. Refreshes are single-flight at two levels:
   row, finding the token the winner stored. (SQLite serves one process, so the process lock
   is enough there.)
 
-If a refresh fails while the old token is still valid, the old token keeps being served.
+If a refresh fails while the old token is still valid, the old token keeps being served, and
+the next token call waits out a backoff (1 s doubling to 60 s, or Walmart's Retry-After).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -39,6 +41,17 @@ from app.walmart.outcomes import WalmartFailure, failure_from_exception
 # not finish its Walmart call with it.
 MIN_USEFUL_LIFETIME = timedelta(seconds=5)
 LOCK_POLL_SECONDS = 0.02
+# After a failed token call, wait this long before the next one (doubling, honouring a
+# Retry-After), so an outage at Walmart is not met with one token call per request.
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Backoff:
+    until: float
+    delay: float
+    failure: WalmartFailure
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -73,6 +86,7 @@ class TokenBroker:
         self.shared_locks = shared_locks
         self._memory: dict[uuid.UUID, CachedToken] = {}
         self._locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._backoff: dict[uuid.UUID, _Backoff] = {}
 
     def _fresh_in_memory(self, snapshot: CredentialSnapshot) -> CachedToken | None:
         cached = self._memory.get(snapshot.id)
@@ -102,6 +116,12 @@ class TokenBroker:
             cached = self._fresh_in_memory(snapshot)
             if cached is not None and cached.expires_at - utcnow() > self.refresh_margin:
                 return cached
+            backoff = self._backoff.get(snapshot.id)
+            if backoff is not None and time.monotonic() < backoff.until:
+                # Walmart failed us moments ago: do not call it again before the backoff ends.
+                if cached is not None and cached.expires_at - utcnow() > MIN_USEFUL_LIFETIME:
+                    return cached
+                raise backoff.failure
             return await self._refresh(snapshot, cached, caller)
 
     async def _refresh(
@@ -124,10 +144,12 @@ class TokenBroker:
                 grant = await self._fetch(snapshot)
             except WalmartFailure as failure:
                 TOKEN_FETCHES.labels(failure.outcome).inc()
+                self._back_off(snapshot.id, failure)
                 if usable is not None:
                     return usable
                 raise failure from None
             TOKEN_FETCHES.labels("valid").inc()
+            self._backoff.pop(snapshot.id, None)
             fresh = await self._store(session, snapshot, grant)
             await record(
                 session,
@@ -203,6 +225,14 @@ class TokenBroker:
         row.expires_at, row.fetched_at = expires_at, now
         await session.flush()
         return CachedToken(snapshot.version, grant.access_token, expires_at, now)
+
+    def _back_off(self, credential_id: uuid.UUID, failure: WalmartFailure) -> None:
+        previous = self._backoff.get(credential_id)
+        delay = min(previous.delay * 2, MAX_BACKOFF_SECONDS) if previous else FIRST_BACKOFF_SECONDS
+        retry_after = failure.details.get("retry_after")
+        if isinstance(retry_after, int | float):
+            delay = max(delay, min(float(retry_after), MAX_BACKOFF_SECONDS))
+        self._backoff[credential_id] = _Backoff(time.monotonic() + delay, delay, failure)
 
     def _remember(self, credential_id: uuid.UUID, token: CachedToken) -> CachedToken:
         self._memory[credential_id] = token

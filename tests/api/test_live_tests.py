@@ -153,7 +153,7 @@ async def test_slow_walmart_times_out_within_the_budget(
     result = await run_test(client, credential["id"])
     elapsed = time.perf_counter() - started
     assert result["outcome"] == "timeout"
-    assert elapsed < settings.walmart_timeout_seconds + 0.5
+    assert elapsed < settings.walmart_timeout_seconds + 1.5  # slack for a loaded machine
     assert elapsed >= settings.walmart_timeout_seconds - 0.1
 
 

@@ -151,20 +151,32 @@ async def test_concurrent_rotations_one_wins(
     client: httpx.AsyncClient, settings: Settings, walmart_control: SimulatorControl
 ) -> None:
     credential = await signature_credential(client, walmart_control)
-    key = new_rsa_key(1024)
-    walmart_control.add_consumer(credential["consumer_id"], key, channel_type=CHANNEL_TYPE)
-    # A slow live test keeps the winner's pending version in place while the others arrive.
-    walmart_control.add_fault(path_prefix="/v3/ca/feeds", mode="slow", delay_seconds=0.5)
     path = f"/v1/credentials/{credential['id']}/rotate"
-    body = {"auth": signature_auth(credential["consumer_id"], key)}
-    responses = await asyncio.gather(*(client.post(path, json=body) for _ in range(8)))
-    statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200] + [409] * 7, [r.text for r in responses]
-    assert await versions(client, credential["id"]) == [(2, "current"), (1, "previous")]
-    refused = await rows(
-        settings, "SELECT count(*) FROM audit_events WHERE action = 'credential.rotation_refused'"
+    rounds, concurrent = 3, 50
+    for round_number in range(rounds):
+        key = new_rsa_key(1024)
+        walmart_control.add_consumer(credential["consumer_id"], key, channel_type=CHANNEL_TYPE)
+        # A slow live test keeps the winner's pending version in place while the others arrive.
+        # (long enough for all 50 to arrive, even on a loaded machine).
+        walmart_control.add_fault(path_prefix="/v3/ca/feeds", mode="slow", delay_seconds=2.5)
+        body = {"auth": signature_auth(credential["consumer_id"], key)}
+        responses = await asyncio.gather(*(client.post(path, json=body) for _ in range(concurrent)))
+        walmart_control.clear_faults()
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [200] + [409] * (concurrent - 1), round_number
+    history = await versions(client, credential["id"])
+    assert [v for v, _ in history] == list(range(rounds + 1, 0, -1))  # contiguous
+    assert history[0] == (rounds + 1, "current")
+    attempts = await rows(
+        settings,
+        "SELECT action, count(*) FROM audit_events WHERE action LIKE 'credential.rotat%' "
+        "GROUP BY action ORDER BY action",
     )
-    assert refused == [(7,)]
+    assert attempts == [
+        ("credential.rotated", rounds),
+        ("credential.rotation_refused", rounds * (concurrent - 1)),
+        ("credential.rotation_started", rounds),
+    ]
 
 
 async def test_abandoned_pending_version_does_not_block_forever(

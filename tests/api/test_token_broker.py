@@ -80,7 +80,12 @@ async def test_valid_token_is_served_while_its_refresh_fails(
     assert {s["headers"]["WM_SEC.ACCESS_TOKEN"] for s in served} == {
         first["headers"]["WM_SEC.ACCESS_TOKEN"]
     }
+    assert walmart_control.stats()["token_calls"] == {credential["client_id"]: 1}
     walmart_control.clear_faults()
+    # The failed refresh started a 1 s backoff: the old token is served until it ends.
+    during = await headers_for(client, credential["id"], "GET", url)
+    assert during["headers"]["WM_SEC.ACCESS_TOKEN"] == first["headers"]["WM_SEC.ACCESS_TOKEN"]
+    await asyncio.sleep(1.1)
     refreshed = await headers_for(client, credential["id"], "GET", url)
     assert refreshed["headers"]["WM_SEC.ACCESS_TOKEN"] != first["headers"]["WM_SEC.ACCESS_TOKEN"]
 
@@ -133,3 +138,19 @@ async def test_pending_audit_is_flushed_on_shutdown(
             await headers_for(http, credential["id"], "GET", walmart.base_url + "/v3/ca/feeds")
             assert "headers.issued" not in await _actions(settings.database_url)
     assert (await _actions(settings.database_url)).count("headers.issued") == 1
+
+
+async def test_failed_token_calls_back_off(
+    client: httpx.AsyncClient, walmart: SimulatorServer, walmart_control: SimulatorControl
+) -> None:
+    credential = await oauth_credential(client, walmart_control)
+    walmart_control.add_fault(path_prefix="/v3/token", mode="status", status=500)
+    path = f"/v1/credentials/{credential['id']}/headers"
+    body = {"method": "GET", "url": walmart.base_url + "/v3/orders"}
+    answers = [await client.post(path, json=body) for _ in range(10)]
+    assert {a.status_code for a in answers} == {502}
+    attempts = [r for r in walmart_control.stats()["requests"] if r["path"] == "/v3/token"]
+    assert len(attempts) == 1, "one token call, then the backoff answers"
+    walmart_control.clear_faults()
+    await asyncio.sleep(1.1)
+    assert (await client.post(path, json=body)).status_code == 200
