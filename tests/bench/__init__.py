@@ -12,5 +12,6 @@ token-call count per OAuth credential, with PASS/FAIL for each target of the iss
 Modules: :mod:`.services` (processes, database, RSS), :mod:`.wrk` (load generator),
 :mod:`.fixtures` (credentials and targets), :mod:`.loader` (bulk registration),
 :mod:`.scale` (the scale run), :mod:`.report` (tables and checks), :mod:`.runner` (the order
-of it all), :mod:`.profiling` (optional ``py-spy`` summary of one vault worker).
+of it all), :mod:`.profiling` (optional ``py-spy`` summary of one vault worker), :mod:`.machine`
+(CPU accounting: the vault idle between runs, other processes' load during each run).
 """

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .machine import QUIET
 from .wrk import Result
 
 # (label, numerator target, denominator target, minimum) - throughput ratios of the issue.
@@ -52,13 +53,13 @@ class Report:
     def table(self, results: Sequence[Result]) -> None:
         self.line(
             f"{'target':<16}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-            f"{'max ms':>9}{'requests':>10}{'non-2xx':>9}{'sock/tmo':>9}"
+            f"{'max ms':>9}{'requests':>10}{'non-2xx':>9}{'sock/tmo':>9}{'other':>7}"
         )
         for r in results:
             self.line(
                 f"{r.target:<16}{r.rps:>9.0f}{r.p50_ms:>9.2f}{r.p90_ms:>9.2f}{r.p99_ms:>9.2f}"
                 f"{r.max_ms:>9.1f}{r.requests:>10}{r.status_errors:>9}"
-                f"{r.socket_errors + r.timeouts:>9}"
+                f"{r.socket_errors + r.timeouts:>9}{r.other_cores:>7.2f}"
             )
 
     def summary(self) -> bool:
@@ -126,3 +127,16 @@ def rounds_summary(report: Report, rounds: list[dict[str, Result]], concurrency:
             )
     errors = sum(r.errors for results in rounds for r in results.values())
     report.check("non-2xx and socket errors (all rounds)", str(errors), "0", errors == 0)
+    quiet_check(report, [r for results in rounds for r in results.values()], "rounds")
+
+
+def quiet_check(report: Report, results: Sequence[Result], label: str) -> None:
+    """Not a target of the issue but the validity of the others: nothing else was running."""
+    worst = max((r.other_cores for r in results), default=0.0)
+    noisy = sum(r.other_cores >= QUIET for r in results)
+    report.check(
+        f"validity: other processes' load during the {label}",
+        f"{noisy} of {len(results)} runs >= {QUIET} core (max {worst:.2f})",
+        "none",
+        noisy == 0,
+    )

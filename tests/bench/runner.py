@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import signal
 import tempfile
@@ -10,17 +9,16 @@ import time
 import traceback
 from collections import Counter
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from app.crypto import LocalKeyring
 from tests.kms_servers import BaoServer
 from tests.walmart_sim import SimulatorControl
 from tests.walmart_sim.process import SimulatorProcess
 
-from . import environment, fixtures, profiling, scale, services, wrk
+from . import environment, fixtures, machine, profiling, scale, services, wrk
 from .report import Report, ratio_line, ratios, rounds_summary
 
 
@@ -51,46 +49,43 @@ class Bench:
     oauth_first_use: float = 0.0
     oauth_last_use: float = 0.0
     vault_launcher: int = 0
+    database: str = ""
     vault_url: str = ""
     settle: dict[str, float] = field(default_factory=dict)
+    # The vault's answers by status when last read: /metrics is read only to explain errors,
+    # since with many credentials a scrape costs a worker real time and memory.
+    answers: Counter[str] = field(default_factory=Counter)
 
     def load(self, target: wrk.Target, seconds: float) -> wrk.Result:
-        before = services.answered(self.vault_url)
-        result = wrk.run(
-            target,
-            seconds=seconds,
-            concurrency=self.options.concurrency,
-            threads=self.options.threads,
-            work_dir=self.work,
-            raw_log=self.work / "wrk.log",
-        )
+        waited = machine.wait_quiet(self.database)
+        if waited > 2:
+            self.report.line(f"note: waited {waited:.0f} s for other processes to go quiet")
+        with machine.OtherLoad(self.database) as other:
+            result = wrk.run(
+                target,
+                seconds=seconds,
+                concurrency=self.options.concurrency,
+                threads=self.options.threads,
+                work_dir=self.work,
+                raw_log=self.work / "wrk.log",
+            )
+        result = replace(result, other_cores=other.cores)
         if target.name == "oauth":
             self.oauth_last_use = time.time()
         if result.status_errors:
-            self._explain(target.name, services.answered(self.vault_url) - before)
+            answers = services.answered(self.vault_url)
+            self._explain(target.name, answers - self.answers)
+            self.answers = answers
         # The vault keeps writing its audit backlog after a load: the next target starts once
         # the vault's workers are idle, so that no run pays for the one before.
         workers = services.worker_pids(self.vault_launcher)
-        self.settle[target.name] = services.wait_idle(workers) if workers else 0.0
+        self.settle[target.name] = machine.wait_idle(workers)
         return result
 
     def _explain(self, name: str, answers: Counter[str]) -> None:
         failed = {k: n for k, n in answers.items() if not k.startswith(("2", "3"))}
         shown = ", ".join(f"{n} x {k}" for k, n in sorted(failed.items())) or "none (not the vault)"
         self.report.line(f"note: {name} got non-2xx answers; the vault's own count: {shown}")
-
-
-def vault_env(database_url: str, sim_url: str) -> dict[str, str]:
-    return {
-        "VAULT_ENV": "production",
-        "VAULT_DATABASE_URL": database_url,
-        "VAULT_KEK_PROVIDER": "local",
-        "VAULT_LOCAL_KEKS": LocalKeyring.generate_spec("bench-1"),
-        "VAULT_BOOTSTRAP_TOKEN": secrets.token_urlsafe(32),
-        "VAULT_WALMART_PRODUCTION_URL": sim_url,
-        "VAULT_WALMART_SANDBOX_URL": sim_url.replace("127.0.0.1", "localhost"),
-        "VAULT_LOG_LEVEL": "WARNING",
-    }
 
 
 def _prepare(bench: Bench, vault: fixtures.Vault, bao: BaoServer, ceiling_url: str) -> str:
@@ -106,6 +101,7 @@ def _prepare(bench: Bench, vault: fixtures.Vault, bao: BaoServer, ceiling_url: s
     for credential_id, url in ((sig2048, feeds), (sig1024, feeds), (oauth, orders)):
         fixtures.check_end_to_end(vault, token, credential_id, url)
     bench.report.line("credentials registered and their headers accepted by the simulator")
+    bench.answers = services.answered(vault.url)
     bench.targets += [
         fixtures.headers_target("sig2048", vault, token, sig2048, feeds),
         fixtures.headers_target("sig1024", vault, token, sig1024, feeds),
@@ -169,8 +165,9 @@ def _token_calls(bench: Bench, sim_url: str) -> None:
 def _run(bench: Bench, stack: ExitStack) -> None:
     options, report = bench.options, bench.report
     database_url = stack.enter_context(services.fresh_database())
+    bench.database = database_url.rsplit("/", 1)[1]
     sim = stack.enter_context(SimulatorProcess())
-    env = vault_env(database_url, sim.base_url)
+    env = services.vault_env(database_url, sim.base_url)
     replicas = stack.enter_context(services.vault(env, bench.work, options.workers))
     launcher = replicas.processes[0].pid
     bench.vault_launcher, bench.vault_url = launcher, replicas.urls[0]

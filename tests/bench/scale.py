@@ -19,7 +19,7 @@ from pathlib import Path
 from . import services
 from .fixtures import Vault
 from .loader import key_pool, load_http, load_in_process
-from .report import Report
+from .report import Report, quiet_check
 from .wrk import Result, Target
 
 SMALL = 100
@@ -118,6 +118,11 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
         f"  distinct credentials asked for during the whole run (audit): {distinct}; a worker's "
         "caches hold at most the ones it served"
     )
+    started = time.perf_counter()
+    services.answered(setup.vault.url)  # what a Prometheus scrape costs with N credentials
+    scrape = time.perf_counter() - started
+    report.line(f"  one GET /metrics with {setup.count} credentials took {scrape:.2f} s")
+    _memory_line(report, "after that scrape", setup.launcher_pid)
     if setup.profile is not None:
         setup.profile(large_target)
 
@@ -142,5 +147,6 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
         f"<= {LATENCY_LIMIT:.2f}x",
         ratio <= LATENCY_LIMIT,
     )
+    quiet_check(report, small + large, "scale runs")
     errors = sum(r.errors for r in small + large)
     report.check("non-2xx and socket errors (scale runs)", str(errors), "0", errors == 0)

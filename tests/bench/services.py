@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from app.crypto import LocalKeyring
 from tests.replicas import ROOT, Replicas, free_port
 
 POSTGRES_SERVER = os.environ.get("VAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -59,6 +61,19 @@ def fresh_database() -> Iterator[str]:
         yield url
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def vault_env(database_url: str, sim_url: str) -> dict[str, str]:
+    return {
+        "VAULT_ENV": "production",
+        "VAULT_DATABASE_URL": database_url,
+        "VAULT_KEK_PROVIDER": "local",
+        "VAULT_LOCAL_KEKS": LocalKeyring.generate_spec("bench-1"),
+        "VAULT_BOOTSTRAP_TOKEN": secrets.token_urlsafe(32),
+        "VAULT_WALMART_PRODUCTION_URL": sim_url,
+        "VAULT_WALMART_SANDBOX_URL": sim_url.replace("127.0.0.1", "localhost"),
+        "VAULT_LOG_LEVEL": "WARNING",
+    }
 
 
 @contextmanager
@@ -165,35 +180,6 @@ def memory(pid: int) -> Memory:
         if key in ("VmRSS", "VmHWM"):
             values[key] = int(rest.split()[0])
     return Memory(pid, values["VmRSS"], values["VmHWM"])
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time used so far by these processes (/proc/<pid>/stat)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
-
-
-def wait_idle(
-    pids: list[int], *, busy: float = 0.05, window: float = 0.5, limit: float = 120
-) -> float:
-    """Wait until the processes together use less than ``busy`` of a core over ``window``
-    seconds (the vault writes its audit backlog after a load ends); returns the seconds waited."""
-    started = time.monotonic()
-    before = cpu_seconds(pids)
-    while time.monotonic() - started < limit:
-        time.sleep(window)
-        after = cpu_seconds(pids)
-        if after - before < busy * window:
-            break
-        before = after
-    return time.monotonic() - started
 
 
 _REQUESTS = re.compile(r"^vault_http_requests_total\{(?P<labels>.*)\} (?P<value>\S+)$")

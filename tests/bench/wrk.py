@@ -72,6 +72,7 @@ class Result:
     status_errors: int
     socket_errors: int
     timeouts: int
+    other_cores: float = 0.0  # load from processes outside the benchmark meanwhile (cores)
 
     @property
     def rps(self) -> float:

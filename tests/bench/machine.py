@@ -1,0 +1,121 @@
+"""CPU accounting on a shared machine: is the vault idle yet, and is anything else running?
+
+On a 2-core box another process (a test suite, a build) changes every number, and not equally
+for every target. So each load run also measures the *other load*: the machine's busy CPU
+time (/proc/stat) minus what this benchmark's own processes used - this process and its
+descendants (servers, workers, wrk; reaped children included) and the PostgreSQL processes
+serving the bench database (its backends and the server's shared background processes).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+QUIET = 0.15  # cores of other load below which a run counts as undisturbed
+_BACKEND = re.compile(r"\d+\(\d+\)|\[local\]")  # "postgres: ... user db 127.0.0.1(5432) idle"
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()  # fields from "state" on: ppid is [1], utime [11]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes themselves."""
+    total = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def wait_idle(
+    pids: list[int], *, busy: float = 0.05, window: float = 0.5, limit: float = 120
+) -> float:
+    """Wait until the processes together use less than ``busy`` of a core over ``window``
+    seconds (the vault writes its audit backlog after a load ends); returns the seconds waited."""
+    started = time.monotonic()
+    before = cpu_seconds(pids)
+    while time.monotonic() - started < limit:
+        time.sleep(window)
+        after = cpu_seconds(pids)
+        if after - before < busy * window:
+            break
+        before = after
+    return time.monotonic() - started
+
+
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine since boot, all cores together."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / TICKS
+
+
+def ours(database: str) -> float:
+    """CPU seconds used so far by this benchmark: see the module docstring."""
+    parents: dict[int, int] = {}
+    postgres: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat(entry.name)
+        if fields is None:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline.startswith("postgres") and (database in cmdline or not _BACKEND.search(cmdline)):
+            postgres.append(int(entry.name))
+    tree, frontier = {os.getpid()}, [os.getpid()]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier += children
+    total = 0.0
+    for pid in tree:
+        fields = _stat(pid)
+        if fields is not None:  # own time and that of reaped children (wrk, exited workers)
+            total += sum(int(v) for v in fields[11:15]) / TICKS
+    return total + cpu_seconds([pid for pid in postgres if pid not in tree])
+
+
+class OtherLoad:
+    """``with OtherLoad(db) as other: ...`` then ``other.cores``: the average number of cores
+    that processes outside the benchmark kept busy meanwhile."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.cores = 0.0
+
+    def __enter__(self) -> OtherLoad:
+        self._start = (time.monotonic(), machine_busy(), ours(self.database))
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        started, busy, mine = self._start
+        elapsed = time.monotonic() - started
+        other = (machine_busy() - busy) - (ours(self.database) - mine)
+        self.cores = max(0.0, other / elapsed) if elapsed > 0 else 0.0
+
+
+def wait_quiet(database: str, *, window: float = 1.0, limit: float = 180) -> float:
+    """Wait (up to ``limit``) until other processes use less than ``QUIET`` cores; the wait."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        with OtherLoad(database) as other:
+            time.sleep(window)
+        if other.cores < QUIET:
+            break
+    return time.monotonic() - started
