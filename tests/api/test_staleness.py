@@ -40,4 +40,6 @@ async def test_second_process_sees_a_disable_within_the_bound(
             while (await replica.post(path, json=request)).status_code == 200:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             elapsed = time.perf_counter() - started
-    assert elapsed <= settings.cache_max_staleness_seconds + 0.3
+    # The replica trusts what it read for the bound, counted from its read (which came before
+    # the disable); the slack covers one request's round trip on a busy 2-core machine.
+    assert elapsed <= settings.cache_max_staleness_seconds + 1.0
