@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from app.credentials.router import router as credentials_router
 from app.crypto import EnvelopeError, KekUnavailable
 from app.db import DATABASE_UNAVAILABLE
 from app.errors import DatabaseUnavailable, KeyServiceUnavailable, VaultError
+from app.headers.fast_lane import HeadersFastLane
 from app.headers.router import router as headers_router
 from app.kek import build_envelope
 from app.ops.logging import configure_logging
@@ -39,7 +41,9 @@ Every error is `{"error": {"code", "message", "details"}}`.
 """
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
+    """The vault's ASGI app. ``freeze_gc`` is for a server process that builds one app: see
+    the lifespan."""
     configure_logging(settings.log_level)
     kek = build_envelope(settings)  # before serving: a bad KEK setting fails right here
 
@@ -49,6 +53,11 @@ def create_app(settings: Settings) -> FastAPI:
             async with app_state(settings, kek.envelope) as state:
                 app.state.vault = state
                 await prepare_callers(settings, state.sessionmaker)
+                if freeze_gc:
+                    # Everything built so far lives as long as the process. Moving it out of
+                    # the collector's generations keeps full collections short: before this,
+                    # they walked it all and showed as 100+ ms pauses in the p99 latency.
+                    gc.freeze()
                 yield
         finally:
             await kek.aclose()
@@ -59,6 +68,8 @@ def create_app(settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    # Added first, so it runs inside the request context (ids, body limit, log, metrics).
+    app.add_middleware(HeadersFastLane)
     app.add_middleware(RequestContextMiddleware)
     _install_error_handlers(app)
     app.include_router(ops_router)
@@ -153,7 +164,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _build() -> FastAPI:
-    return create_app(get_settings())
+    return create_app(get_settings(), freeze_gc=True)
 
 
 def __getattr__(name: str) -> Any:

@@ -28,6 +28,9 @@ MAX_PENDING = 100_000
 # Small frequent batches: a big one would hold the event loop (hashing, one large INSERT) long
 # enough to show in every request's tail latency.
 FLUSH_AT = 200
+# One transaction's most: under a burst the buffer outgrows FLUSH_AT while a flush waits on the
+# chain's lock, and chaining (hashing) a whole backlog at once would stall the event loop.
+MAX_BATCH = 500
 TICK_SECONDS = 0.05
 
 
@@ -88,15 +91,15 @@ class AuditBatcher:
                 await self.flush()
 
     async def flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        try:
-            async with transaction(self.sessionmaker) as session:
-                await AuditRepository(session).append(batch)
-        except DatabaseUnavailable:
-            log.warning("audit batch of %d events deferred: database unavailable", len(batch))
-            self._pending = batch + self._pending
-            self._oldest = time.monotonic()  # retried a full interval later, not every tick
-            if self.dropped:
-                log.error("audit events dropped while the database was away: %d", self.dropped)
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                async with transaction(self.sessionmaker) as session:
+                    await AuditRepository(session).append(batch)
+            except DatabaseUnavailable:
+                log.warning("audit batch of %d events deferred: database unavailable", len(batch))
+                self._pending = batch + self._pending
+                self._oldest = time.monotonic()  # retried a full interval later, not every tick
+                if self.dropped:
+                    log.error("audit events dropped while the database was away: %d", self.dropped)
+                return

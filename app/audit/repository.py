@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.chain import event_hash
+from app.audit.chain import FIELDS, event_hash
 from app.audit.models import AuditChainHead, AuditEvent
+
+# Every column but the identity ``id``, which the database numbers in COPY's row order.
+COPY_COLUMNS = (*FIELDS, "prev_hash", "hash")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +49,25 @@ class AuditRepository:
         for event in batch:
             event["prev_hash"] = prev
             event["hash"] = prev = event_hash(prev, event)
-        await self.session.execute(insert(AuditEvent), batch)
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self._copy(batch)
+        else:
+            await self.session.execute(insert(AuditEvent), batch)
         await self.session.execute(
             update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=prev)
+        )
+
+    async def _copy(self, batch: list[dict[str, Any]]) -> None:
+        """PostgreSQL's COPY, in this transaction: the benchmark's audit of 15,000 issued
+        headers a second spent a third of a worker in SQLAlchemy's per-row INSERT work."""
+        connection = await self.session.connection()
+        driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
+        records = [
+            tuple(json.dumps(e["details"]) if c == "details" else e[c] for c in COPY_COLUMNS)
+            for e in batch
+        ]
+        await driver.copy_records_to_table(
+            AuditEvent.__tablename__, columns=COPY_COLUMNS, records=records
         )
 
     async def page(
