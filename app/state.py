@@ -21,11 +21,16 @@ from app.credentials.testing import LiveTester
 from app.crypto import Envelope
 from app.db import ensure_sqlite_directory, is_sqlite, make_engine, make_sessionmaker
 from app.headers.keystore import KeyStore
+from app.headers.reader import AsyncpgReader, SessionReader, SnapshotReader
 from app.headers.service import HeaderIssuer
 from app.headers.snapshot import SnapshotCache
 from app.ops.metrics import DatabaseCollector
 from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
+
+# Per worker, beside the engine's pool: enough for a burst of cache misses, which each hold a
+# connection for one short indexed read.
+READER_CONNECTIONS = 10
 
 
 @dataclass(slots=True)
@@ -55,7 +60,16 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         follow_redirects=False,
     )
     walmart = WalmartClient(http, svc_name=settings.svc_name)
-    keystore = KeyStore(sessionmaker, envelope)
+    reader: SnapshotReader = (
+        SessionReader(sessionmaker)
+        if is_sqlite(settings.database_url)
+        else await AsyncpgReader.open(
+            engine,
+            max_connections=READER_CONNECTIONS,
+            seconds=settings.database_timeout_seconds,
+        )
+    )
+    keystore = KeyStore(sessionmaker, envelope, max_keys=settings.key_cache_size)
     broker = TokenBroker(
         sessionmaker,
         keystore,
@@ -74,9 +88,10 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
     issuer = HeaderIssuer(
         settings=settings,
         snapshots=SnapshotCache(
-            sessionmaker,
+            reader,
             max_staleness=settings.cache_max_staleness_seconds,
             on_change=drop_secrets,
+            max_entries=settings.snapshot_cache_size,
         ),
         keystore=keystore,
         broker=broker,
@@ -123,6 +138,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         await drift.stop()
         await callers.stop()
         await audit.stop()
+        await reader.aclose()
         await http.aclose()
         await engine.dispose()
 

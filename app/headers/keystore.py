@@ -54,6 +54,10 @@ class KeyStore:
 
     async def open_secret(self, snapshot: CredentialSnapshot) -> bytes:
         """The plaintext secret of the snapshot's version (PKCS#8 DER or client secret)."""
+        if snapshot.sealed_secret is not None:  # read along with the snapshot
+            return await self.envelope.open(
+                snapshot.sealed_secret, aad=associated_data(snapshot, snapshot.version)
+            )
         async with self.sessionmaker() as session:
             sealed = (
                 await session.execute(

@@ -12,16 +12,13 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.credentials.models import Credential
 from app.db import utcnow
+from app.headers.reader import SnapshotReader, SnapshotRow
 from app.single_flight import SingleFlight
-from app.walmart.models import OAuthToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +35,22 @@ class CredentialSnapshot:
     token_fetched_at: datetime | None  # the shared token's fetch time, as of ``loaded_wall``
     loaded_wall: datetime
     loaded_at: float  # monotonic
+    # The current version's sealed secret when read with the snapshot (one query per miss);
+    # ciphertext, but kept out of reprs all the same.
+    sealed_secret: str | None = field(default=None, repr=False, compare=False)
 
 
 class SnapshotCache:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        reader: SnapshotReader,
         *,
         max_staleness: float,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[uuid.UUID], None] = lambda _id: None,
         max_entries: int = 20_000,
     ) -> None:
-        self.sessionmaker = sessionmaker
+        self.reader = reader
         self.on_change = on_change
         self.max_staleness = max_staleness
         self.clock = clock
@@ -67,9 +67,7 @@ class SnapshotCache:
         cached = self._by_id.get(credential_id)
         if cached is not None and self.clock() - cached.loaded_at < self.max_staleness:
             return cached
-        fresh = await self._flights.run(
-            credential_id, lambda: self._load(Credential.id == credential_id)
-        )
+        fresh = await self._flights.run(credential_id, lambda: self._read(credential_id))
         if cached is not None and (
             fresh is None or (fresh.version, fresh.status) != (cached.version, cached.status)
         ):
@@ -86,11 +84,7 @@ class SnapshotCache:
         known = self._by_slot.get(slot)
         if known is not None and self.clock() - known[1] < self.max_staleness:
             return await self.get(known[0]) if known[0] is not None else None
-        fresh = await self._load(
-            (Credential.account_id == account_id)
-            & (Credential.market == market)
-            & (Credential.environment == environment)
-        )
+        fresh = self._keep(await self.reader.by_slot(account_id, market, environment))
         self._by_slot[slot] = (fresh.id if fresh else None, self.clock())
         if len(self._by_slot) > self.max_entries:
             self._by_slot.popitem(last=False)
@@ -103,20 +97,29 @@ class SnapshotCache:
             if known == credential_id:
                 del self._by_slot[slot]
 
-    async def _load(self, condition: object) -> CredentialSnapshot | None:
-        query = (
-            select(Credential, OAuthToken.fetched_at)
-            .outerjoin(OAuthToken, OAuthToken.credential_id == Credential.id)
-            .where(condition, Credential.deleted_at.is_(None))  # type: ignore[arg-type]
-        )
-        async with self.sessionmaker() as session:
-            row = (await session.execute(query)).one_or_none()
+    async def _read(self, credential_id: uuid.UUID) -> CredentialSnapshot | None:
+        return self._keep(await self.reader.by_id(credential_id))
+
+    def _keep(self, row: SnapshotRow | None) -> CredentialSnapshot | None:
         if row is None:
             return None
-        credential, token_fetched_at = row
-        snapshot = snapshot_of(credential, token_fetched_at=token_fetched_at, at=self.clock())
-        self._by_id[credential.id] = snapshot
-        self._by_id.move_to_end(credential.id)
+        snapshot = CredentialSnapshot(
+            id=row.id,
+            account_id=row.account_id,
+            market=row.market,
+            environment=row.environment,
+            kind=row.kind,
+            public_id=row.public_id,
+            channel_type=row.channel_type,
+            version=row.current_version,
+            status=row.status,
+            token_fetched_at=row.token_fetched_at,
+            loaded_wall=utcnow(),
+            loaded_at=self.clock(),
+            sealed_secret=row.sealed_secret,
+        )
+        self._by_id[snapshot.id] = snapshot
+        self._by_id.move_to_end(snapshot.id)
         if len(self._by_id) > self.max_entries:
             self._by_id.popitem(last=False)
         return snapshot

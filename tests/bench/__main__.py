@@ -33,6 +33,13 @@ def parse(argv: list[str] | None = None) -> Options:
         metavar="SECONDS",
         help="py-spy one vault worker during an extra sig2048 run (needs py-spy and ptrace)",
     )
+    parser.add_argument(
+        "--vault-setting",
+        action="append",
+        default=[],
+        metavar="VAULT_NAME=VALUE",
+        help="a vault setting for this run (repeatable), e.g. VAULT_KEY_CACHE_SIZE=500",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="report file")
     parser.add_argument("--keep-logs", action="store_true", help="keep the work directory")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -43,6 +50,9 @@ def parse(argv: list[str] | None = None) -> Options:
     if args.quick:
         args.duration, args.rounds, args.warmup = 3.0, 1, 1.0
         args.scale = min(args.scale, 2_000)
+    for setting in args.vault_setting:
+        if not setting.startswith("VAULT_") or "=" not in setting:
+            parser.error(f"--vault-setting takes VAULT_NAME=VALUE, not {setting!r}")
     if args.scale < 200 and not args.skip_scale:
         parser.error("--scale must be at least 200 (100 of them form the small database)")
     return Options(
@@ -59,6 +69,7 @@ def parse(argv: list[str] | None = None) -> Options:
         output=args.output,
         keep_logs=args.keep_logs,
         strict=args.strict,
+        vault_settings=tuple(args.vault_setting),
     )
 
 

@@ -61,5 +61,6 @@ def describe(report: Report, options: dict[str, object]) -> None:
     report.line("options: " + ", ".join(f"{k}={v}" for k, v in options.items()))
     report.line(
         "vault: python -m app.serve, VAULT_LOG_LEVEL=WARNING, VAULT_ENV=production, local KEK, "
-        "other settings at their defaults; ceiling: uvicorn tests.bench.ceiling:app"
+        "other settings at their defaults (or as in vault_settings); "
+        "ceiling: uvicorn tests.bench.ceiling:app"
     )

@@ -37,6 +37,7 @@ class Options:
     output: Path
     keep_logs: bool
     strict: bool
+    vault_settings: tuple[str, ...] = ()  # "VAULT_NAME=value", over the bench's own
 
 
 @dataclass
@@ -168,6 +169,7 @@ def _run(bench: Bench, stack: ExitStack) -> None:
     bench.database = database_url.rsplit("/", 1)[1]
     sim = stack.enter_context(SimulatorProcess())
     env = services.vault_env(database_url, sim.base_url)
+    env.update(setting.partition("=")[::2] for setting in options.vault_settings)
     replicas = stack.enter_context(services.vault(env, bench.work, options.workers))
     launcher = replicas.processes[0].pid
     bench.vault_launcher, bench.vault_url = launcher, replicas.urls[0]
