@@ -91,3 +91,13 @@ def oauth_body(
     }
     body.update(overrides)
     return body
+
+
+def signature_auth(consumer_id: str, key: rsa.RSAPrivateKey) -> dict[str, Any]:
+    """The ``auth`` of a rotation to ``key``."""
+    return {
+        "kind": "signature",
+        "consumer_id": consumer_id,
+        "private_key": seller_center_key(key),
+        "channel_type": CHANNEL_TYPE,
+    }

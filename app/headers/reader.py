@@ -138,6 +138,7 @@ class AsyncpgReader:
             max_size=max_connections,
             timeout=seconds,
             command_timeout=seconds,
+            reset=_nothing_to_reset,
         )
         return cls(pool, engine, timeout=seconds)
 
@@ -167,6 +168,11 @@ class AsyncpgReader:
 
     async def aclose(self) -> None:
         await self._pool.close()
+
+
+async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
+    """asyncpg resets every connection handed back (a round trip: unlock advisory locks, close
+    cursors, UNLISTEN, RESET ALL). These connections only ever run the two SELECTs above."""
 
 
 def _compiled(engine: AsyncEngine, statement: RowQuery) -> tuple[str, tuple[str, ...]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -50,7 +50,9 @@ async def lanes(
     vault_app.user_middleware.append(Middleware(Recorder, seen=seen))
     vault_app.middleware_stack = vault_app.build_middleware_stack()
     plain = create_app(settings)
-    plain.user_middleware = [m for m in plain.user_middleware if m.cls is not HeadersFastLane]
+    plain.user_middleware = [
+        m for m in plain.user_middleware if cast(object, m.cls) is not HeadersFastLane
+    ]
     async with plain.router.lifespan_context(plain):
         with_lane = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=vault_app), base_url="http://vault.test"

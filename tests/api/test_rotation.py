@@ -15,17 +15,8 @@ from app.config import Settings
 from app.db import utcnow
 from tests.api.helpers import assert_error
 from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
-from tests.factories import CHANNEL_TYPE, new_rsa_key, seller_center_key
+from tests.factories import CHANNEL_TYPE, new_rsa_key, signature_auth
 from tests.walmart_sim import SimulatorControl, SimulatorServer
-
-
-def signature_auth(consumer_id: str, key: Any) -> dict[str, Any]:
-    return {
-        "kind": "signature",
-        "consumer_id": consumer_id,
-        "private_key": seller_center_key(key),
-        "channel_type": CHANNEL_TYPE,
-    }
 
 
 async def versions(client: httpx.AsyncClient, credential_id: str) -> list[tuple[int, str]]:
