@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -20,8 +21,13 @@ def _method(value: str) -> str:
     return upper
 
 
+# Whitespace (Unicode's too) and control characters; one regex search instead of a per-character
+# Python loop, which cost more than the rest of the body's validation.
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
 def _url(value: str) -> str:
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if _SPACE_OR_CONTROL.search(value):
         raise ValueError("must not contain whitespace or control characters")
     if not value.isascii():
         raise ValueError(

@@ -47,6 +47,8 @@ _FAILURE_ERRORS: dict[str, type[WalmartError]] = {
     "network_error": WalmartUnreachable,
 }
 
+_ISSUED = {kind: HEADERS_ISSUED.labels(kind) for kind in ("signature", "oauth")}
+
 
 @dataclass
 class HeaderIssuer:
@@ -94,7 +96,7 @@ class HeaderIssuer:
             headers, expires_at = await self._signature(snapshot, method, url)
         else:
             headers, expires_at = await self._oauth(snapshot, caller)
-        HEADERS_ISSUED.labels(snapshot.kind).inc()
+        _ISSUED[snapshot.kind].inc()
         self.audit.add(
             action="headers.issued",
             client_id=caller.client_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -9,6 +10,7 @@ import time
 import uuid
 from typing import Any
 
+from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -119,12 +121,20 @@ async def _too_large(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+@functools.lru_cache(maxsize=1024)
+def _request_metrics(route: str, method: str, status: int) -> tuple[Counter, Histogram]:
+    """The labelled series of one (route template, method, status): a bounded set, looked up
+    once instead of through the metrics' locks on every request."""
+    return REQUESTS.labels(route, method, str(status)), REQUEST_SECONDS.labels(route, method)
+
+
 def _log_request(scope: Scope, status: int, started: float, request_id: str) -> None:
     route: Any = scope.get("route")
     path = getattr(route, "path", None) or "unmatched"
     elapsed = time.perf_counter() - started
-    REQUESTS.labels(path, scope["method"], str(status)).inc()
-    REQUEST_SECONDS.labels(path, scope["method"]).observe(elapsed)
+    count, duration = _request_metrics(path, scope["method"], status)
+    count.inc()
+    duration.observe(elapsed)
     if not log.isEnabledFor(logging.INFO):
         return
     state = scope.get("state", {})
