@@ -54,9 +54,12 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
                 app.state.vault = state
                 await prepare_callers(settings, state.sessionmaker)
                 if freeze_gc:
-                    # Everything built so far lives as long as the process. Moving it out of
-                    # the collector's generations keeps full collections short: before this,
-                    # they walked it all and showed as 100+ ms pauses in the p99 latency.
+                    # Everything built so far (modules, models, routes, caches) lives as
+                    # long as the process: freezing it keeps every later full collection from
+                    # walking it again, a pause that lands in some request's latency. A
+                    # request allocates a few hundred objects that die with it; collecting
+                    # the young generation every 20,000 allocations instead of 700 measured
+                    # about 5 % more requests per second on the OAuth and 1024-bit paths.
                     gc.freeze()
                     gc.set_threshold(20_000, 20, 20)
                 yield
