@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from sqlalchemy import text
 
+from app.audit.batcher import MAX_BATCH
+from app.audit.repository import HASH_CHUNK
 from app.audit.verify import verify_chain
 from app.state import AppState
 from tests.api.helpers import assert_error, bearer, new_client_token
@@ -98,3 +102,28 @@ async def test_chain_detects_edits_and_removals(
         report = await verify_chain(session)
     assert (report.ok, report.first_break) == (False, ids[2])
     assert "removed" in (report.problem or "")
+
+
+async def test_a_backlog_is_chained_in_order_across_chunks_and_batches(
+    vault_state: AppState,
+) -> None:
+    batcher = vault_state.audit
+    count = MAX_BATCH + HASH_CHUNK + 7  # two transactions, the first in several hash chunks
+    credential_id = uuid.uuid4()
+    for n in range(count):
+        batcher.add(
+            action="headers.issued",
+            client_id=None,
+            request_id=f"backlog-{n}",
+            account_id="acct-backlog",
+            credential_id=credential_id,
+            version=1,
+            details={"kind": "signature", "method": "GET", "path": "/v3/ca/feeds"},
+        )
+    await batcher.flush()
+    async with vault_state.sessionmaker() as session:
+        report = await verify_chain(session)
+        sql = "SELECT request_id FROM audit_events WHERE account_id = :a ORDER BY id"
+        order = (await session.execute(text(sql), {"a": "acct-backlog"})).scalars().all()
+    assert report.ok, report.problem
+    assert list(order) == [f"backlog-{n}" for n in range(count)]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import services
+from . import miss_cost, services
 from .fixtures import Vault
 from .loader import key_pool, load_http, load_in_process
 from .report import Report, quiet_check
@@ -134,6 +134,9 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
         f" -> ratio {ratio:.2f};  median req/s {statistics.median(r.rps for r in small):.0f}"
         f" vs {statistics.median(r.rps for r in large):.0f}"
     )
+    report.line("  what a key-cache miss costs (measured in the benchmark's process):")
+    for line in miss_cost.lines():
+        report.line(line)
     worst = max(m.rss_mb for m in final)
     report.check(
         f"RSS per worker, {setup.count} credentials ({distinct} requested)",

@@ -1,0 +1,78 @@
+"""What a key-cache miss costs beyond a hit, measured in the benchmark's own process.
+
+With more sellers than a worker keeps signing keys for, most requests sign with a key object
+opened for that request. OpenSSL prepares a key on its first signature (Montgomery contexts,
+blinding), so such a signature costs more than one with a key already in use; keeping every
+key ready instead costs the memory of an OpenSSL key object per credential. Both figures
+explain the scale run's latency ratio against its memory limit.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from app.crypto import load_sealed_pkcs8
+
+MESSAGE = b"consumer-id\nhttps://marketplace.walmartapis.com/v3/ca/feeds\nGET\n1700000000000\n"
+KEYS_FOR_MEMORY = 10_000
+
+
+def _signing_micros(bits: int, rounds: int = 300) -> tuple[float, float]:
+    """(µs to open a stored key and sign once with it, µs to sign with a key in use)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    started = time.perf_counter()
+    for _ in range(rounds):
+        load_sealed_pkcs8(der).sign(MESSAGE, padding.PKCS1v15(), hashes.SHA256())
+    fresh = (time.perf_counter() - started) / rounds * 1e6
+    started = time.perf_counter()
+    for _ in range(rounds):
+        key.sign(MESSAGE, padding.PKCS1v15(), hashes.SHA256())
+    warm = (time.perf_counter() - started) / rounds * 1e6
+    return fresh, warm
+
+
+def _rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _key_object_bytes(bits: int) -> float:
+    """Resident bytes per opened key that has signed once (the state a key cache holds)."""
+    der = rsa.generate_private_key(public_exponent=65537, key_size=bits).private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    before = _rss_kib()
+    keys = []
+    for _ in range(KEYS_FOR_MEMORY):
+        key = load_sealed_pkcs8(der)
+        key.sign(MESSAGE, padding.PKCS1v15(), hashes.SHA256())
+        keys.append(key)
+    grown = _rss_kib() - before
+    del keys
+    return grown * 1024 / KEYS_FOR_MEMORY
+
+
+def lines() -> list[str]:
+    found = []
+    for bits in (1024, 2048):
+        fresh, warm = _signing_micros(bits)
+        size = _key_object_bytes(bits)
+        found.append(
+            f"  RSA-{bits}: open + first signature {fresh:.0f} us, signature with a key in use "
+            f"{warm:.0f} us (+{fresh - warm:.0f} us per miss); a ready key holds "
+            f"{size / 1024:.1f} KiB resident, {size * 100_000 / 1e6:.0f} MB for 100,000"
+        )
+    return found
