@@ -1,12 +1,15 @@
 """One load per key at a time: concurrent misses for the same key share one database read.
 
 Without it, when a hot entry expires every request in flight misses together (32 at once at
-the benchmark's concurrency), each opening its own connection for the same row.
+the benchmark's concurrency), each opening its own connection for the same row. ``start``
+begins (or joins) a load without waiting for it: a cache refreshes an entry ahead of its
+expiry that way, while requests go on using the entry they have.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -17,11 +20,30 @@ class SingleFlight(Generic[T]):
     def __init__(self) -> None:
         self._loading: dict[Hashable, asyncio.Future[T]] = {}
 
-    async def run(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+    def start(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
         pending = self._loading.get(key)
         if pending is None:
             pending = asyncio.ensure_future(load())
             self._loading[key] = pending
-            pending.add_done_callback(lambda _done: self._loading.pop(key, None))
+            pending.add_done_callback(lambda done: self._finished(key, done))
+        return pending
+
+    async def run(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         # Shielded: a waiter that gives up does not cancel the load the others wait for.
-        return await asyncio.shield(pending)
+        return await asyncio.shield(self.start(key, load))
+
+    def _finished(self, key: Hashable, done: asyncio.Future[T]) -> None:
+        self._loading.pop(key, None)
+        if not done.cancelled():
+            # Marked as seen: a load nobody waited for (a refresh ahead) may fail quietly;
+            # the entry then expires and the next request's own load reports the failure.
+            done.exception()
+
+    async def aclose(self) -> None:
+        """Cancel loads still running (shutdown)."""
+        pending = list(self._loading.values())
+        for future in pending:
+            future.cancel()
+        for future in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await future

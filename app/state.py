@@ -138,6 +138,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         await drift.stop()
         await callers.stop()
         await audit.stop()
+        await issuer.snapshots.aclose()
         await reader.aclose()
         await http.aclose()
         await engine.dispose()

@@ -10,7 +10,6 @@ outage cannot exhaust memory; what is dropped is counted and logged).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -43,6 +42,10 @@ class AuditBatcher:
         self._pending: list[dict[str, Any]] = []
         self._oldest = 0.0  # monotonic time of the oldest pending event
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        # One flush at a time per worker, so batches reach the chain in the order they were
+        # issued and an explicit flush (shutdown, tests) waits for the one in progress.
+        self._flushing = asyncio.Lock()
         self.dropped = 0
 
     def add(
@@ -79,29 +82,32 @@ class AuditBatcher:
         self._task = asyncio.create_task(self._run(), name="audit-batcher")
 
     async def stop(self) -> None:
+        # Not a cancel: that could land inside a flush and lose the batch it had taken.
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await asyncio.sleep(TICK_SECONDS)
             due = time.monotonic() - self._oldest >= self.interval - 2 * TICK_SECONDS
             if self._pending and (len(self._pending) >= FLUSH_AT or due):
                 await self.flush()
 
     async def flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            try:
-                async with transaction(self.sessionmaker) as session:
-                    await AuditRepository(session).append(batch)
-            except DatabaseUnavailable:
-                log.warning("audit batch of %d events deferred: database unavailable", len(batch))
-                self._pending = batch + self._pending
-                self._oldest = time.monotonic()  # retried a full interval later, not every tick
-                if self.dropped:
-                    log.error("audit events dropped while the database was away: %d", self.dropped)
-                return
+        async with self._flushing:
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                try:
+                    async with transaction(self.sessionmaker) as session:
+                        await AuditRepository(session).append(batch)
+                except DatabaseUnavailable:
+                    log.warning("audit batch of %d deferred: database unavailable", len(batch))
+                    self._pending = batch + self._pending
+                    self._oldest = time.monotonic()  # retried an interval later, not every tick
+                    if self.dropped:
+                        log.error(
+                            "audit events dropped while the database was away: %d", self.dropped
+                        )
+                    return

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import uuid
 from collections import OrderedDict
@@ -82,8 +83,17 @@ class CallerDirectory:
         """The caller behind an ``Authorization: Bearer`` header, or ``Unauthenticated``."""
         digest = hash_token(bearer_token(authorization))
         entry = self._entries.get(digest)
-        if entry is None or self.clock() - entry.loaded_at >= self.max_staleness:
-            entry = await self._flights.run(digest, lambda: self._load(digest))
+        load = functools.partial(self._load, digest)
+        if entry is not None:
+            age = self.clock() - entry.loaded_at
+            if age >= self.max_staleness:
+                entry = None
+            elif age >= self.max_staleness / 2:
+                # Re-read ahead of the bound, in the background: every request of a busy
+                # caller would otherwise wait on the recheck (as for credential snapshots).
+                self._flights.start(digest, load)
+        if entry is None:
+            entry = await self._flights.run(digest, load)
         self._note_use(entry)
         return replace(entry.caller, request_id=request_id)
 
@@ -143,6 +153,7 @@ class CallerDirectory:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._flights.aclose()
         await self.flush_usage()
 
     async def _run(self) -> None:

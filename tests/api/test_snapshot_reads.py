@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
 
+from app.headers.reader import SnapshotReader, SnapshotRow
+from app.headers.snapshot import SnapshotCache
 from app.state import AppState
 from tests.api.walmart_setup import headers_for, signature_credential
 from tests.factories import CHANNEL_TYPE, new_rsa_key, signature_auth
@@ -48,3 +51,57 @@ async def test_a_miss_reads_the_current_sealed_secret_once(
     assert issued["version"] == 2
     assert await snapshots.get(uuid.uuid4()) is None
     assert await snapshots.for_slot("nobody", "CA", "production") is None
+
+
+class GatedReader:
+    """The app's own reader, behind a gate the test opens and closes."""
+
+    def __init__(self, reader: SnapshotReader) -> None:
+        self.reader = reader
+        self.gate = asyncio.Event()
+        self.reads = 0
+
+    async def by_id(self, credential_id: uuid.UUID) -> SnapshotRow | None:
+        self.reads += 1
+        await self.gate.wait()
+        return await self.reader.by_id(credential_id)
+
+    async def by_slot(self, account_id: str, market: str, environment: str) -> SnapshotRow | None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_an_entry_in_use_is_reread_ahead_of_its_bound_without_waiting(
+    client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
+) -> None:
+    credential_id = uuid.UUID((await signature_credential(client, walmart_control))["id"])
+    reader = GatedReader(vault_state.issuer.snapshots.reader)
+    now = [0.0]
+    cache = SnapshotCache(reader, max_staleness=2.0, clock=lambda: now[0])
+    reader.gate.set()
+    first = await cache.get(credential_id)
+    assert first is not None
+    reader.gate.clear()
+    now[0] = 0.9  # under half the bound: no read
+    assert await cache.get(credential_id) is first
+    assert reader.reads == 1
+    now[0] = 1.5  # past half: answered at once, re-read in the background (the gate is shut)
+    assert await asyncio.wait_for(cache.get(credential_id), timeout=1) is first
+    assert await asyncio.wait_for(cache.get(credential_id), timeout=1) is first
+    assert reader.reads == 2  # one background read, however many requests
+    reader.gate.set()
+    await asyncio.sleep(0.1)
+    refreshed = await cache.get(credential_id)
+    assert refreshed is not None
+    assert refreshed is not first
+    assert refreshed.loaded_at == 1.5
+    reader.gate.clear()
+    now[0] = 3.6  # past the refreshed entry's bound: the request waits for the read
+    waiting = asyncio.ensure_future(cache.get(credential_id))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    reader.gate.set()
+    assert (await waiting) is not refreshed
+    await cache.aclose()
