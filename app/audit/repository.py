@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -14,8 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.chain import FIELDS, event_hash
 from app.audit.models import AuditChainHead, AuditEvent
-
-HASH_CHUNK = 500  # events chained between two yields to the event loop (a few ms)
 
 # Every column but the identity ``id``, which the database numbers in COPY's row order.
 COPY_COLUMNS = (*FIELDS, "prev_hash", "hash")
@@ -49,14 +46,9 @@ class AuditRepository:
             .returning(AuditChainHead.last_hash)
         )
         prev = head.scalar_one()
-        for start in range(0, len(batch), HASH_CHUNK):
-            if start:
-                # The chain's lock is held, the event loop need not be: requests run between
-                # chunks, so a backlog's catch-up does not show in their latency.
-                await asyncio.sleep(0)
-            for event in batch[start : start + HASH_CHUNK]:
-                event["prev_hash"] = prev
-                event["hash"] = prev = event_hash(prev, event)
+        for event in batch:
+            event["prev_hash"] = prev
+            event["hash"] = prev = event_hash(prev, event)
         if self.session.get_bind().dialect.name == "postgresql":
             await self._copy(batch)
         else:
