@@ -9,6 +9,8 @@ explain the scale run's latency ratio against its memory limit.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from app.crypto import load_sealed_pkcs8
+from tests.replicas import ROOT
 
 MESSAGE = b"consumer-id\nhttps://marketplace.walmartapis.com/v3/ca/feeds\nGET\n1700000000000\n"
 KEYS_FOR_MEMORY = 10_000
@@ -48,7 +51,16 @@ def _rss_kib() -> int:
 
 
 def _key_object_bytes(bits: int) -> float:
-    """Resident bytes per opened key that has signed once (the state a key cache holds)."""
+    """Resident bytes per opened key that has signed once (the state a key cache holds),
+    measured in a fresh interpreter: in this one, memory freed earlier would be reused."""
+    code = f"from tests.bench.miss_cost import _grown_by_keys; print(_grown_by_keys({bits}))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return float(done.stdout)
+
+
+def _grown_by_keys(bits: int) -> float:
     der = rsa.generate_private_key(public_exponent=65537, key_size=bits).private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
