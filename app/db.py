@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator, event
 from sqlalchemy import exc as sa_exc
@@ -39,6 +40,16 @@ NAMING_CONVENTION = {
 
 # Failures that mean "the database is not there right now", as opposed to a query the
 # database refused (an IntegrityError is the caller's to translate, never a 503).
+# What the asyncpg driver raises, used directly, when the server is lost or unreachable.
+ASYNCPG_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
+)
+
 DATABASE_UNAVAILABLE = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,

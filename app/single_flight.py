@@ -32,8 +32,17 @@ class SingleFlight(Generic[T]):
         # Shielded: a waiter that gives up does not cancel the load the others wait for.
         return await asyncio.shield(self.start(key, load))
 
+    def discard(self, key: Hashable | None = None) -> None:
+        """Later callers start a fresh load instead of joining one already running (for
+        ``key``, or every key): what it reads may predate a change just announced."""
+        if key is None:
+            self._loading.clear()
+        else:
+            self._loading.pop(key, None)
+
     def _finished(self, key: Hashable, done: asyncio.Future[T]) -> None:
-        self._loading.pop(key, None)
+        if self._loading.get(key) is done:
+            del self._loading[key]
         if not done.cancelled():
             # Marked as seen: a load nobody waited for (a refresh ahead) may fail quietly;
             # the entry then expires and the next request's own load reports the failure.
@@ -42,6 +51,7 @@ class SingleFlight(Generic[T]):
     async def aclose(self) -> None:
         """Cancel loads still running (shutdown)."""
         pending = list(self._loading.values())
+        self._loading.clear()
         for future in pending:
             future.cancel()
         for future in pending:

@@ -102,8 +102,14 @@ class AuditBatcher:
                 try:
                     async with transaction(self.sessionmaker) as session:
                         await AuditRepository(session).append(batch)
-                except DatabaseUnavailable:
-                    log.warning("audit batch of %d deferred: database unavailable", len(batch))
+                except Exception as exc:  # kept, whatever failed: an audit event is never lost
+                    reason = "unavailable" if isinstance(exc, DatabaseUnavailable) else "failed"
+                    log.warning(
+                        "audit batch of %d deferred: database %s (%s)",
+                        len(batch),
+                        reason,
+                        type(exc).__name__,
+                    )
                     self._pending = batch + self._pending
                     self._oldest = time.monotonic()  # retried an interval later, not every tick
                     if self.dropped:

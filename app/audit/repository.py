@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.chain import FIELDS, event_hash
 from app.audit.models import AuditChainHead, AuditEvent
+from app.db import ASYNCPG_UNAVAILABLE as UNAVAILABLE
+from app.errors import DatabaseUnavailable
 
 # Every column but the identity ``id``, which the database numbers in COPY's row order.
 COPY_COLUMNS = (*FIELDS, "prev_hash", "hash")
@@ -66,9 +68,12 @@ class AuditRepository:
             tuple(json.dumps(e["details"]) if c == "details" else e[c] for c in COPY_COLUMNS)
             for e in batch
         ]
-        await driver.copy_records_to_table(
-            AuditEvent.__tablename__, columns=COPY_COLUMNS, records=records
-        )
+        try:
+            await driver.copy_records_to_table(
+                AuditEvent.__tablename__, columns=COPY_COLUMNS, records=records
+            )
+        except UNAVAILABLE as exc:  # the raw driver's errors: SQLAlchemy never sees them
+            raise DatabaseUnavailable("The database did not answer; try again shortly.") from exc
 
     async def page(
         self, where: AuditFilter, *, limit: int, before_id: int | None

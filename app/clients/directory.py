@@ -78,6 +78,7 @@ class CallerDirectory:
         self._revoked: set[uuid.UUID] = set()
         self._task: asyncio.Task[None] | None = None
         self._flights: SingleFlight[_Entry] = SingleFlight()
+        self._generation = 0  # bumped by forget_client (see SnapshotCache)
 
     async def authenticate(self, authorization: str | None, request_id: str | None) -> Caller:
         """The caller behind an ``Authorization: Bearer`` header, or ``Unauthenticated``."""
@@ -106,6 +107,7 @@ class CallerDirectory:
             entry.last_used = self._used[client_id] = now
 
     async def _load(self, digest: str) -> _Entry:
+        generation = self._generation
         async with transaction(self.sessionmaker) as session:
             client = await ApiClientRepository(session).by_token_hash(digest)
         if client is None or client.revoked_at is not None or client.id in self._revoked:
@@ -118,6 +120,8 @@ class CallerDirectory:
             account_ids=frozenset(client.account_ids) if client.account_ids is not None else None,
         )
         entry = _Entry(caller, self.clock(), client.last_used_at)
+        if generation != self._generation:
+            return entry  # read before a revocation was announced: answered, not kept
         self._entries[digest] = entry
         self._entries.move_to_end(digest)
         if len(self._entries) > self.max_entries:
@@ -129,6 +133,8 @@ class CallerDirectory:
         self.forget_client(client_id)
 
     def forget_client(self, client_id: uuid.UUID) -> None:
+        self._generation += 1
+        self._flights.discard()
         for digest in [d for d, e in self._entries.items() if e.caller.client_id == client_id]:
             del self._entries[digest]
 

@@ -57,6 +57,7 @@ class HeadersFastLane:
         if route is None or not _is_json(scope):
             await self.app(scope, receive, send)
             return
+        scope["route"] = _ROUTES[route]  # the request log and metrics name it, even a 413
         body, receive = await _buffered(receive)
         issue = _parsed(route, path_value, body) if body is not None else None
         if issue is None:
@@ -64,7 +65,6 @@ class HeadersFastLane:
             return
         state = scope.setdefault("state", {})
         vault = scope["app"].state.vault
-        scope["route"] = _ROUTES[route]  # the request log and metrics name it
         try:
             caller = await vault.callers.authenticate(
                 _header(scope, b"authorization"), state.get("request_id")
@@ -177,8 +177,12 @@ async def _buffered(receive: Receive) -> tuple[bytes | None, Receive]:
 
 
 def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
-    """The app's handler for ``exc``, looked up the way Starlette does (nearest base class)."""
+    """The app's handler for ``exc``, looked up the way Starlette does (nearest base class).
+    Not the catch-all ``Exception`` one: Starlette runs that outside the middleware and then
+    re-raises for the server's log, so an unexpected error is left to take the same way."""
     for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
         if cls in handlers:
             return handlers[cls]
     return None

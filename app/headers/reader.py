@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.credentials.models import Credential, CredentialVersion
+from app.db import ASYNCPG_UNAVAILABLE
 from app.errors import DatabaseUnavailable
 from app.walmart.models import OAuthToken
 
@@ -38,6 +39,9 @@ class SnapshotRow(NamedTuple):
     status: str
     token_fetched_at: datetime | None
     sealed_secret: str | None
+
+    def __repr__(self) -> str:  # ciphertext, but kept out of reprs like everything secret
+        return f"SnapshotRow(id={self.id}, version={self.current_version}, status={self.status})"
 
 
 RowQuery = Select[*tuple[Any, ...]]
@@ -108,16 +112,6 @@ class SessionReader:
         return None
 
 
-# What a pool, a lost server or an unreachable one raise: all mean "try again shortly".
-_UNAVAILABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.OperatorInterventionError,
-)
-
-
 class AsyncpgReader:
     """PostgreSQL, on its own asyncpg pool (connections are opened when first needed)."""
 
@@ -159,7 +153,7 @@ class AsyncpgReader:
         try:
             async with self._pool.acquire(timeout=self._timeout) as connection:
                 record = await connection.fetchrow(sql, *(params[n] for n in names))
-        except _UNAVAILABLE as exc:
+        except ASYNCPG_UNAVAILABLE as exc:
             raise DatabaseUnavailable("The database did not answer; try again shortly.") from exc
         if record is None:
             return None

@@ -67,6 +67,9 @@ class SnapshotCache:
         self.refresh_after = max_staleness / 2
         self._flights: SingleFlight[CredentialSnapshot | None] = SingleFlight()
         self._slot_flights: SingleFlight[CredentialSnapshot | None] = SingleFlight()
+        # Bumped by ``forget``: a read that started before is not kept (it may predate the
+        # change), and later requests do not join it.
+        self._generation = 0
 
     async def get(self, credential_id: uuid.UUID) -> CredentialSnapshot | None:
         """The live credential, or ``None`` if it does not exist or was deleted."""
@@ -102,6 +105,9 @@ class SnapshotCache:
 
     def forget(self, credential_id: uuid.UUID) -> None:
         """Drop what this replica knows (the others re-read within the staleness bound)."""
+        self._generation += 1
+        self._flights.discard(credential_id)
+        self._slot_flights.discard()
         self._by_id.pop(credential_id, None)
         for slot, (known, _) in list(self._by_slot.items()):
             if known == credential_id:
@@ -110,7 +116,8 @@ class SnapshotCache:
     async def _recheck(
         self, credential_id: uuid.UUID, cached: CredentialSnapshot | None
     ) -> CredentialSnapshot | None:
-        fresh = self._keep(await self.reader.by_id(credential_id))
+        generation = self._generation
+        fresh = self._keep(await self.reader.by_id(credential_id), generation)
         if cached is not None and (
             fresh is None or (fresh.version, fresh.status) != (cached.version, cached.status)
         ):
@@ -121,14 +128,17 @@ class SnapshotCache:
         return fresh
 
     async def _read_slot(self, slot: tuple[str, str, str]) -> CredentialSnapshot | None:
-        fresh = self._keep(await self.reader.by_slot(*slot))
+        generation = self._generation
+        fresh = self._keep(await self.reader.by_slot(*slot), generation)
+        if generation != self._generation:
+            return fresh
         self._by_slot[slot] = (fresh.id if fresh else None, self.clock())
         self._by_slot.move_to_end(slot)
         if len(self._by_slot) > self.max_entries:
             self._by_slot.popitem(last=False)
         return fresh
 
-    def _keep(self, row: SnapshotRow | None) -> CredentialSnapshot | None:
+    def _keep(self, row: SnapshotRow | None, generation: int) -> CredentialSnapshot | None:
         if row is None:
             return None
         snapshot = CredentialSnapshot(
@@ -146,6 +156,8 @@ class SnapshotCache:
             loaded_at=self.clock(),
             sealed_secret=row.sealed_secret,
         )
+        if generation != self._generation:
+            return snapshot  # for the requests already waiting on this read, not kept
         self._by_id[snapshot.id] = snapshot
         self._by_id.move_to_end(snapshot.id)
         if len(self._by_id) > self.max_entries:

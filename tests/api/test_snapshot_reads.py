@@ -105,3 +105,26 @@ async def test_an_entry_in_use_is_reread_ahead_of_its_bound_without_waiting(
     reader.gate.set()
     assert (await waiting) is not refreshed
     await cache.aclose()
+
+
+async def test_a_read_in_flight_when_a_change_is_announced_is_not_kept(
+    client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
+) -> None:
+    credential_id = uuid.UUID((await signature_credential(client, walmart_control))["id"])
+    reader = GatedReader(vault_state.issuer.snapshots.reader)
+    now = [0.0]
+    cache = SnapshotCache(reader, max_staleness=2.0, clock=lambda: now[0])
+    reader.gate.set()
+    first = await cache.get(credential_id)
+    assert first is not None
+    reader.gate.clear()
+    now[0] = 1.9  # a background re-read starts and waits at the gate
+    assert await cache.get(credential_id) is first
+    await asyncio.sleep(0.05)
+    assert reader.reads == 2
+    cache.forget(credential_id)  # a change announced (NOTIFY) while that read is in flight
+    reader.gate.set()
+    await asyncio.sleep(0.1)
+    assert await cache.get(credential_id) is not None
+    assert reader.reads == 3  # the old read was neither kept nor joined
+    await cache.aclose()
