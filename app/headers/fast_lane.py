@@ -31,6 +31,7 @@ from app.errors import Unauthenticated
 from app.headers.router import router
 from app.headers.schemas import AccountHeadersRequest, HeadersOut, HeadersRequest
 from app.headers.service import HeaderIssuer
+from app.ops.middleware import send_json
 
 CREDENTIAL_ROUTE = "/v1/credentials/{credential_id}/headers"
 ACCOUNT_ROUTE = "/v1/accounts/{account_id}/headers"
@@ -84,18 +85,7 @@ class HeadersFastLane:
         except Exception as exc:
             await _render(scope, receive, send, exc)
             return
-        payload = issued.model_dump_json().encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_json(send, 200, issued.model_dump_json().encode())
 
 
 def _parsed(route: str, path_value: str, body: bytes) -> Issue | None:

@@ -108,10 +108,15 @@ async def _too_large(send: Send) -> None:
             }
         }
     ).encode()
+    await send_json(send, 413, body)
+
+
+async def send_json(send: Send, status: int, body: bytes) -> None:
+    """A whole JSON answer straight to the server, for ASGI code below no framework."""
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from app.headers.reader import SnapshotReader, SnapshotRow
-from app.headers.snapshot import SnapshotCache
+from app.headers.snapshot import CredentialSnapshot, SnapshotCache
 from app.state import AppState
 from tests.api.walmart_setup import headers_for, signature_credential
 from tests.factories import CHANNEL_TYPE, new_rsa_key, signature_auth
@@ -73,9 +75,15 @@ class GatedReader:
         return None
 
 
-async def test_an_entry_in_use_is_reread_ahead_of_its_bound_without_waiting(
+Gated = tuple[uuid.UUID, GatedReader, list[float], SnapshotCache, CredentialSnapshot]
+
+
+@pytest.fixture
+async def gated(
     client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
-) -> None:
+) -> AsyncIterator[Gated]:
+    """A cache on a hand-moved clock over the gated reader, holding one credential read at 0,
+    the gate then shut."""
     credential_id = uuid.UUID((await signature_credential(client, walmart_control))["id"])
     reader = GatedReader(vault_state.issuer.snapshots.reader)
     now = [0.0]
@@ -84,6 +92,14 @@ async def test_an_entry_in_use_is_reread_ahead_of_its_bound_without_waiting(
     first = await cache.get(credential_id)
     assert first is not None
     reader.gate.clear()
+    yield credential_id, reader, now, cache, first
+    await cache.aclose()
+
+
+async def test_an_entry_in_use_is_reread_ahead_of_its_bound_without_waiting(
+    gated: Gated,
+) -> None:
+    credential_id, reader, now, cache, first = gated
     now[0] = 0.9  # under half the bound: no read
     assert await cache.get(credential_id) is first
     assert reader.reads == 1
@@ -108,16 +124,9 @@ async def test_an_entry_in_use_is_reread_ahead_of_its_bound_without_waiting(
 
 
 async def test_a_read_in_flight_when_a_change_is_announced_is_not_kept(
-    client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
+    gated: Gated,
 ) -> None:
-    credential_id = uuid.UUID((await signature_credential(client, walmart_control))["id"])
-    reader = GatedReader(vault_state.issuer.snapshots.reader)
-    now = [0.0]
-    cache = SnapshotCache(reader, max_staleness=2.0, clock=lambda: now[0])
-    reader.gate.set()
-    first = await cache.get(credential_id)
-    assert first is not None
-    reader.gate.clear()
+    credential_id, reader, now, cache, first = gated
     now[0] = 1.9  # a background re-read starts and waits at the gate
     assert await cache.get(credential_id) is first
     await asyncio.sleep(0.05)
