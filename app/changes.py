@@ -8,6 +8,13 @@ revokes a client; PostgreSQL delivers ``NOTIFY`` on commit to every replica's
 listening connection is lost, the snapshot recheck (``VAULT_CACHE_MAX_STALENESS_SECONDS``)
 still bounds staleness while the listener reconnects. SQLite serves one process, so there is
 nobody to tell.
+
+The listener also vouches for what the caches read while it listens, so they need not re-read
+it every bound: an entry read on the current listening connection stays trusted while that
+connection has answered a ping started less than the bound ago. A ping's answer comes after
+every notification committed before it was sent, so a change whose notification was lost (a
+silently dead connection) is still seen within the bound: by then the pings have failed or
+lapsed and the entry is rechecked like any other. See ``ChangeWatch``.
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy import text
@@ -44,6 +53,29 @@ async def _notify(session: AsyncSession, payload: str) -> None:
         )
 
 
+class ChangeWatch(Protocol):
+    """What a cache asks before trusting an entry past its staleness bound."""
+
+    def epoch(self) -> int:
+        """The listening connection now (0: none); a cache notes it before each read."""
+
+    def vouches_for(self, epoch: int) -> bool:
+        """Whether every change since a read made under ``epoch`` would have been announced."""
+
+
+class NotListening:
+    """SQLite, or no listener: nothing is vouched for, entries live by the bound alone."""
+
+    def epoch(self) -> int:
+        return 0
+
+    def vouches_for(self, epoch: int) -> bool:
+        return False
+
+
+NOT_LISTENING = NotListening()
+
+
 class ChangeListener:
     def __init__(
         self,
@@ -51,14 +83,33 @@ class ChangeListener:
         *,
         on_credential: Callable[[uuid.UUID], None],
         on_client: Callable[[uuid.UUID], None],
+        max_staleness: float,
         reconnect_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         url = make_url(database_url).set(drivername="postgresql")
         self.dsn = url.render_as_string(hide_password=False)
         self.handlers = {"credential": on_credential, "client": on_client}
+        self.max_staleness = max_staleness
         self.reconnect_seconds = reconnect_seconds
+        # Four pings per bound: one lost or slow ping does not yet end the trust.
+        self.ping_seconds = min(max_staleness / 4, reconnect_seconds * 5)
+        self.clock = clock
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._connections = 0
+        self._epoch = 0  # the listening connection's number, 0 while there is none
+        self._heard_until = -math.inf  # every change committed before it has been delivered
+
+    def epoch(self) -> int:
+        return self._epoch
+
+    def vouches_for(self, epoch: int) -> bool:
+        return (
+            epoch != 0
+            and epoch == self._epoch
+            and self.clock() - self._heard_until < self.max_staleness
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="change-listener")
@@ -83,15 +134,24 @@ class ChangeListener:
         lost = asyncio.Event()
         try:
             connection.add_termination_listener(lambda _c: lost.set())
+            # Reads made after LISTEN see every earlier commit, and every later one is
+            # announced on this connection while it lives.
+            listening_from = self.clock()
             await connection.add_listener(CHANNEL, self._notified)
+            self._connections += 1
+            self._epoch, self._heard_until = self._connections, listening_from
             self.connected.set()
-            # Poll too: a silently dead connection never reports its termination.
+            # Pinged: a silently dead connection never reports its termination, and each
+            # answer proves the notifications committed before the ping have arrived.
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), timeout=self.reconnect_seconds * 5)
+                    await asyncio.wait_for(lost.wait(), timeout=self.ping_seconds)
                 if not lost.is_set():
-                    await connection.fetchval("SELECT 1", timeout=5)
+                    asked = self.clock()
+                    await connection.fetchval("SELECT 1", timeout=max(self.ping_seconds, 1.0))
+                    self._heard_until = asked
         finally:
+            self._epoch = 0
             with contextlib.suppress(Exception):
                 await connection.close(timeout=2)
 

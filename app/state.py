@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.audit.batcher import AuditBatcher
-from app.changes import ChangeListener
+from app.changes import NOT_LISTENING, ChangeListener
 from app.clients.directory import CallerDirectory
 from app.config import Settings
 from app.credentials.drift import DriftWatcher
@@ -85,6 +85,18 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         keystore.forget(credential_id)
         broker.forget(credential_id)
 
+    # The listener's handlers are looked up when a notification arrives, after all is built.
+    listener = (
+        None
+        if is_sqlite(settings.database_url)
+        else ChangeListener(
+            settings.database_url,
+            on_credential=lambda changed: issuer.forget(changed),
+            on_client=lambda changed: callers.forget_client(changed),
+            max_staleness=settings.cache_max_staleness_seconds,
+        )
+    )
+    watch = listener or NOT_LISTENING
     issuer = HeaderIssuer(
         settings=settings,
         snapshots=SnapshotCache(
@@ -92,18 +104,14 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
             max_staleness=settings.cache_max_staleness_seconds,
             on_change=drop_secrets,
             max_entries=settings.snapshot_cache_size,
+            watch=watch,
         ),
         keystore=keystore,
         broker=broker,
         audit=audit,
     )
-    callers = CallerDirectory(sessionmaker, max_staleness=settings.cache_max_staleness_seconds)
-    listener = (
-        None
-        if is_sqlite(settings.database_url)
-        else ChangeListener(
-            settings.database_url, on_credential=issuer.forget, on_client=callers.forget_client
-        )
+    callers = CallerDirectory(
+        sessionmaker, max_staleness=settings.cache_max_staleness_seconds, watch=watch
     )
     tester = LiveTester(settings=settings, walmart=walmart, issuer=issuer)
     drift = DriftWatcher(

@@ -3,7 +3,8 @@
 An entry (token hash -> caller) is trusted for at most ``VAULT_CACHE_MAX_STALENESS_SECONDS``.
 A revocation drops it at once on the replica that revoked and, through PostgreSQL ``NOTIFY``,
 on every other replica within milliseconds; the recheck bounds it when notifications are
-unavailable (SQLite, or ``vault-admin`` revoking beside a running SQLite server). Unknown
+unavailable (SQLite, or ``vault-admin`` revoking beside a running SQLite server), and is
+skipped while the change listener vouches for an entry (``app.changes.ChangeWatch``). Unknown
 tokens are never cached, so a flood of bad tokens costs indexed reads, not memory.
 
 Last-use stamps are kept in memory and written by ``flush_usage``, at most once a minute per
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.changes import NOT_LISTENING, ChangeWatch
 from app.clients.models import ApiClient
 from app.clients.repository import ApiClientRepository
 from app.clients.scopes import Caller
@@ -45,6 +47,7 @@ class _Entry:
     caller: Caller
     loaded_at: float
     last_used: datetime | None
+    epoch: int  # the listening connection it was read under
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -67,8 +70,10 @@ class CallerDirectory:
         max_staleness: float,
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        watch: ChangeWatch = NOT_LISTENING,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.watch = watch
         self.max_staleness = max_staleness
         self.max_entries = max_entries
         self.clock = clock
@@ -85,7 +90,7 @@ class CallerDirectory:
         digest = hash_token(bearer_token(authorization))
         entry = self._entries.get(digest)
         load = functools.partial(self._load, digest)
-        if entry is not None:
+        if entry is not None and not self.watch.vouches_for(entry.epoch):
             age = self.clock() - entry.loaded_at
             if age >= self.max_staleness:
                 entry = None
@@ -107,7 +112,7 @@ class CallerDirectory:
             entry.last_used = self._used[client_id] = now
 
     async def _load(self, digest: str) -> _Entry:
-        generation = self._generation
+        generation, epoch = self._generation, self.watch.epoch()
         async with transaction(self.sessionmaker) as session:
             client = await ApiClientRepository(session).by_token_hash(digest)
         if client is None or client.revoked_at is not None or client.id in self._revoked:
@@ -119,7 +124,7 @@ class CallerDirectory:
             scopes=frozenset(client.scopes),
             account_ids=frozenset(client.account_ids) if client.account_ids is not None else None,
         )
-        entry = _Entry(caller, self.clock(), client.last_used_at)
+        entry = _Entry(caller, self.clock(), client.last_used_at, epoch)
         if generation != self._generation:
             return entry  # read before a revocation was announced: answered, not kept
         self._entries[digest] = entry

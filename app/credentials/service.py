@@ -75,6 +75,7 @@ async def create_credential(
         await repo.add(credential, version)
     except IntegrityError:
         raise _slot_taken(body.account_id, body.market, body.environment) from None
+    await notify_change(session, credential.id)  # replicas that found the slot empty forget it
     await record(
         session,
         action="credential.created",

@@ -3,7 +3,9 @@
 A snapshot is the public half of a credential plus its current version, read from the database
 and trusted for at most ``VAULT_CACHE_MAX_STALENESS_SECONDS``: after that the next request
 re-reads the row, so a rotation, disable, delete or token invalidation made through any
-replica reaches every replica within that bound.
+replica reaches every replica within that bound. On PostgreSQL the change listener announces
+those changes and vouches that it would have (``app.changes.ChangeWatch``): while it does, an
+entry is kept without re-reading, and only the bound applies when it cannot.
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
+from app.changes import NOT_LISTENING, ChangeWatch
 from app.credentials.models import Credential
 from app.db import utcnow
 from app.headers.reader import SnapshotReader, SnapshotRow
 from app.single_flight import SingleFlight
+
+Slot = tuple[str, str, str]  # account id, market, environment
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +47,7 @@ class CredentialSnapshot:
     # The current version's sealed secret when read with the snapshot (one query per miss);
     # ciphertext, but kept out of reprs all the same.
     sealed_secret: str | None = field(default=None, repr=False, compare=False)
+    epoch: int = field(default=0, compare=False)  # the listening connection it was read under
 
 
 class SnapshotCache:
@@ -50,17 +59,21 @@ class SnapshotCache:
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[uuid.UUID], None] = lambda _id: None,
         max_entries: int = 20_000,
+        watch: ChangeWatch = NOT_LISTENING,
     ) -> None:
         self.reader = reader
+        self.watch = watch
         self.on_change = on_change
         self.max_staleness = max_staleness
         self.clock = clock
         # Bounded, oldest first out: with 100,000 sellers a worker must not keep them all.
         self.max_entries = max_entries
         self._by_id: OrderedDict[uuid.UUID, CredentialSnapshot] = OrderedDict()
-        self._by_slot: OrderedDict[tuple[str, str, str], tuple[uuid.UUID | None, float]] = (
-            OrderedDict()
-        )
+        # Which credential holds an account's slot. A holder is checked against its snapshot on
+        # every use (deleted or moved: the slot is read again), so only "nobody holds it" needs
+        # the staleness rules, and is dropped on any change (a new credential may fill it).
+        self._holders: OrderedDict[Slot, uuid.UUID] = OrderedDict()
+        self._vacant: OrderedDict[Slot, tuple[float, int]] = OrderedDict()  # read at, epoch
         # Past half its bound an entry in use is re-read in the background, so requests do not
         # wait on rechecks: with 100 hot credentials loaded together, their blocking rechecks
         # every 2 s queued behind each other and put 100+ ms into the p99 latency.
@@ -74,6 +87,9 @@ class SnapshotCache:
     async def get(self, credential_id: uuid.UUID) -> CredentialSnapshot | None:
         """The live credential, or ``None`` if it does not exist or was deleted."""
         cached = self._by_id.get(credential_id)
+        if cached is not None and self.watch.vouches_for(cached.epoch):
+            self._by_id.move_to_end(credential_id)  # least recently used goes first
+            return cached
         reread = functools.partial(self._recheck, credential_id, cached)
         if cached is not None:
             age = self.clock() - cached.loaded_at
@@ -89,15 +105,16 @@ class SnapshotCache:
         self, account_id: str, market: str, environment: str
     ) -> CredentialSnapshot | None:
         slot = (account_id, market, environment)
-        known = self._by_slot.get(slot)
-        reread = functools.partial(self._read_slot, slot)
-        if known is not None:
-            age = self.clock() - known[1]
-            if age < self.max_staleness:
-                if age >= self.refresh_after:
-                    self._slot_flights.start(slot, reread)
-                return await self.get(known[0]) if known[0] is not None else None
-        return await self._slot_flights.run(slot, reread)
+        holder = self._holders.get(slot)
+        if holder is not None:
+            snapshot = await self.get(holder)
+            if snapshot is not None and _slot_of(snapshot) == slot:
+                return snapshot
+        elif (vacant := self._vacant.get(slot)) is not None and (
+            self.watch.vouches_for(vacant[1]) or self.clock() - vacant[0] < self.max_staleness
+        ):
+            return None
+        return await self._slot_flights.run(slot, functools.partial(self._read_slot, slot))
 
     async def aclose(self) -> None:
         await self._flights.aclose()
@@ -109,15 +126,13 @@ class SnapshotCache:
         self._flights.discard(credential_id)
         self._slot_flights.discard()
         self._by_id.pop(credential_id, None)
-        for slot, (known, _) in list(self._by_slot.items()):
-            if known == credential_id:
-                del self._by_slot[slot]
+        self._vacant.clear()
 
     async def _recheck(
         self, credential_id: uuid.UUID, cached: CredentialSnapshot | None
     ) -> CredentialSnapshot | None:
-        generation = self._generation
-        fresh = self._keep(await self.reader.by_id(credential_id), generation)
+        generation, epoch = self._generation, self.watch.epoch()
+        fresh = self._keep(await self.reader.by_id(credential_id), generation, epoch)
         if cached is not None and (
             fresh is None or (fresh.version, fresh.status) != (cached.version, cached.status)
         ):
@@ -127,18 +142,22 @@ class SnapshotCache:
             self._by_id.pop(credential_id, None)
         return fresh
 
-    async def _read_slot(self, slot: tuple[str, str, str]) -> CredentialSnapshot | None:
-        generation = self._generation
-        fresh = self._keep(await self.reader.by_slot(*slot), generation)
+    async def _read_slot(self, slot: Slot) -> CredentialSnapshot | None:
+        generation, epoch = self._generation, self.watch.epoch()
+        fresh = self._keep(await self.reader.by_slot(*slot), generation, epoch)
         if generation != self._generation:
             return fresh
-        self._by_slot[slot] = (fresh.id if fresh else None, self.clock())
-        self._by_slot.move_to_end(slot)
-        if len(self._by_slot) > self.max_entries:
-            self._by_slot.popitem(last=False)
+        self._holders.pop(slot, None)
+        self._vacant.pop(slot, None)
+        if fresh is None:
+            _bounded_put(self._vacant, slot, (self.clock(), epoch), self.max_entries)
+        else:
+            _bounded_put(self._holders, slot, fresh.id, self.max_entries)
         return fresh
 
-    def _keep(self, row: SnapshotRow | None, generation: int) -> CredentialSnapshot | None:
+    def _keep(
+        self, row: SnapshotRow | None, generation: int, epoch: int
+    ) -> CredentialSnapshot | None:
         if row is None:
             return None
         snapshot = CredentialSnapshot(
@@ -155,14 +174,24 @@ class SnapshotCache:
             loaded_wall=utcnow(),
             loaded_at=self.clock(),
             sealed_secret=row.sealed_secret,
+            epoch=epoch,
         )
         if generation != self._generation:
             return snapshot  # for the requests already waiting on this read, not kept
-        self._by_id[snapshot.id] = snapshot
-        self._by_id.move_to_end(snapshot.id)
-        if len(self._by_id) > self.max_entries:
-            self._by_id.popitem(last=False)
+        _bounded_put(self._by_id, snapshot.id, snapshot, self.max_entries)
         return snapshot
+
+
+def _bounded_put(entries: OrderedDict[K, V], key: K, value: V, limit: int) -> None:
+    """Insert as the most recent entry; past ``limit`` the least recent goes."""
+    entries[key] = value
+    entries.move_to_end(key)
+    if len(entries) > limit:
+        entries.popitem(last=False)
+
+
+def _slot_of(snapshot: CredentialSnapshot) -> Slot:
+    return (snapshot.account_id, snapshot.market, snapshot.environment)
 
 
 def snapshot_of(

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.changes import notify_change
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.secrets import TOKEN_PURPOSE, associated_data
 from app.crypto import AssociatedData, Envelope
@@ -70,6 +71,9 @@ async def rewrap_batch(session: AsyncSession, envelope: Envelope, *, size: int) 
     done = 0
     async for row, aad in _secrets(session, prefix, size):
         row.sealed_secret = await envelope.rewrap(row.sealed_secret or "", aad=aad)
+        # Replicas keep a current version's sealed secret while nothing changes: they must
+        # drop the copy under the old KEK, which may be retired after this.
+        await notify_change(session, row.credential_id)
         done += 1
     async for token, aad in _tokens(session, prefix, size - done):
         token.sealed_token = await envelope.rewrap(token.sealed_token, aad=aad)

@@ -1,4 +1,5 @@
-"""A snapshot miss is one read that brings the current sealed secret along (both databases)."""
+"""A snapshot miss is one read that brings the current sealed secret along, and a snapshot is
+re-read by the staleness bound only where no change listener vouches for it (both databases)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from app.crypto import Envelope, LocalKeyring
+from app.db import transaction
 from app.headers.reader import SnapshotReader, SnapshotRow
 from app.headers.snapshot import CredentialSnapshot, SnapshotCache
+from app.ops.keks import rewrap_batch
 from app.state import AppState
 from tests.api.walmart_setup import headers_for, signature_credential
 from tests.factories import CHANNEL_TYPE, new_rsa_key, signature_auth
@@ -137,3 +141,73 @@ async def test_a_read_in_flight_when_a_change_is_announced_is_not_kept(
     assert await cache.get(credential_id) is not None
     assert reader.reads == 3  # the old read was neither kept nor joined
     await cache.aclose()
+
+
+class CountingReader:
+    def __init__(self, reader: SnapshotReader) -> None:
+        self.reader = reader
+        self.reads = 0
+
+    async def by_id(self, credential_id: uuid.UUID) -> SnapshotRow | None:
+        self.reads += 1
+        return await self.reader.by_id(credential_id)
+
+    async def by_slot(self, account_id: str, market: str, environment: str) -> SnapshotRow | None:
+        self.reads += 1
+        return await self.reader.by_slot(account_id, market, environment)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_postgres_keeps_what_its_listener_vouches_for_and_sqlite_rereads(
+    client: httpx.AsyncClient,
+    vault_state: AppState,
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
+) -> None:
+    credential = await signature_credential(client, walmart_control)
+    snapshots = vault_state.issuer.snapshots
+    reader = CountingReader(snapshots.reader)
+    snapshots.reader = reader
+    snapshots.forget(uuid.UUID(credential["id"]))
+    url = walmart.base_url + "/v3/ca/feeds"
+    assert (await headers_for(client, credential["id"], "GET", url))["version"] == 1
+    assert reader.reads == 1
+    await asyncio.sleep(vault_state.settings.cache_max_staleness_seconds + 0.3)
+    assert (await headers_for(client, credential["id"], "GET", url))["version"] == 1
+    listening = vault_state.settings.database_url.startswith("postgresql")
+    assert reader.reads == (1 if listening else 2)
+    # A change made through the vault is seen at once either way.
+    disabled = await client.patch(f"/v1/credentials/{credential['id']}", json={"disabled": True})
+    assert disabled.status_code == 200
+    issued = await client.post(
+        f"/v1/credentials/{credential['id']}/headers", json={"method": "GET", "url": url}
+    )
+    assert issued.status_code == 409
+
+
+async def test_a_rewrap_makes_every_listening_replica_drop_the_old_sealed_secret(
+    client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
+) -> None:
+    if not vault_state.settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no listener: its snapshots live by the bound alone")
+    credential_id = uuid.UUID((await signature_credential(client, walmart_control))["id"])
+    snapshots = vault_state.issuer.snapshots
+    before = await snapshots.get(credential_id)
+    assert before is not None
+    assert before.sealed_secret is not None
+    keks = vault_state.settings.local_keks
+    assert keks is not None
+    rotated = Envelope(
+        LocalKeyring.parse(f"{LocalKeyring.generate_spec('next-1')},{keks.get_secret_value()}")
+    )
+    async with transaction(vault_state.sessionmaker) as session:
+        assert await rewrap_batch(session, rotated, size=10) == 1
+    started = asyncio.get_running_loop().time()
+    while (now := await snapshots.get(credential_id)) is before:
+        # Well inside the bound: only the notification can have dropped it.
+        assert asyncio.get_running_loop().time() - started < 1.0, "old sealed secret kept"
+        await asyncio.sleep(0.02)
+    assert now is not None
+    assert Envelope.kek_of(now.sealed_secret or "")[1] == "next-1"
