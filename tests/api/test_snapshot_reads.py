@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from app.crypto import Envelope, LocalKeyring
-from app.db import transaction
-from app.headers.reader import SnapshotReader, SnapshotRow
+from app.db import make_engine, transaction
+from app.errors import DatabaseUnavailable
+from app.headers.reader import AsyncpgReader, SnapshotReader, SnapshotRow
 from app.headers.snapshot import CredentialSnapshot, SnapshotCache
 from app.ops.keks import rewrap_batch
 from app.state import AppState
@@ -211,3 +213,44 @@ async def test_a_rewrap_makes_every_listening_replica_drop_the_old_sealed_secret
         await asyncio.sleep(0.02)
     assert now is not None
     assert Envelope.kek_of(now.sealed_secret or "")[1] == "next-1"
+
+
+async def test_postgres_reads_by_id_asked_together_share_one_statement(
+    client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
+) -> None:
+    reader = vault_state.issuer.snapshots.reader
+    if not isinstance(reader, AsyncpgReader):
+        pytest.skip("SQLite reads through the session, one at a time")
+    ids = [
+        uuid.UUID(
+            (await signature_credential(client, walmart_control, account_id=f"acme-{n}"))["id"]
+        )
+        for n in range(3)
+    ]
+    statements = 0
+    rows = reader._rows
+
+    async def counted(*args: Any) -> list[SnapshotRow]:
+        nonlocal statements
+        statements += 1
+        return await rows(*args)
+
+    reader._rows = counted  # type: ignore[method-assign,assignment]
+    unknown = uuid.uuid4()
+    found = await asyncio.gather(*(reader.by_id(i) for i in [*ids, unknown, ids[0]]))
+    assert [row.id if row else None for row in found] == [*ids, None, ids[0]]
+    assert statements == 1
+
+
+async def test_every_read_waiting_on_an_unreachable_database_gets_its_own_error() -> None:
+    engine = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nothing", timeout_seconds=1)
+    reader = await AsyncpgReader.open(engine, max_connections=2, seconds=1)
+    try:
+        answers = await asyncio.gather(
+            *(reader.by_id(uuid.uuid4()) for _ in range(3)), return_exceptions=True
+        )
+    finally:
+        await reader.aclose()
+        await engine.dispose()
+    assert all(isinstance(a, DatabaseUnavailable) for a in answers)
+    assert len({id(a) for a in answers}) == 3

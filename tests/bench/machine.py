@@ -61,8 +61,9 @@ def machine_busy() -> float:
     return sum(fields) / TICKS
 
 
-def ours(database: str) -> float:
-    """CPU seconds used so far by this benchmark: see the module docstring."""
+def _processes(database: str) -> tuple[dict[int, int], list[int]]:
+    """Every process's parent, and the PostgreSQL processes serving ``database`` (its backends
+    and the server's shared background processes)."""
     parents: dict[int, int] = {}
     postgres: list[int] = []
     for entry in Path("/proc").iterdir():
@@ -78,6 +79,18 @@ def ours(database: str) -> float:
             continue
         if cmdline.startswith("postgres") and (database in cmdline or not _BACKEND.search(cmdline)):
             postgres.append(int(entry.name))
+    return parents, postgres
+
+
+def postgres_seconds(database: str) -> float:
+    """CPU seconds used so far by the PostgreSQL processes serving ``database`` (backends that
+    exited meanwhile are not counted)."""
+    return cpu_seconds(_processes(database)[1])
+
+
+def ours(database: str) -> float:
+    """CPU seconds used so far by this benchmark: see the module docstring."""
+    parents, postgres = _processes(database)
     tree, frontier = {os.getpid()}, [os.getpid()]
     while frontier:
         parent = frontier.pop()

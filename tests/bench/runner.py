@@ -197,6 +197,7 @@ def _run(bench: Bench, stack: ExitStack) -> None:
             vault=vault,
             env=env,
             launcher_pid=launcher,
+            database=bench.database,
             issue_token=token,
             admin_client_id=fixtures.bootstrap_client_id(vault),
             work=bench.work,

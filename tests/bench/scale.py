@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import miss_cost, services
+from . import machine, miss_cost, services
 from .fixtures import Vault
 from .loader import key_pool, load_http, load_in_process
 from .report import Report, quiet_check
@@ -32,6 +32,7 @@ class ScaleSetup:
     vault: Vault
     env: dict[str, str]
     launcher_pid: int
+    database: str  # the bench database's name, for PostgreSQL's CPU time
     issue_token: str
     admin_client_id: str
     work: Path
@@ -67,9 +68,30 @@ def _random_runs(
     if setup.warmup > 0:
         warm = run(target, setup.warmup)
         report.line(f"  warm-up {target.name}: {warm.rps:.0f} req/s, {warm.errors} errors")
-    results = [run(target, setup.duration) for _ in range(rounds)]
+    results, costs = [], []
+    for _ in range(rounds):
+        result, cost = _with_cpu(setup, run, target)
+        results.append(result)
+        costs.append(cost)
     report.table(results)
+    report.line(
+        "  CPU per answer (us): vault workers "
+        + ", ".join(f"{vault:.0f}" for vault, _ in costs)
+        + "; PostgreSQL "
+        + ", ".join(f"{postgres:.0f}" for _, postgres in costs)
+    )
     return target, results
+
+
+def _with_cpu(setup: ScaleSetup, run: Runner, target: Target) -> tuple[Result, tuple[float, float]]:
+    """One run, and the CPU microseconds per request its workers and PostgreSQL spent (the
+    audit writes of the run included, which the runner waits for)."""
+    workers = services.worker_pids(setup.launcher_pid)
+    before = (machine.cpu_seconds(workers), machine.postgres_seconds(setup.database))
+    result = run(target, setup.duration)
+    after = (machine.cpu_seconds(workers), machine.postgres_seconds(setup.database))
+    count = max(result.requests, 1)
+    return result, ((after[0] - before[0]) / count * 1e6, (after[1] - before[1]) / count * 1e6)
 
 
 def _distinct_requested(vault_db: str) -> int:
