@@ -12,7 +12,8 @@ nobody to tell.
 The listener also vouches for what the caches read while it listens, so they need not re-read
 it every bound: an entry read on the current listening connection stays trusted while that
 connection has answered a ping started less than the bound ago. A ping's answer comes after
-every notification committed before it was sent, so a change whose notification was lost (a
+every notification committed before it was sent (PostgreSQL sends pending notifications before
+it reports a command done, ReadyForQuery), so a change whose notification was lost (a
 silently dead connection) is still seen within the bound: by then the pings have failed or
 lapsed and the entry is rechecked like any other. See ``ChangeWatch``.
 """
@@ -36,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 log = logging.getLogger("vault.invalidation")
 
 CHANNEL = "vault_credential_changes"
+APPLICATION_NAME = "vault-change-listener"  # how its connection shows in pg_stat_activity
 
 
 async def notify_change(session: AsyncSession, credential_id: uuid.UUID) -> None:
@@ -92,8 +94,9 @@ class ChangeListener:
         self.handlers = {"credential": on_credential, "client": on_client}
         self.max_staleness = max_staleness
         self.reconnect_seconds = reconnect_seconds
-        # Four pings per bound: one lost or slow ping does not yet end the trust.
-        self.ping_seconds = min(max_staleness / 4, reconnect_seconds * 5)
+        # Four pings per bound: one lost or slow ping does not yet end the trust. (A bound
+        # below 0.2 s still pings at most 20 times a second: entries then live by the bound.)
+        self.ping_seconds = max(min(max_staleness / 4, reconnect_seconds * 5), 0.05)
         self.clock = clock
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -126,11 +129,15 @@ class ChangeListener:
                 await self._listen_once()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("change listener lost its connection: %s", type(exc).__name__)
+            except Exception:  # a bug must not end listening for the process's lifetime
+                log.exception("change listener failed; listening again")
             self.connected.clear()
             await asyncio.sleep(self.reconnect_seconds)
 
     async def _listen_once(self) -> None:
-        connection = await asyncpg.connect(self.dsn, timeout=5)
+        connection = await asyncpg.connect(
+            self.dsn, timeout=5, server_settings={"application_name": APPLICATION_NAME}
+        )
         lost = asyncio.Event()
         try:
             connection.add_termination_listener(lambda _c: lost.set())

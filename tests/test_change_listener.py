@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import asyncpg
 import pytest
 
-from app.changes import CHANNEL, ChangeListener
+from app.changes import APPLICATION_NAME, CHANNEL, ChangeListener
 from tests.conftest import _postgres_database
 
 pytestmark = [pytest.mark.postgres]
@@ -54,7 +54,8 @@ async def _listening_backend(dsn: str) -> int:
     try:
         pid = await connection.fetchval(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            "AND application_name = $1",
+            APPLICATION_NAME,
         )
     finally:
         await connection.close()

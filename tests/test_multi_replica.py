@@ -95,7 +95,18 @@ async def test_changes_reach_every_replica_within_the_staleness_bound(
     request = {"method": "GET", "url": walmart.base_url + "/v3/ca/feeds"}
     seen: dict[str, float] = {}
     async with httpx.AsyncClient(headers=auth, timeout=10) as http:
+        by_account = request | {"market": "CA", "environment": "production"}
+
+        async def account_answers_are(status: int) -> bool:
+            answers = [
+                await http.post(f"{u}/v1/accounts/{body['account_id']}/headers", json=by_account)
+                for u in replicas.urls[1:]
+            ]
+            return all(a.status_code == status for a in answers)
+
+        assert await account_answers_are(404)  # each replica now knows the slot as empty
         created = (await http.post(f"{replicas.urls[0]}/v1/credentials", json=body)).json()
+        seen["create"] = await _until(lambda: account_answers_are(200), 1.5)
         path = f"/v1/credentials/{created['id']}"
         for url in replicas.urls:  # warm every replica's caches
             assert (await http.post(url + path + "/headers", json=request)).status_code == 200

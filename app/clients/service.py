@@ -76,6 +76,8 @@ async def ensure_bootstrap_client(session: AsyncSession, *, token: str) -> None:
     if existing is not None:
         existing.token_hash = token_hash
         await repo.flush()
+        # Replicas that cached the old token keep it until told (it may have leaked).
+        await notify_client_change(session, existing.id)
         await record(
             session, action="client.rekeyed", caller=None, details={"name": BOOTSTRAP_NAME}
         )

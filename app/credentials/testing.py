@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.changes import notify_change
 from app.clients.scopes import Caller
 from app.config import Settings
 from app.credentials.repository import CredentialRepository
@@ -94,6 +95,7 @@ class LiveTester:
         if version is not None:
             version.test = result
         await repo.flush()
+        await notify_change(session, credential.id)  # the status replicas hold changed
         await record(
             session,
             action="credential.tested",

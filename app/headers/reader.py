@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -139,7 +139,9 @@ class AsyncpgReader:
         self._by_ids = _compiled(engine, BY_IDS)
         self._by_slot = _compiled(engine, BY_SLOT)
         self._waiting: dict[uuid.UUID, asyncio.Future[SnapshotRow | None]] = {}
-        self._batches: set[asyncio.Task[None]] = set()
+        self._batches: dict[
+            asyncio.Task[None], dict[uuid.UUID, asyncio.Future[SnapshotRow | None]]
+        ] = {}
 
     @classmethod
     async def open(
@@ -179,27 +181,27 @@ class AsyncpgReader:
         for start in range(0, len(ids), MAX_BATCH):
             part = {i: waiting[i] for i in ids[start : start + MAX_BATCH]}
             batch = asyncio.ensure_future(self._answer(part))
-            self._batches.add(batch)
-            batch.add_done_callback(self._batches.discard)
+            self._batches[batch] = part
+            batch.add_done_callback(self._batches.pop)
 
     async def _answer(self, waiting: dict[uuid.UUID, asyncio.Future[SnapshotRow | None]]) -> None:
         try:
             rows = await self._rows(self._by_ids, {"credential_ids": list(waiting)})
-        except asyncio.CancelledError:  # shutting down
+        except DatabaseUnavailable as exc:
+            # One error each: tasks raising a shared instance would mix their tracebacks.
+            message = exc.message
+            _settle(waiting, lambda: DatabaseUnavailable(message))
+        except Exception as exc:  # anything else reaches every waiter, as from a lone read
+            error = exc
+            _settle(waiting, lambda: error)
+        else:
+            found = {row.id: row for row in rows}
+            for credential_id, future in waiting.items():
+                if not future.done():
+                    future.set_result(found.get(credential_id))
+        finally:  # cancelled (shutdown): nobody is left waiting for ever
             for future in waiting.values():
                 future.cancel()
-            raise
-        except DatabaseUnavailable as exc:
-            for future in waiting.values():
-                if not future.done():
-                    # One error each: tasks raising a shared instance would mix tracebacks.
-                    future.set_exception(DatabaseUnavailable(exc.message))
-                    future.exception()  # marked seen: nobody may be waiting any more
-            return
-        found = {row.id: row for row in rows}
-        for credential_id, future in waiting.items():
-            if not future.done():
-                future.set_result(found.get(credential_id))
 
     async def _rows(
         self, compiled: tuple[str, tuple[str, ...]], params: Mapping[str, object]
@@ -214,11 +216,25 @@ class AsyncpgReader:
         return [SnapshotRow(uuid.UUID(int=r[0].int), *r[1:]) for r in records]
 
     async def aclose(self) -> None:
-        for batch in list(self._batches):
+        for future in self._waiting.values():  # asked for, not sent yet
+            future.cancel()
+        for batch, part in list(self._batches.items()):
             batch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await batch
+            for future in part.values():  # a batch cancelled before it began settles nothing
+                future.cancel()
         await self._pool.close()
+
+
+def _settle(
+    waiting: dict[uuid.UUID, asyncio.Future[SnapshotRow | None]],
+    error: Callable[[], BaseException],
+) -> None:
+    for future in waiting.values():
+        if not future.done():
+            future.set_exception(error())
+            future.exception()  # marked seen: every waiter may have given up
 
 
 async def _nothing_to_reset(connection: asyncpg.Connection) -> None:

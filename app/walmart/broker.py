@@ -28,6 +28,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
+from app.changes import notify_change
 from app.clients.scopes import Caller
 from app.db import utcnow
 from app.headers.keystore import KeyStore
@@ -224,6 +225,9 @@ class TokenBroker:
         row.version, row.sealed_token = snapshot.version, sealed
         row.expires_at, row.fetched_at = expires_at, now
         await session.flush()
+        # Other replicas drop the token they hold and take this one from the row: without
+        # it, their snapshots (kept while the listener vouches) would never show the refresh.
+        await notify_change(session, snapshot.id)
         return CachedToken(snapshot.version, grant.access_token, expires_at, now)
 
     def _back_off(self, credential_id: uuid.UUID, failure: WalmartFailure) -> None:

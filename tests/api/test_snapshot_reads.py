@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.changes import ChangeListener
 from app.crypto import Envelope, LocalKeyring
 from app.db import make_engine, transaction
 from app.errors import DatabaseUnavailable
@@ -170,6 +171,10 @@ async def test_postgres_keeps_what_its_listener_vouches_for_and_sqlite_rereads(
 ) -> None:
     credential = await signature_credential(client, walmart_control)
     snapshots = vault_state.issuer.snapshots
+    listening = vault_state.settings.database_url.startswith("postgresql")
+    if listening:  # the listener connects at start-up; reads before it are not vouched for
+        assert isinstance(snapshots.watch, ChangeListener)
+        await asyncio.wait_for(snapshots.watch.connected.wait(), timeout=10)
     reader = CountingReader(snapshots.reader)
     snapshots.reader = reader
     snapshots.forget(uuid.UUID(credential["id"]))
@@ -178,7 +183,6 @@ async def test_postgres_keeps_what_its_listener_vouches_for_and_sqlite_rereads(
     assert reader.reads == 1
     await asyncio.sleep(vault_state.settings.cache_max_staleness_seconds + 0.3)
     assert (await headers_for(client, credential["id"], "GET", url))["version"] == 1
-    listening = vault_state.settings.database_url.startswith("postgresql")
     assert reader.reads == (1 if listening else 2)
     # A change made through the vault is seen at once either way.
     disabled = await client.patch(f"/v1/credentials/{credential['id']}", json={"disabled": True})
@@ -254,3 +258,21 @@ async def test_every_read_waiting_on_an_unreachable_database_gets_its_own_error(
         await engine.dispose()
     assert all(isinstance(a, DatabaseUnavailable) for a in answers)
     assert len({id(a) for a in answers}) == 3
+
+
+async def test_a_batch_that_fails_unexpectedly_answers_every_waiter(
+    vault_state: AppState,
+) -> None:
+    reader = vault_state.issuer.snapshots.reader
+    if not isinstance(reader, AsyncpgReader):
+        pytest.skip("SQLite reads through the session, one at a time")
+
+    async def broken(*_args: Any) -> list[SnapshotRow]:
+        raise ValueError("a bug, not an outage")
+
+    reader._rows = broken  # type: ignore[method-assign,assignment]
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(reader.by_id(uuid.uuid4()) for _ in range(3)), return_exceptions=True),
+        timeout=5,
+    )
+    assert all(isinstance(a, ValueError) for a in answers)
