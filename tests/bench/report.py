@@ -20,6 +20,10 @@ RATIOS: tuple[tuple[str, str, str, float | None], ...] = (
     ("sig1024/transit", "sig1024", "transit", 2.0),
     ("oauth/transit", "oauth", "transit", 3.0),
     ("sig2048/ceiling", "sig2048", "ceiling", 0.85),
+    # Not a target: what the machine allows. A bare RSA-2048 signer against Transit bounds
+    # sig2048/transit; between two sessions on this VM it fell from 2.5 to 1.55 (OpenSSL's
+    # RSA got 3 times slower, Transit 2 times).
+    ("ceiling/transit", "ceiling", "transit", None),
 )
 VAULT_TARGETS = ("sig2048", "sig1024", "oauth")
 P99_LIMIT_MS = 25.0
