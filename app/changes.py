@@ -87,7 +87,6 @@ class ChangeListener:
         on_client: Callable[[uuid.UUID], None],
         max_staleness: float,
         reconnect_seconds: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         url = make_url(database_url).set(drivername="postgresql")
         self.dsn = url.render_as_string(hide_password=False)
@@ -97,7 +96,6 @@ class ChangeListener:
         # Four pings per bound: one lost or slow ping does not yet end the trust. (A bound
         # below 0.2 s still pings at most 20 times a second: entries then live by the bound.)
         self.ping_seconds = max(min(max_staleness / 4, reconnect_seconds * 5), 0.05)
-        self.clock = clock
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._connections = 0
@@ -111,7 +109,7 @@ class ChangeListener:
         return (
             epoch != 0
             and epoch == self._epoch
-            and self.clock() - self._heard_until < self.max_staleness
+            and time.monotonic() - self._heard_until < self.max_staleness
         )
 
     def start(self) -> None:
@@ -143,7 +141,7 @@ class ChangeListener:
             connection.add_termination_listener(lambda _c: lost.set())
             # Reads made after LISTEN see every earlier commit, and every later one is
             # announced on this connection while it lives.
-            listening_from = self.clock()
+            listening_from = time.monotonic()
             await connection.add_listener(CHANNEL, self._notified)
             self._connections += 1
             self._epoch, self._heard_until = self._connections, listening_from
@@ -154,7 +152,7 @@ class ChangeListener:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), timeout=self.ping_seconds)
                 if not lost.is_set():
-                    asked = self.clock()
+                    asked = time.monotonic()
                     await connection.fetchval("SELECT 1", timeout=max(self.ping_seconds, 1.0))
                     self._heard_until = asked
         finally:

@@ -49,16 +49,22 @@ async def listening(postgres_url: str) -> AsyncIterator[tuple[ChangeListener, li
     await listener.stop()
 
 
-async def _listening_backend(dsn: str) -> int:
-    connection = await asyncpg.connect(dsn)
+async def _sql(url: str, statement: str, *args: object) -> object:
+    """One statement on a connection of its own; its first value."""
+    connection = await asyncpg.connect(_dsn(url))
     try:
-        pid = await connection.fetchval(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = $1",
-            APPLICATION_NAME,
-        )
+        return await connection.fetchval(statement, *args)
     finally:
         await connection.close()
+
+
+async def _listening_backend(url: str) -> int:
+    pid = await _sql(
+        url,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND application_name = $1",
+        APPLICATION_NAME,
+    )
     assert isinstance(pid, int)
     return pid
 
@@ -82,12 +88,8 @@ async def test_a_notification_is_delivered_and_reads_are_vouched_for(
     await asyncio.sleep(BOUND * 2)  # kept up by the pings, not by the connection's start
     assert listener.vouches_for(epoch)
     changed = uuid.uuid4()
-    connection = await asyncpg.connect(_dsn(postgres_url))
-    try:
-        await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, f"credential:{changed}")
-        await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, "credential:not-a-uuid")
-    finally:
-        await connection.close()
+    await _sql(postgres_url, "SELECT pg_notify($1, $2)", CHANNEL, f"credential:{changed}")
+    await _sql(postgres_url, "SELECT pg_notify($1, $2)", CHANNEL, "credential:not-a-uuid")
     await _until(lambda: heard == [changed], 5)
 
 
@@ -96,12 +98,9 @@ async def test_a_lost_connection_ends_what_it_vouched_for(
 ) -> None:
     listener, _ = listening
     epoch = listener.epoch()
-    backend = await _listening_backend(_dsn(postgres_url))
-    connection = await asyncpg.connect(_dsn(postgres_url))
-    try:
-        await connection.execute("SELECT pg_terminate_backend($1)", backend)
-    finally:
-        await connection.close()
+    await _sql(
+        postgres_url, "SELECT pg_terminate_backend($1)", await _listening_backend(postgres_url)
+    )
     await _until(lambda: not listener.vouches_for(epoch), 5)
     # Listening again on a new connection, which vouches only for reads made after it began.
     await _until(lambda: listener.epoch() not in (0, epoch), 10)
@@ -114,7 +113,7 @@ async def test_a_silently_dead_connection_stops_vouching_within_the_bound(
 ) -> None:
     listener, _ = listening
     epoch = listener.epoch()
-    backend = await _listening_backend(_dsn(postgres_url))
+    backend = await _listening_backend(postgres_url)
     os.kill(backend, signal.SIGSTOP)
     try:
         lapsed = await _until(lambda: not listener.vouches_for(epoch), 5)

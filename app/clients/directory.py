@@ -89,7 +89,6 @@ class CallerDirectory:
         """The caller behind an ``Authorization: Bearer`` header, or ``Unauthenticated``."""
         digest = hash_token(bearer_token(authorization))
         entry = self._entries.get(digest)
-        load = functools.partial(self._load, digest)
         if entry is not None and not self.watch.vouches_for(entry.epoch):
             age = self.clock() - entry.loaded_at
             if age >= self.max_staleness:
@@ -97,9 +96,9 @@ class CallerDirectory:
             elif age >= self.max_staleness / 2:
                 # Re-read ahead of the bound, in the background: every request of a busy
                 # caller would otherwise wait on the recheck (as for credential snapshots).
-                self._flights.start(digest, load)
+                self._flights.start(digest, functools.partial(self._load, digest))
         if entry is None:
-            entry = await self._flights.run(digest, load)
+            entry = await self._flights.run(digest, functools.partial(self._load, digest))
         self._note_use(entry)
         return replace(entry.caller, request_id=request_id)
 

@@ -6,8 +6,9 @@ the hot path at scale. Through an ORM session it cost four round trips (pool pin
 SELECT, ROLLBACK) and most of a worker's time in the benchmark's 100,000-credential run. On
 PostgreSQL it therefore runs on a small asyncpg pool of its own: one prepared statement, one
 round trip, no transaction (a single SELECT is consistent on its own). Reads by id asked for
-in the same turn of the event loop also share one statement (``id = ANY($1)``): a connection
-from the pool and a statement cost far more, on both sides, than one more row. SQLite, the
+in the same turn of the event loop also share one statement (the ids unnested and joined to
+the primary key): a connection from the pool and a statement cost far more, on both sides,
+than one more row. SQLite, the
 embedded single-process store, keeps the session. Both run the same SQLAlchemy statements.
 """
 
