@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.audit.chain import PreparedEvent, prepare
 from app.audit.repository import AuditRepository
 from app.db import transaction, utcnow
 from app.errors import DatabaseUnavailable
@@ -39,7 +40,7 @@ class AuditBatcher:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, interval: float) -> None:
         self.sessionmaker = sessionmaker
         self.interval = interval
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[PreparedEvent] = []
         self._oldest = 0.0  # monotonic time of the oldest pending event
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -64,18 +65,21 @@ class AuditBatcher:
             return
         if not self._pending:
             self._oldest = time.monotonic()
+        # Prepared now, in the request that issued the headers, not in the flush: see chain.
         self._pending.append(
-            {
-                "at": utcnow(),
-                "action": action,
-                "outcome": "success",
-                "client_id": client_id,
-                "request_id": request_id,
-                "account_id": account_id,
-                "credential_id": credential_id,
-                "version": version,
-                "details": details,
-            }
+            prepare(
+                {
+                    "at": utcnow(),
+                    "action": action,
+                    "outcome": "success",
+                    "client_id": client_id,
+                    "request_id": request_id,
+                    "account_id": account_id,
+                    "credential_id": credential_id,
+                    "version": version,
+                    "details": details,
+                }
+            )
         )
 
     def start(self) -> None:

@@ -1,10 +1,17 @@
-"""The hash of an audit event: SHA-256 over its predecessor's hash and its canonical content."""
+"""The hash of an audit event: SHA-256 over its predecessor's hash and its canonical content.
+
+Only the last step depends on the predecessor. ``prepare`` does the rest (the canonical JSON
+and the row COPY sends) when the event happens, so appending a batch only links hashes:
+computing canonical forms for a batch of 200 at flush time held a worker's event loop for
+about 8 ms, and every request in flight waited that long (the OAuth p99 doubled).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -42,6 +49,28 @@ def content_of(fields: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def canonical(fields: Mapping[str, Any]) -> str:
+    """The event's content exactly as its hash covers it."""
+    return json.dumps(content_of(fields), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def link_hash(prev_hash: str, canonical_content: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{canonical_content}".encode()).hexdigest()
+
+
 def event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
-    canonical = json.dumps(content_of(fields), sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+    return link_hash(prev_hash, canonical(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """An event's ``FIELDS`` with what its append needs, but for the predecessor's hash."""
+
+    fields: dict[str, Any]
+    canonical: str
+    copy_row: tuple[Any, ...]  # FIELDS' values in order, details as JSON text (PostgreSQL's COPY)
+
+
+def prepare(fields: dict[str, Any]) -> PreparedEvent:
+    copy_row = tuple(json.dumps(fields[f]) if f == "details" else fields[f] for f in FIELDS)
+    return PreparedEvent(fields, canonical(fields), copy_row)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.chain import prepare
 from app.audit.repository import AuditRepository
 from app.clients.scopes import Caller
 from app.db import utcnow
@@ -35,4 +36,4 @@ async def record(
         "version": version,
         "details": details or {},
     }
-    await AuditRepository(session).append([event])
+    await AuditRepository(session).append([prepare(event)])
