@@ -15,6 +15,8 @@ from pathlib import Path
 
 import uvicorn
 
+from app.ops.http_protocol import CoalescingHttpToolsProtocol
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
         log_level=args.log_level,
         access_log=False,  # the vault logs one JSON line per request itself
         proxy_headers=True,
+        http=CoalescingHttpToolsProtocol,
     )
 
 
