@@ -3,13 +3,16 @@
 With several workers each is its own process, so prometheus-client must keep its values in
 files that any worker can sum when scraped. This launcher makes a fresh folder for them and
 hands it to the workers through ``PROMETHEUS_MULTIPROC_DIR`` (read by prometheus-client) and
-``VAULT_METRICS_DIR`` (read by the vault's settings) before uvicorn starts them.
+``VAULT_METRICS_DIR`` (read by the vault's settings) before uvicorn starts them. The folder is
+named after the launcher's pid and removed when it stops; a launcher that was killed leaves its
+folder behind, so the next one removes those whose launcher is gone.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,20 +28,49 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-level", default="warning", help="uvicorn's own log level")
     args = parser.parse_args(argv)
+    metrics_dir = None
     if args.workers > 1:
-        metrics_dir = tempfile.mkdtemp(prefix="vault-metrics-", dir=_memory_backed_dir())
+        parent = Path(_memory_backed_dir() or tempfile.gettempdir())
+        remove_orphaned_metrics_dirs(parent)
+        metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-", dir=parent)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         os.environ["VAULT_METRICS_DIR"] = metrics_dir
-    uvicorn.run(
-        "app.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        access_log=False,  # the vault logs one JSON line per request itself
-        proxy_headers=True,
-        http=CoalescingHttpToolsProtocol,
-    )
+    try:
+        uvicorn.run(
+            "app.main:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=False,  # the vault logs one JSON line per request itself
+            proxy_headers=True,
+            http=CoalescingHttpToolsProtocol,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+METRICS_PREFIX = "vault-metrics-"
+
+
+def remove_orphaned_metrics_dirs(parent: Path) -> None:
+    """Remove metrics folders whose launcher no longer runs (a pid that was reused keeps
+    its folder: harmless, it is only left for later)."""
+    for folder in parent.glob(f"{METRICS_PREFIX}*-*"):
+        pid = folder.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _memory_backed_dir() -> str | None:

@@ -7,6 +7,7 @@ token call reaches Walmart, and every answer carries that token.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,6 +178,7 @@ async def test_metrics_are_summed_over_workers(
     walmart_control.add_consumer(body["auth"]["consumer_id"], rsa_key(), channel_type=CHANNEL_TYPE)
     auth = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
     with Replicas(1, settings, tmp_path, workers=2) as vault:
+        launcher = vault.processes[0].pid
         # A new connection per request, so both workers answer some of them.
         async with httpx.AsyncClient(
             headers=auth, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
@@ -200,3 +202,6 @@ async def test_metrics_are_summed_over_workers(
                         ):
                             seen.add(sample.value)
     assert seen == {40.0}
+    # The launcher removed its metrics folder when it stopped.
+    folders = [Path("/dev/shm"), Path(tempfile.gettempdir())]  # noqa: S108 - where app.serve writes
+    assert not [f for parent in folders for f in parent.glob(f"vault-metrics-{launcher}-*")]
