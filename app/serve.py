@@ -3,22 +3,32 @@
 With several workers each is its own process, so prometheus-client must keep its values in
 files that any worker can sum when scraped. This launcher makes a fresh folder for them and
 hands it to the workers through ``PROMETHEUS_MULTIPROC_DIR`` (read by prometheus-client) and
-``VAULT_METRICS_DIR`` (read by the vault's settings) before uvicorn starts them. The folder is
-named after the launcher's pid and removed when it stops; a launcher that was killed leaves its
-folder behind, so the next one removes those whose launcher is gone.
+``VAULT_METRICS_DIR`` (read by the vault's settings) before uvicorn starts them.
+
+The launcher removes its folder when it stops. One that was killed leaves its folder behind,
+so each launcher also removes the folders nobody holds: a launcher holds an exclusive lock on
+its folder's lock file for as long as it runs. A lock, not a pid: containers sharing
+``/dev/shm`` see each other's folders but not each other's pids, and a launcher that is pid 1
+in its container has the same pid after every restart.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
 
 from app.ops.http_protocol import CoalescingHttpToolsProtocol
+
+METRICS_PREFIX = "vault-metrics-"
+LOCK_FILE = ".launcher.lock"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,14 +38,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-level", default="warning", help="uvicorn's own log level")
     args = parser.parse_args(argv)
-    metrics_dir = None
-    if args.workers > 1:
-        parent = Path(_memory_backed_dir() or tempfile.gettempdir())
-        remove_orphaned_metrics_dirs(parent)
-        metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-", dir=parent)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        os.environ["VAULT_METRICS_DIR"] = metrics_dir
-    try:
+    with contextlib.ExitStack() as stack:
+        if args.workers > 1:
+            metrics_dir = stack.enter_context(held_metrics_dir(_metrics_parent()))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+            os.environ["VAULT_METRICS_DIR"] = str(metrics_dir)
         uvicorn.run(
             "app.main:app",
             host=args.host,
@@ -46,40 +53,45 @@ def main(argv: list[str] | None = None) -> None:
             proxy_headers=True,
             http=CoalescingHttpToolsProtocol,
         )
+
+
+@contextlib.contextmanager
+def held_metrics_dir(parent: Path) -> Iterator[Path]:
+    """A new metrics folder in ``parent``, locked while in use and removed afterwards; folders
+    in ``parent`` that no launcher holds any more are removed first."""
+    remove_orphaned_metrics_dirs(parent)
+    folder = Path(tempfile.mkdtemp(prefix=METRICS_PREFIX, dir=parent))
+    try:
+        # Locked under another name, then renamed: another launcher's clean-up must never
+        # find the lock file unlocked.
+        with (folder / f"{LOCK_FILE}.new").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            (folder / f"{LOCK_FILE}.new").rename(folder / LOCK_FILE)
+            yield folder
     finally:
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-METRICS_PREFIX = "vault-metrics-"
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def remove_orphaned_metrics_dirs(parent: Path) -> None:
-    """Remove metrics folders whose launcher no longer runs (a pid that was reused keeps
-    its folder: harmless, it is only left for later)."""
-    for folder in parent.glob(f"{METRICS_PREFIX}*-*"):
-        pid = folder.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
+    """Remove the metrics folders whose lock nobody holds. A folder without a lock file is
+    left alone: its launcher may be creating it at this moment."""
+    for folder in parent.glob(f"{METRICS_PREFIX}*"):
+        try:
+            with (folder / LOCK_FILE).open("r") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # held (BlockingIOError), no lock file, not ours to open: left alone
+            continue
 
 
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def _memory_backed_dir() -> str | None:
+def _metrics_parent() -> Path:
     """``/dev/shm`` when there is one. Every request writes its counters into these files'
     memory maps; on a disk-backed folder a write can wait for the kernel to write the page back,
     and the benchmark saw such waits (while PostgreSQL's commits kept the disk busy) as
     100-500 ms stalls of whole workers."""
     shm = Path("/dev/shm")  # noqa: S108 - a tmpfs, not a shared temporary folder
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    usable = shm.is_dir() and os.access(shm, os.W_OK)
+    return shm if usable else Path(tempfile.gettempdir())
 
 
 if __name__ == "__main__":

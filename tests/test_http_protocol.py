@@ -70,8 +70,9 @@ async def until(condition: Any) -> None:
     raise AssertionError("the protocol never got there")
 
 
-def request(*extra: bytes, body: bytes = b"") -> bytes:
-    head = [b"POST /x HTTP/1.1", b"host: vault", b"content-length: %d" % len(body), *extra]
+def request(*extra: bytes, body: bytes = b"", path: bytes = b"/x") -> bytes:
+    head = [b"POST " + path + b" HTTP/1.1", b"host: vault", b"content-length: %d" % len(body)]
+    head += extra
     return b"\r\n".join(head) + b"\r\n\r\n" + body
 
 
@@ -87,10 +88,15 @@ async def test_a_whole_answer_leaves_in_one_write() -> None:
 
 
 async def test_answers_on_one_connection_keep_their_order() -> None:
-    protocol, transport = connect(whole_answer)
-    protocol.data_received(request() + request())  # pipelined
-    await until(lambda: len(transport.events) == 2)
-    assert [data.endswith(BODY) for _, data in transport.events] == [True, True]
+    async def echo_path(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(START)
+        await send({"type": "http.response.body", "body": scope["path"].encode().ljust(11)})
+
+    protocol, transport = connect(echo_path)
+    pipelined = b"".join(request(path=f"/{n}".encode()) for n in range(3))
+    protocol.data_received(pipelined)
+    await until(lambda: len(transport.events) == 3)
+    assert [data[-11:].strip() for _, data in transport.events] == [b"/0", b"/1", b"/2"]
 
 
 async def test_a_head_whose_body_comes_later_is_not_held_back() -> None:

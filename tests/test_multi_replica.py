@@ -7,7 +7,6 @@ token call reaches Walmart, and every answer carries that token.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,7 +177,7 @@ async def test_metrics_are_summed_over_workers(
     walmart_control.add_consumer(body["auth"]["consumer_id"], rsa_key(), channel_type=CHANNEL_TYPE)
     auth = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
     with Replicas(1, settings, tmp_path, workers=2) as vault:
-        launcher = vault.processes[0].pid
+        metrics_dir = _metrics_dir_of(vault.processes[0].pid)
         # A new connection per request, so both workers answer some of them.
         async with httpx.AsyncClient(
             headers=auth, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
@@ -202,6 +201,17 @@ async def test_metrics_are_summed_over_workers(
                         ):
                             seen.add(sample.value)
     assert seen == {40.0}
-    # The launcher removed its metrics folder when it stopped.
-    folders = [Path("/dev/shm"), Path(tempfile.gettempdir())]  # noqa: S108 - where app.serve writes
-    assert not [f for parent in folders for f in parent.glob(f"vault-metrics-{launcher}-*")]
+    assert _removed(metrics_dir)  # by the launcher, when it stopped
+
+
+def _metrics_dir_of(launcher: int) -> str:
+    """The launcher's metrics folder, from a worker's environment (the launcher's own
+    ``/proc/<pid>/environ`` shows what it started with, not what it set)."""
+    worker = Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split()[0]
+    environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
+    prefix = b"VAULT_METRICS_DIR="
+    return next(v.removeprefix(prefix).decode() for v in environ if v.startswith(prefix))
+
+
+def _removed(folder: str) -> bool:
+    return not Path(folder).exists()

@@ -25,13 +25,13 @@ from app.errors import DatabaseUnavailable
 log = logging.getLogger("vault.audit")
 
 MAX_PENDING = 100_000
-# Small frequent batches: a big one would hold the event loop (hashing, one large INSERT) long
-# enough to show in every request's tail latency.
+# Small frequent batches: a big one would hold the event loop (linking hashes, encoding one
+# large COPY) long enough to show in every request's tail latency.
 FLUSH_AT = 200
 # One transaction's most: under a burst the buffer outgrows FLUSH_AT while a flush waits on the
-# chain's lock. Chaining and encoding a batch holds the event loop (about 5 ms for 500); the
-# benchmark measured 5,000 at a time pushing the OAuth p99 from 9 to 35 ms without shortening
-# the backlog, which the disk's commit latency bounds.
+# chain's lock. The benchmark measured 5,000 at a time pushing the OAuth p99 from 9 to 35 ms
+# without shortening the backlog, which the disk's commit latency bounds. (Events are
+# prepared when they happen, see ``chain``: a flush only links and encodes them.)
 MAX_BATCH = 500
 TICK_SECONDS = 0.05
 

@@ -49,7 +49,9 @@ class AuditRepository:
         prev = head.scalar_one()
         links: list[tuple[str, str]] = []  # (prev_hash, hash) of each event, in order
         for event in batch:
-            links.append((prev, prev := link_hash(prev, event.canonical)))
+            this = link_hash(prev, event.canonical)
+            links.append((prev, this))
+            prev = this
         if self.session.get_bind().dialect.name == "postgresql":
             await self._copy([(*e.copy_row, *link) for e, link in zip(batch, links, strict=True)])
         else:
