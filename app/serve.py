@@ -20,6 +20,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from app.ops.http_protocol import CoalescingHttpToolsProtocol
 
 METRICS_PREFIX = "vault-metrics-"
 LOCK_FILE = ".launcher.lock"
+UNLOCKED_GRACE_SECONDS = 60
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,13 +76,18 @@ def held_metrics_dir(parent: Path) -> Iterator[Path]:
 
 def remove_orphaned_metrics_dirs(parent: Path) -> None:
     """Remove the metrics folders whose lock nobody holds. A folder without a lock file is
-    left alone: its launcher may be creating it at this moment."""
+    left alone for a minute, as its launcher may be creating it; after that it belongs to a
+    launcher that died first, or to a vault from before these locks."""
     for folder in parent.glob(f"{METRICS_PREFIX}*"):
         try:
             with (folder / LOCK_FILE).open("r") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 shutil.rmtree(folder, ignore_errors=True)
-        except OSError:  # held (BlockingIOError), no lock file, not ours to open: left alone
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):
+                if time.time() - folder.stat().st_mtime > UNLOCKED_GRACE_SECONDS:
+                    shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # held by its launcher (BlockingIOError), or not ours to open
             continue
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from app.serve import LOCK_FILE, METRICS_PREFIX, held_metrics_dir, remove_orphaned_metrics_dirs
+from app.serve import (
+    LOCK_FILE,
+    METRICS_PREFIX,
+    UNLOCKED_GRACE_SECONDS,
+    held_metrics_dir,
+    remove_orphaned_metrics_dirs,
+)
 
 HOLD_ONE = """
 import sys, time
@@ -38,9 +46,14 @@ def test_folders_nobody_holds_are_removed_and_others_kept(tmp_path: Path) -> Non
         (killed / LOCK_FILE).touch()
         being_made = tmp_path / f"{METRICS_PREFIX}new"  # no lock file yet
         being_made.mkdir()
+        abandoned = tmp_path / f"{METRICS_PREFIX}old"  # no lock file for over a minute
+        abandoned.mkdir()
+        long_ago = time.time() - UNLOCKED_GRACE_SECONDS - 5
+        os.utime(abandoned, (long_ago, long_ago))
         with held_metrics_dir(tmp_path) as ours:
             assert held.exists()
             assert being_made.exists()
+            assert not abandoned.exists()
             assert not killed.exists()
             assert ours.exists()
         other.kill()
