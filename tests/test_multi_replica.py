@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.bench.services import worker_pids
 from tests.conftest import BOOTSTRAP_TOKEN, _postgres_database
 from tests.factories import (
     CHANNEL_TYPE,
@@ -207,8 +208,7 @@ async def test_metrics_are_summed_over_workers(
 def _metrics_dir_of(launcher: int) -> str:
     """The launcher's metrics folder, from a worker's environment (the launcher's own
     ``/proc/<pid>/environ`` shows what it started with, not what it set)."""
-    worker = Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split()[0]
-    environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
+    environ = Path(f"/proc/{worker_pids(launcher)[0]}/environ").read_bytes().split(b"\0")
     prefix = b"VAULT_METRICS_DIR="
     return next(v.removeprefix(prefix).decode() for v in environ if v.startswith(prefix))
 
