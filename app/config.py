@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     walmart_sandbox_url: AnyHttpUrl = AnyHttpUrl("https://sandbox.walmartapis.com")
     walmart_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     svc_name: str = Field(default="Walmart Marketplace", min_length=1, max_length=100)
+    # Where sellers' browsers reach the vault's public pages (the App Store callback).
+    public_url: AnyHttpUrl | None = None
+    walmart_consent_url: AnyHttpUrl = AnyHttpUrl("https://login.account.wal-mart.com/consent")
+    connection_link_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Comma list of origins (scheme://host[:port]) a connection's return_url may point at.
+    connection_return_origins: str = ""
     token_refresh_margin_seconds: float = Field(default=120, ge=0, le=600)
     signature_validity_seconds: int = Field(default=300, ge=10, le=900)
     cache_max_staleness_seconds: float = Field(default=2.0, gt=0, le=300)
@@ -80,6 +86,20 @@ class Settings(BaseSettings):
             self.walmart_production_url if environment == "production" else self.walmart_sandbox_url
         )
         return str(url).rstrip("/")
+
+    def public_base_url(self) -> str | None:
+        """``VAULT_PUBLIC_URL`` without a trailing slash; in development it defaults to the
+        address ``make run`` serves on. ``None`` in production when it is not set."""
+        if self.public_url is not None:
+            return str(self.public_url).rstrip("/")
+        return "http://127.0.0.1:8000" if self.is_development else None
+
+    def return_origins(self) -> frozenset[str]:
+        return frozenset(
+            origin.strip().rstrip("/").lower()
+            for origin in self.connection_return_origins.split(",")
+            if origin.strip()
+        )
 
     def check_runnable(self) -> None:
         """Refuse configurations that must never serve traffic, naming what is missing."""

@@ -145,3 +145,21 @@ class WalmartTimeout(WalmartError):
 class CredentialTestFailed(VaultError):
     status_code = 422
     code = "credential_test_failed"
+
+
+class PublicUrlNotSet(ServiceUnavailable):
+    code = "public_url_not_set"
+
+
+class WalmartAppRequired(Conflict):
+    code = "walmart_app_required"
+
+
+class WalmartAppInUse(Conflict):
+    code = "walmart_app_in_use"
+
+
+class ReconnectRequired(Conflict):
+    """Walmart refused an App Store connection's refresh token: the seller must connect again."""
+
+    code = "reconnect_required"

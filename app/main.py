@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException
 from app.audit.router import router as audit_router
 from app.clients.router import router as clients_router
 from app.config import Settings, get_settings
+from app.connections.router import apps_router as walmart_apps_router
+from app.connections.router import router as connections_router
 from app.credentials.router import router as credentials_router
 from app.crypto import EnvelopeError, KekUnavailable
 from app.db import DATABASE_UNAVAILABLE
@@ -85,6 +87,8 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     app.include_router(credentials_router)
     app.include_router(headers_router)
     app.include_router(audit_router)
+    app.include_router(walmart_apps_router)
+    app.include_router(connections_router)
     return app
 
 

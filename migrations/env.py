@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 import app.audit.models
 import app.clients.models
+import app.connections.models
 import app.credentials.models
 import app.walmart.models  # noqa: F401  (registers the tables on Base.metadata)
 from app.db import Base, UtcDateTime, ensure_sqlite_directory, make_engine

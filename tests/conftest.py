@@ -23,6 +23,7 @@ from sqlalchemy import text
 
 from app.audit.models import GENESIS_HASH
 from app.config import Settings
+from app.connections import models as _connection_models  # noqa: F401  (table list for cleanup)
 from app.crypto import LocalKeyring
 from app.db import Base, make_engine
 from app.main import create_app

@@ -31,6 +31,7 @@ class Credential(Base):
             postgresql_where=text("deleted_at IS NULL"),
         ),
         Index("ix_credentials_created_at_id", "created_at", "id"),
+        Index("ix_credentials_refresh_expires_at", "refresh_expires_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -50,6 +51,14 @@ class Credential(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Why the status is what it is, when a status alone does not say what to do
+    # (``reconnect_required``: Walmart refused an App Store connection's refresh token).
+    status_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # App Store connections (kind ``app_oauth``): mPorts' app, the seller that authorized it,
+    # and when the sealed refresh token stops working.
+    app_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    seller_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012

@@ -19,6 +19,7 @@ class CredentialFilter:
     market: str | None = None
     environment: str | None = None
     status: str | None = None
+    refresh_expires_before: datetime | None = None
     account_ids: frozenset[str] | None = None  # the caller's restriction, if any
 
 
@@ -61,6 +62,8 @@ class CredentialRepository:
             query = query.where(Credential.environment == where.environment)
         if where.status is not None:
             query = query.where(Credential.status == where.status)
+        if where.refresh_expires_before is not None:
+            query = query.where(Credential.refresh_expires_at < where.refresh_expires_before)
         if where.account_ids is not None:
             query = query.where(Credential.account_id.in_(sorted(where.account_ids)))
         if after is not None:

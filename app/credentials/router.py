@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -52,6 +52,10 @@ def credential_out(credential: Credential) -> CredentialOut:
         created_at=credential.created_at,
         updated_at=credential.updated_at,
         rotated_at=credential.rotated_at,
+        status_reason=credential.status_reason,
+        app_id=credential.app_id,
+        seller_id=credential.seller_id,
+        refresh_expires_at=credential.refresh_expires_at,
     )
 
 
@@ -94,9 +98,21 @@ async def list_credentials(
     market: Annotated[Market | None, Query()] = None,
     environment: Annotated[Environment | None, Query()] = None,
     status_: Annotated[CredentialStatus | None, Query(alias="status")] = None,
+    refresh_expires_before: Annotated[
+        datetime | None,
+        Query(description="Only App Store connections whose refresh token expires before this."),
+    ] = None,
 ) -> CredentialPage:
     where = CredentialFilter(
-        account_id=account_id, market=market, environment=environment, status=status_
+        account_id=account_id,
+        market=market,
+        environment=environment,
+        status=status_,
+        refresh_expires_before=(
+            refresh_expires_before.replace(tzinfo=UTC)  # a date or time without zone is UTC
+            if refresh_expires_before is not None and refresh_expires_before.tzinfo is None
+            else refresh_expires_before
+        ),
     )
     rows = await service.list_credentials(session, caller=caller, where=where, page=page)
     more = len(rows) > page.limit

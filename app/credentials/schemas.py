@@ -115,17 +115,25 @@ class CredentialOut(BaseModel):
     market: Market
     environment: Environment
     label: str
-    kind: Literal["oauth", "signature"]
+    kind: Literal["oauth", "signature", "app_oauth"]
     consumer_id: str | None
     client_id: str | None
     channel_type: str | None
     version: int
     fingerprint: str
     status: CredentialStatus
+    status_reason: str | None = Field(
+        default=None, description="`reconnect_required` when the seller must connect again."
+    )
     last_test: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
     rotated_at: datetime | None
+    app_id: uuid.UUID | None = Field(default=None, description="app_oauth: mPorts' app.")
+    seller_id: str | None = Field(default=None, description="app_oauth: Walmart's seller id.")
+    refresh_expires_at: datetime | None = Field(
+        default=None, description="app_oauth: when the sealed refresh token stops working."
+    )
 
 
 class CredentialPage(BaseModel):

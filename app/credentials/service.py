@@ -148,6 +148,7 @@ async def list_credentials(
         market=where.market,
         environment=where.environment,
         status=where.status,
+        refresh_expires_before=where.refresh_expires_before,
         account_ids=caller.account_ids,
     )
     return await CredentialRepository(session).page(

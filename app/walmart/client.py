@@ -31,6 +31,25 @@ class TokenGrant:
         return f"TokenGrant(expires_in={self.expires_in})"
 
 
+@dataclass(frozen=True, slots=True, repr=False)
+class AppGrant:
+    """What an App Store token call answers: an access token and, maybe, a refresh token
+    (always for ``authorization_code``; for ``refresh_token`` only when Walmart rotates it)."""
+
+    access_token: str
+    expires_in: float
+    refresh_token: str | None
+    refresh_expires_in: float | None
+    correlation_id: str
+
+    def __repr__(self) -> str:
+        rotated = self.refresh_token is not None
+        return f"AppGrant(expires_in={self.expires_in}, refresh_token_returned={rotated})"
+
+    def token_grant(self) -> TokenGrant:
+        return TokenGrant(self.access_token, self.expires_in, self.correlation_id)
+
+
 def market_header(market: str) -> dict[str, str]:
     """``WM_MARKET`` outside the US (Walmart defaults a missing header to ``us``)."""
     return {} if market == "US" else {"WM_MARKET": market.lower()}
@@ -76,6 +95,49 @@ class WalmartClient:
         if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
             raise unreadable_body(response.status_code, correlation_id)
         return TokenGrant(token, float(expires_in), correlation_id)
+
+    async def request_app_token(
+        self,
+        *,
+        base_url: str,
+        app_client_id: str,
+        app_client_secret: str,
+        seller_id: str,
+        market: str,
+        form: dict[str, str],
+    ) -> AppGrant:
+        """An App Store token call (``authorization_code`` or ``refresh_token`` in ``form``):
+        Basic with mPorts' app credentials, ``WM_PARTNER.ID`` naming the seller."""
+        correlation_id = str(uuid.uuid4())
+        basic = base64.b64encode(f"{app_client_id}:{app_client_secret}".encode()).decode()
+        headers = self.base_headers(correlation_id) | market_header(market)
+        headers["Authorization"] = f"Basic {basic}"
+        headers["WM_PARTNER.ID"] = seller_id
+        response = await self._send(
+            "POST",
+            f"{base_url}/v3/token",
+            headers=headers,
+            data=form,
+            token_call=True,
+            correlation_id=correlation_id,
+        )
+        body = _json_object(response, correlation_id)
+        token, expires_in = body.get("access_token"), body.get("expires_in")
+        refresh, refresh_in = body.get("refresh_token"), body.get("refresh_token_expires_in")
+        if (
+            not isinstance(token, str)
+            or not token
+            or not isinstance(expires_in, int | float)
+            or not (refresh is None or (isinstance(refresh, str) and refresh))
+        ):
+            raise unreadable_body(response.status_code, correlation_id)
+        return AppGrant(
+            token,
+            float(expires_in),
+            refresh,
+            float(refresh_in) if isinstance(refresh_in, int | float) else None,
+            correlation_id,
+        )
 
     async def token_detail(
         self, *, base_url: str, access_token: str, market: str, channel_type: str | None
