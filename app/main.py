@@ -29,6 +29,7 @@ from app.ops.logging import configure_logging
 from app.ops.middleware import MAX_BODY_BYTES, RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.ops.startup import prepare_callers
+from app.pages.render import STATIC_PATH, static_files
 from app.state import app_state
 
 log = logging.getLogger("vault.app")
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(walmart_apps_router)
     app.include_router(connections_router)
+    app.mount(STATIC_PATH, static_files(), name="pages-static")
     return app
 
 

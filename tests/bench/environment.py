@@ -7,6 +7,7 @@ import platform
 import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 
 from tests.kms_servers import bao_binary
 from tests.replicas import ROOT
@@ -40,6 +41,13 @@ def _memory_gb() -> float:
     return pages * size / 1e9
 
 
+def _shown(value: object) -> object:
+    # A report is committed: paths are shown relative to the project, never as a machine's path.
+    if isinstance(value, Path) and value.is_absolute() and value.is_relative_to(ROOT):
+        return value.relative_to(ROOT)
+    return value
+
+
 def describe(report: Report, options: dict[str, object]) -> None:
     commit = _output(["git", "rev-parse", "--short", "HEAD"])
     dirty = _output(["git", "status", "--porcelain", "--untracked-files=no", ".", ":!tests/bench"])
@@ -58,7 +66,7 @@ def describe(report: Report, options: dict[str, object]) -> None:
     report.line(f"load generator: {_output([wrk_binary(), '--version'])}")
     report.line(f"openbao: {_output([str(bao_binary()), 'version'])}")
     report.line(f"postgres: {_output(['psql', '--version'])}")
-    report.line("options: " + ", ".join(f"{k}={v}" for k, v in options.items()))
+    report.line("options: " + ", ".join(f"{k}={_shown(v)}" for k, v in options.items()))
     report.line(
         "vault: python -m app.serve, VAULT_LOG_LEVEL=WARNING, VAULT_ENV=production, local KEK, "
         "other settings at their defaults (or as in vault_settings); "

@@ -17,11 +17,9 @@ from tests.kms_servers import bao_server, moto_server
 # Session fixtures of the real KMS servers, started on first use by a test here.
 __all__ = ["bao_server", "moto_server"]
 
-# ../shared sits beside the repository on every developer machine and in CI.
-VECTORS_PATH = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-    / "walmart-signature-vectors.json"
-)  # fmt: skip
+# Public test data with a dummy key, published by Walmart client projects (their names and files
+# are in the JSON's "sources"): fillup/walmart-auth-signature-php and Ventmere/walmart-partner-api.
+VECTORS_PATH = Path(__file__).with_name("vectors") / "walmart-signature-vectors.json"
 
 
 @pytest.fixture(scope="session")

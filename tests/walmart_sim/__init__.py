@@ -3,8 +3,8 @@
 Walmart cannot be reached from CI, and an in-process mock would hide the very bugs that
 matter for a vault that hands out signed headers: URL bytes re-encoded between signing and
 sending, headers dropped by an HTTP client, timeouts and connection resets. So this is a
-Starlette app served by uvicorn over TCP, implementing Walmart's side from
-``/work/shared/reference/walmart-auth.md`` alone. It deliberately imports nothing from
+Starlette app served by uvicorn over TCP, implementing Walmart's side from Walmart's public
+documentation alone (cited where each rule is implemented). It deliberately imports nothing from
 ``app/``: an independent implementation is what lets it catch the vault's mistakes.
 
 Layout:
