@@ -89,6 +89,8 @@ def oauth_body(
             "client_secret": secret or f"secret-{uuid.uuid4().hex}",
         },
     }
+    if market in ("MX", "CL"):  # Walmart requires the channel type there
+        body["auth"]["channel_type"] = CHANNEL_TYPE
     body.update(overrides)
     return body
 

@@ -97,7 +97,9 @@ async def _create_pending(
                     f'"{credential.kind}" (to switch kinds, delete it and register anew).',
                     details={"field": "auth.kind", "expected": credential.kind},
                 )
-            prepared = prepare_secret(auth, market=credential.market)
+            prepared = prepare_secret(
+                auth, market=credential.market, environment=credential.environment
+            )
             await _abandon_stale_pending(session, credential, policy)
             number = await _next_version(session, credential.id)
             session.add(

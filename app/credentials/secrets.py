@@ -13,9 +13,9 @@ from typing import Protocol
 from app.credentials.models import Credential
 from app.credentials.schemas import OAuthAuth, SignatureAuth
 from app.crypto import AssociatedData, Envelope, InvalidPrivateKey, parse_private_key
-from app.errors import InvalidPrivateKeyError, SchemeNotAvailable
+from app.errors import InvalidPrivateKeyError, InvalidRequest, SchemeNotAvailable
+from app.walmart.markets import MARKETS, channel_type_required
 
-SIGNATURE_MARKETS = frozenset({"CA"})
 PURPOSE = {"signature": "signing_key", "oauth": "client_secret"}
 TOKEN_PURPOSE = "access_token"  # noqa: S105  (a label in the associated data)
 
@@ -32,15 +32,25 @@ class PreparedSecret:
         return f"PreparedSecret(kind={self.kind}, fingerprint={self.fingerprint})"
 
 
-def prepare_secret(auth: OAuthAuth | SignatureAuth, *, market: str) -> PreparedSecret:
-    """Validate an auth block for a market and normalise its secret (keys become PKCS#8 DER)."""
+def prepare_secret(
+    auth: OAuthAuth | SignatureAuth, *, market: str, environment: str
+) -> PreparedSecret:
+    """Validate an auth block for a market and environment, and normalise its secret (keys
+    become PKCS#8 DER)."""
+    if channel_type_required(market, auth.kind) and not auth.channel_type:
+        raise InvalidRequest(
+            f"Walmart requires WM_CONSUMER.CHANNEL.TYPE on {market} calls: give "
+            "auth.channel_type (the channel type UUID from Seller Center).",
+            details={"field": "auth.channel_type", "market": market},
+        )
     if isinstance(auth, SignatureAuth):
-        if market not in SIGNATURE_MARKETS:
+        if environment not in MARKETS[market].signature_environments:
+            where = f"{market} {environment}" if MARKETS[market].signature_environments else market
             raise SchemeNotAvailable(
-                f"Walmart's {market} marketplace does not accept Consumer ID + Private Key "
+                f"Walmart's {where} marketplace does not accept Consumer ID + Private Key "
                 "signatures; register its OAuth Client ID and Client Secret instead "
                 '(auth.kind = "oauth").',
-                details={"market": market, "use_kind": "oauth"},
+                details={"market": market, "environment": environment, "use_kind": "oauth"},
             )
         try:
             parsed = parse_private_key(auth.private_key.get_secret_value())

@@ -21,6 +21,7 @@ from app.crypto import Envelope
 from app.db import utcnow
 from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
 from app.pagination import PageRequest
+from app.walmart.markets import channel_type_required
 
 
 class NewCredentialTester(Protocol):
@@ -40,7 +41,7 @@ async def create_credential(
     """Register a credential at version 1; nothing is stored if anything is invalid, or if
     a requested live test fails (422 ``credential_test_failed`` with the result)."""
     caller.ensure_account(body.account_id)
-    prepared = prepare_secret(body.auth, market=body.market)
+    prepared = prepare_secret(body.auth, market=body.market, environment=body.environment)
     repo = CredentialRepository(session)
     await _ensure_slot_free(repo, body.account_id, body.market, body.environment)
     test = None
@@ -164,10 +165,11 @@ async def update_credential(
     if (
         "channel_type" in changed
         and changed["channel_type"] is None
-        and credential.kind == "signature"
+        and channel_type_required(credential.market, credential.kind)
     ):
         raise InvalidRequest(
-            "A signature credential needs a channel_type (WM_CONSUMER.CHANNEL.TYPE).",
+            f"A {credential.market} {credential.kind} credential needs a channel_type "
+            "(WM_CONSUMER.CHANNEL.TYPE): Walmart requires it on these calls.",
             details={"field": "channel_type"},
         )
     if "label" in changed and patch.label is None:

@@ -97,7 +97,11 @@ def _parsed(route: str, path_value: str, body: bytes) -> Issue | None:
             credential_id = uuid.UUID(path_value)
             request = HeadersRequest.model_validate(document)
             return lambda issuer, caller: issuer.for_credential(
-                caller=caller, credential_id=credential_id, method=request.method, url=request.url
+                caller=caller,
+                credential_id=credential_id,
+                method=request.method,
+                url=request.url,
+                accept=request.accept,
             )
         account_id = _ACCOUNT_ID.validate_python(path_value)
         by_account = AccountHeadersRequest.model_validate(document)
@@ -110,6 +114,7 @@ def _parsed(route: str, path_value: str, body: bytes) -> Issue | None:
         environment=by_account.environment,
         method=by_account.method,
         url=by_account.url,
+        accept=by_account.accept,
     )
 
 

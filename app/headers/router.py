@@ -36,7 +36,11 @@ async def credential_headers(
     credential_id: uuid.UUID, body: HeadersRequest, caller: HeadersCaller, issuer: IssuerDep
 ) -> Response:
     issued = await issuer.for_credential(
-        caller=caller, credential_id=credential_id, method=body.method, url=body.url
+        caller=caller,
+        credential_id=credential_id,
+        method=body.method,
+        url=body.url,
+        accept=body.accept,
     )
     return _json(issued)
 
@@ -57,6 +61,7 @@ async def account_headers(
         environment=body.environment,
         method=body.method,
         url=body.url,
+        accept=body.accept,
     )
     return _json(issued)
 

@@ -42,10 +42,22 @@ Url = Annotated[
     Field(
         min_length=1,
         max_length=4096,
-        description="The absolute URL exactly as it will be sent (signatures cover its bytes).",
+        description=(
+            "The absolute URL the call goes to. It is brought to one normal form (RFC 3986) "
+            "before signing; the answer's url is the one to send."
+        ),
         examples=["https://marketplace.walmartapis.com/v3/ca/feeds?limit=10"],
     ),
     AfterValidator(_url),
+]
+
+
+Accept = Annotated[
+    Literal["application/json", "application/xml"],
+    Field(
+        description="Issued as the Accept header; Walmart's CA endpoints mostly answer XML.",
+        examples=["application/json"],
+    ),
 ]
 
 
@@ -61,6 +73,7 @@ class HeadersRequest(BaseModel):
 
     method: Method
     url: Url
+    accept: Accept = "application/json"
 
 
 class AccountHeadersRequest(HeadersRequest):
@@ -90,3 +103,6 @@ class HeadersOut(BaseModel):
         description="Send the request before this instant (token expiry or signature window)."
     )
     headers: dict[str, str]
+    url: str = Field(
+        description="The exact URL that was signed (the request's url in normal form): send it."
+    )

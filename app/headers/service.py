@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -36,8 +36,10 @@ from app.headers.schemas import HeadersOut
 from app.headers.snapshot import CredentialSnapshot, SnapshotCache
 from app.ops.metrics import HEADERS_ISSUED
 from app.walmart.broker import TokenBroker
+from app.walmart.markets import DEFAULT_ACCEPT
 from app.walmart.outcomes import WalmartFailure
 from app.walmart.signed_headers import oauth_headers, signature_headers
+from app.walmart.urls import UrlProblem, normalise_url
 
 _FAILURE_ERRORS: dict[str, type[WalmartError]] = {
     "invalid_credentials": WalmartRejectedCredentials,
@@ -57,14 +59,21 @@ class HeaderIssuer:
     keystore: KeyStore
     broker: TokenBroker
     audit: AuditBatcher
+    _origins: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     async def for_credential(
-        self, *, caller: Caller, credential_id: uuid.UUID, method: str, url: str
+        self,
+        *,
+        caller: Caller,
+        credential_id: uuid.UUID,
+        method: str,
+        url: str,
+        accept: str = DEFAULT_ACCEPT,
     ) -> HeadersOut:
         snapshot = await self.snapshots.get(credential_id)
         if snapshot is None:
             raise NotFound(f"No credential with id {credential_id}.")
-        return await self._issue(caller, snapshot, method, url)
+        return await self._issue(caller, snapshot, method, url, accept)
 
     async def for_account(
         self,
@@ -75,15 +84,16 @@ class HeaderIssuer:
         environment: str,
         method: str,
         url: str,
+        accept: str = DEFAULT_ACCEPT,
     ) -> HeadersOut:
         caller.ensure_account(account_id)
         snapshot = await self.snapshots.for_slot(account_id, market, environment)
         if snapshot is None:
             raise NotFound(f"Account {account_id} has no {market} {environment} credential.")
-        return await self._issue(caller, snapshot, method, url)
+        return await self._issue(caller, snapshot, method, url, accept)
 
     async def _issue(
-        self, caller: Caller, snapshot: CredentialSnapshot, method: str, url: str
+        self, caller: Caller, snapshot: CredentialSnapshot, method: str, url: str, accept: str
     ) -> HeadersOut:
         caller.ensure_account(snapshot.account_id)
         if snapshot.status == "disabled":
@@ -91,11 +101,11 @@ class HeaderIssuer:
                 f"Credential {snapshot.id} is disabled; re-enable it to issue headers.",
                 details={"credential_id": str(snapshot.id)},
             )
-        self._check_url(snapshot, url)
+        url = self.signed_url(snapshot, url)
         if snapshot.kind == "signature":
-            headers, expires_at = await self._signature(snapshot, method, url)
+            headers, expires_at = await self._signature(snapshot, method, url, accept)
         else:
-            headers, expires_at = await self._oauth(snapshot, caller)
+            headers, expires_at = await self._oauth(snapshot, caller, accept)
         _ISSUED[snapshot.kind].inc()
         self.audit.add(
             action="headers.issued",
@@ -112,24 +122,34 @@ class HeaderIssuer:
             kind=snapshot.kind,
             expires_at=expires_at,
             headers=headers,
+            url=url,
         )
 
-    def _check_url(self, snapshot: CredentialSnapshot, url: str) -> None:
-        base = urlsplit(self.settings.walmart_base_url(snapshot.environment))
-        given = urlsplit(url)
-        same_origin = (
-            given.scheme.lower() == base.scheme.lower()
-            and given.netloc.lower() == base.netloc.lower()
-        )
-        if not same_origin or not given.path.startswith("/") or given.fragment or "#" in url:
+    def signed_url(self, snapshot: CredentialSnapshot, url: str) -> str:
+        """``url`` in the normal form that is signed and must be sent, on the credential's
+        base URL; ``InvalidRequest`` naming the problem otherwise."""
+        origin = self._origins.get(snapshot.environment)
+        if origin is None:
+            base = self.settings.walmart_base_url(snapshot.environment)
+            origin = self._origins[snapshot.environment] = normalise_url(base).rstrip("/")
+        problem = "it has a fragment (#...), which is never sent" if "#" in url else None
+        if problem is None:
+            try:
+                url = normalise_url(url)
+            except UrlProblem as exc:
+                problem = str(exc)
+        if problem is None and not url.startswith(origin + "/"):
+            where = f"the credential's {snapshot.environment} base URL"
+            problem = f"it is not an absolute URL on {origin}/, {where}"
+        if problem is not None:
             raise InvalidRequest(
-                f"url must be an absolute URL on {base.scheme}://{base.netloc}/ (the credential's "
-                f"{snapshot.environment} base URL), without a fragment.",
-                details={"field": "url", "expected_origin": f"{base.scheme}://{base.netloc}"},
+                f"url cannot be signed: {problem}.",
+                details={"field": "url", "problem": problem, "expected_origin": origin},
             )
+        return url
 
     async def _signature(
-        self, snapshot: CredentialSnapshot, method: str, url: str
+        self, snapshot: CredentialSnapshot, method: str, url: str, accept: str
     ) -> tuple[dict[str, str], datetime]:
         key = await self.keystore.signing_key(snapshot)
         now_ms = int(time.time() * 1000)
@@ -141,12 +161,13 @@ class HeaderIssuer:
             method=method,
             timestamp_ms=now_ms,
             svc_name=self.settings.svc_name,
+            accept=accept,
         )
         signed_at = datetime.fromtimestamp(now_ms / 1000, UTC)
         return headers, signed_at + timedelta(seconds=self.settings.signature_validity_seconds)
 
     async def _oauth(
-        self, snapshot: CredentialSnapshot, caller: Caller
+        self, snapshot: CredentialSnapshot, caller: Caller, accept: str
     ) -> tuple[dict[str, str], datetime]:
         try:
             token = await self.broker.token(snapshot, caller=caller)
@@ -157,6 +178,7 @@ class HeaderIssuer:
             market=snapshot.market,
             channel_type=snapshot.channel_type,
             svc_name=self.settings.svc_name,
+            accept=accept,
         )
         return headers, token.expires_at
 

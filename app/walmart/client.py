@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from app.walmart.markets import market_header
 from app.walmart.outcomes import (
     failure_from_exception,
     failure_from_response,
@@ -50,9 +51,9 @@ class AppGrant:
         return TokenGrant(self.access_token, self.expires_in, self.correlation_id)
 
 
-def market_header(market: str) -> dict[str, str]:
-    """``WM_MARKET`` outside the US (Walmart defaults a missing header to ``us``)."""
-    return {} if market == "US" else {"WM_MARKET": market.lower()}
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """``Authorization: Basic`` for a Client ID and Secret; only ever sent by the vault."""
+    return "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
 
 
 class WalmartClient:
@@ -77,9 +78,8 @@ class WalmartClient:
         channel_type: str | None,
     ) -> TokenGrant:
         correlation_id = str(uuid.uuid4())
-        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         headers = self.base_headers(correlation_id) | market_header(market)
-        headers["Authorization"] = f"Basic {basic}"
+        headers["Authorization"] = basic_authorization(client_id, client_secret)
         if channel_type:
             headers["WM_CONSUMER.CHANNEL.TYPE"] = channel_type
         response = await self._send(
@@ -109,9 +109,8 @@ class WalmartClient:
         """An App Store token call (``authorization_code`` or ``refresh_token`` in ``form``):
         Basic with mPorts' app credentials, ``WM_PARTNER.ID`` naming the seller."""
         correlation_id = str(uuid.uuid4())
-        basic = base64.b64encode(f"{app_client_id}:{app_client_secret}".encode()).decode()
         headers = self.base_headers(correlation_id) | market_header(market)
-        headers["Authorization"] = f"Basic {basic}"
+        headers["Authorization"] = basic_authorization(app_client_id, app_client_secret)
         headers["WM_PARTNER.ID"] = seller_id
         response = await self._send(
             "POST",
@@ -140,11 +139,21 @@ class WalmartClient:
         )
 
     async def token_detail(
-        self, *, base_url: str, access_token: str, market: str, channel_type: str | None
+        self,
+        *,
+        base_url: str,
+        access_token: str,
+        client_id: str,
+        client_secret: str,
+        market: str,
+        channel_type: str | None,
     ) -> tuple[dict[str, Any], str]:
+        # Basic too, as Walmart's current sample and the 2023 US spec send it: this call
+        # never leaves the vault, so the secret it carries stays inside.
         correlation_id = str(uuid.uuid4())
         headers = self.base_headers(correlation_id) | market_header(market)
         headers["WM_SEC.ACCESS_TOKEN"] = access_token
+        headers["Authorization"] = basic_authorization(client_id, client_secret)
         if channel_type:
             headers["WM_CONSUMER.CHANNEL.TYPE"] = channel_type
         response = await self._send(

@@ -73,6 +73,8 @@ async def _oauth(
     detail, correlation_id = await walmart.token_detail(
         base_url=target.base_url,
         access_token=grant.access_token,
+        client_id=target.public_id,
+        client_secret=secret.decode(),
         market=target.market,
         channel_type=target.channel_type,
     )

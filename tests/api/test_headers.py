@@ -90,20 +90,6 @@ async def test_oauth_headers_carry_one_shared_token(
         assert response.status_code == 200, response.text
 
 
-async def test_oauth_outside_us_sends_market_and_channel(
-    client: httpx.AsyncClient, walmart: SimulatorServer, walmart_control: SimulatorControl
-) -> None:
-    body_auth = {"channel_type": "chan-mx-1"}
-    credential = await oauth_credential(client, walmart_control, market="MX", account_id="acme-mx")
-    await client.patch(f"/v1/credentials/{credential['id']}", json=body_auth)
-    url = walmart.base_url + "/v3/orders"
-    issued = await headers_for(client, credential["id"], "GET", url)
-    assert issued["headers"]["WM_MARKET"] == "mx"
-    assert issued["headers"]["WM_CONSUMER.CHANNEL.TYPE"] == "chan-mx-1"
-    async with httpx.AsyncClient() as http:
-        assert (await http.get(url, headers=issued["headers"])).status_code == 200
-
-
 async def test_headers_by_account(
     client: httpx.AsyncClient, walmart: SimulatorServer, walmart_control: SimulatorControl
 ) -> None:

@@ -158,7 +158,7 @@ async def test_slow_walmart_times_out_within_the_budget(
 
 
 async def test_unreachable_walmart_is_a_network_error(settings: Settings) -> None:
-    closed = settings.model_copy(update={"walmart_sandbox_url": "http://127.0.0.1:9"})
+    closed = settings.model_copy(update={"walmart_production_url": "http://127.0.0.1:9"})
     app = create_app(closed)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -167,7 +167,7 @@ async def test_unreachable_walmart_is_a_network_error(settings: Settings) -> Non
             base_url="http://vault.test",
             headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
         ) as http:
-            created = await http.post("/v1/credentials", json=signature_body(environment="sandbox"))
+            created = await http.post("/v1/credentials", json=signature_body())
             result = await run_test(http, created.json()["id"])
     assert (result["ok"], result["outcome"], result["walmart_status"]) == (
         False,

@@ -128,3 +128,17 @@ def test_reuses_given_vault_client(
         auth.close()  # not its client to close: the vault client stays usable
         assert not vault_client.is_closed
     assert seen == [f"/v1/credentials/{oauth_credential['id']}/headers"]
+
+
+def test_url_the_vault_normalised_is_the_one_sent(
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
+    signature_credential: dict[str, Any],
+    make_auth: MakeAuth,
+) -> None:
+    auth = make_auth(credential_id=signature_credential["id"])
+    with httpx.Client(auth=auth) as client:
+        response = client.get(f"{walmart.base_url}/v3/ca/feeds?createdStartDate=05%3a00&sku=%7e")
+    assert response.status_code == 200, response.text
+    sent = [r["raw_url"] for r in walmart_calls(walmart_control, "/v3/ca/feeds")]
+    assert sent == [f"{walmart.base_url}/v3/ca/feeds?createdStartDate=05%3A00&sku=~"]

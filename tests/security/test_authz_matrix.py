@@ -23,7 +23,7 @@ from fastapi.routing import iter_route_contexts
 from app.clients.scopes import ALL_SCOPES
 from tests.api.helpers import bearer, new_client_token
 from tests.conftest import BOOTSTRAP_TOKEN
-from tests.factories import oauth_body, signature_body
+from tests.factories import oauth_body
 from tests.security.world import World
 
 
@@ -99,7 +99,7 @@ def bound(scope: str, path: str, params: dict[str, str] | None = None, json: Any
 
 
 ACCOUNT = {"account_id": "{acct}"}
-NEW_CREDENTIAL = signature_body(account_id="{acct}", environment="sandbox")
+NEW_CREDENTIAL = oauth_body(account_id="{acct}", environment="sandbox")
 HEADERS = {"method": "GET", "url": "{url}"}
 CRED = "/v1/credentials/{credential_id}"
 ROUTES: dict[tuple[str, str], Entry] = {

@@ -68,9 +68,10 @@ class _ControlCalls(Generic[R]):
         market: str = "US",
         channel_type: str | None = None,
         scopes: dict[str, str] | None = None,
+        token_valid: bool = True,
     ) -> R:
         body: Json = {"client_id": client_id, "client_secret": client_secret, "market": market}
-        body.update(channel_type=channel_type, scopes=scopes)
+        body.update(channel_type=channel_type, scopes=scopes, token_valid=token_valid)
         return self._call("POST", "/_sim/oauth-clients", body)
 
     def remove_oauth_client(self, client_id: str) -> R:
@@ -108,12 +109,14 @@ class _ControlCalls(Generic[R]):
         token_lifetime_seconds: int | None = None,
         timestamp_window_seconds: float | None = None,
         expired_token_status: int | None = None,
+        token_type: str | None = None,
     ) -> R:
         """Partial update; with no arguments it just returns the current settings."""
         given = {
             "token_lifetime_seconds": token_lifetime_seconds,
             "timestamp_window_seconds": timestamp_window_seconds,
             "expired_token_status": expired_token_status,
+            "token_type": token_type,
         }
         return self._call(
             "POST", "/_sim/settings", {k: v for k, v in given.items() if v is not None}

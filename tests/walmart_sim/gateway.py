@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -62,3 +63,19 @@ def basic_credentials(value: str) -> tuple[str, str] | None:
         return None
     client_id, sep, secret = decoded.partition(":")
     return (client_id, secret) if sep else None
+
+
+# Walmart's MX and CL auth pages list Authorization: Basic on every call, and
+# WM_CONSUMER.CHANNEL.TYPE as required for V3 (reference 2.5; the MX orders spec marks
+# security basic + accessToken).
+BASIC_AND_CHANNEL_MARKETS = ("MX", "CL")
+
+
+def basic_mismatch(request: Request, client: OAuthClient, info: str) -> Response | None:
+    """401 unless ``Authorization: Basic`` carries this client's own id and secret."""
+    creds = basic_credentials(request.headers.get("authorization", ""))
+    if creds is None or creds[0] != client.client_id:
+        return errors.unauthorized(info)
+    if not hmac.compare_digest(creds[1].encode(), client.client_secret.encode()):
+        return errors.unauthorized("Invalid client credentials")
+    return None

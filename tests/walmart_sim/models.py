@@ -38,6 +38,7 @@ class OAuthClient:
     market: str = "US"
     channel_type: str | None = None
     scopes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SCOPES))
+    token_valid: bool = True  # what /v3/token/detail reports as is_valid
 
     def public_json(self) -> dict[str, object]:
         # Never echo the secret back: the simulator's control API should not become a place
@@ -46,6 +47,7 @@ class OAuthClient:
             "client_id": self.client_id,
             "market": self.market,
             "channel_type": self.channel_type,
+            "token_valid": self.token_valid,
         }
 
 
@@ -79,12 +81,15 @@ class Settings:
     # Walmart answers an expired token with 401 UNAUTHORIZED or with 400 INVALID_TOKEN
     # depending on the path and era (reference 2.6); the vault must handle both.
     expired_token_status: int = 401
+    # Walmart documents "Bearer"; a test sets another to see the vault report it.
+    token_type: str = "Bearer"
 
     def to_json(self) -> dict[str, object]:
         return {
             "token_lifetime_seconds": self.token_lifetime_seconds,
             "timestamp_window_seconds": self.timestamp_window_seconds,
             "expired_token_status": self.expired_token_status,
+            "token_type": self.token_type,
         }
 
 

@@ -70,6 +70,10 @@ def parse_oauth_client(data: JsonObject) -> OAuthClient:
         market=market,
         channel_type=_optional_text(data, "channel_type"),
     )
+    token_valid = data.get("token_valid", True)
+    if not isinstance(token_valid, bool):
+        raise BadInput("'token_valid' must be true or false")
+    client.token_valid = token_valid
     scopes = data.get("scopes")
     if scopes is not None:
         if not isinstance(scopes, dict):
@@ -114,6 +118,7 @@ def apply_settings(state: SimulatorState, data: JsonObject) -> None:
     lifetime = _int(data, "token_lifetime_seconds", current.token_lifetime_seconds)
     window = _float(data, "timestamp_window_seconds", current.timestamp_window_seconds)
     expired = _int(data, "expired_token_status", current.expired_token_status)
+    token_type = _text(data, "token_type", current.token_type)
     if lifetime < 1:
         raise BadInput("'token_lifetime_seconds' must be >= 1")
     if window < 0:
@@ -123,6 +128,7 @@ def apply_settings(state: SimulatorState, data: JsonObject) -> None:
     current.token_lifetime_seconds = lifetime
     current.timestamp_window_seconds = window
     current.expired_token_status = expired
+    current.token_type = token_type
 
 
 def _objects(seed: JsonObject, key: str) -> list[JsonObject]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import httpx
 import pytest
 
 from tests.walmart_sim import SimulatorControl, SimulatorControlError
+from tests.walmart_sim.bodies import pattern_bytes
 from tests.walmart_sim.testkit import (
     CHANNEL_TYPE,
     CLIENT_ID,
@@ -95,9 +97,15 @@ async def test_token_market_rules(client: httpx.AsyncClient, control: SimulatorC
     assert (await request_token(client, "us-client", "us-secret", market="US")).status_code == 200
 
 
-async def _detail(client: httpx.AsyncClient, token: str, **extra: str) -> httpx.Response:
-    headers = {"WM_SEC.ACCESS_TOKEN": token, **service_headers(), **extra}
-    return await client.get("/v3/token/detail", headers=headers)
+async def _detail(
+    client: httpx.AsyncClient,
+    token: str,
+    client_id: str = CLIENT_ID,
+    secret: str = CLIENT_SECRET,
+    **extra: str,
+) -> httpx.Response:
+    headers = {"WM_SEC.ACCESS_TOKEN": token, "Authorization": basic(client_id, secret)}
+    return await client.get("/v3/token/detail", headers=headers | service_headers() | extra)
 
 
 async def test_token_detail_and_channel_match(
@@ -108,17 +116,78 @@ async def test_token_detail_and_channel_match(
     token = await token_for(client, "with-channel", secret="s")
     channel = {"WM_CONSUMER.CHANNEL.TYPE": CHANNEL_TYPE}
 
-    detail = (await _detail(client, token, **channel)).json()
+    detail = (await _detail(client, token, "with-channel", "s", **channel)).json()
     assert detail["is_valid"] is True
     assert detail["is_channel_match"] is True
     assert int(detail["expire_at"]) - int(detail["issued_at"]) == 900_000
     assert isinstance(detail["expire_at"], str)
     assert detail["scopes"]["item"] == detail["scopes"]["order"] == "full_access"
     other = {"WM_CONSUMER.CHANNEL.TYPE": "another-channel"}
-    assert (await _detail(client, token, **other)).json()["is_channel_match"] is False
-    assert (await _detail(client, token)).json()["is_channel_match"] is False
+    other_detail = await _detail(client, token, "with-channel", "s", **other)
+    assert other_detail.json()["is_channel_match"] is False
+    assert (await _detail(client, token, "with-channel", "s")).json()["is_channel_match"] is False
     plain = await token_for(client, "no-channel", secret="s")
-    assert (await _detail(client, plain)).json()["is_channel_match"] is True
+    assert (await _detail(client, plain, "no-channel", "s")).json()["is_channel_match"] is True
+
+
+async def test_token_detail_needs_the_clients_basic_and_reports_is_valid(
+    client: httpx.AsyncClient, control: SimulatorControl
+) -> None:
+    control.add_oauth_client("stale-keys", "s", token_valid=False)
+    control.add_oauth_client("other", "o")
+    token = await token_for(client, "stale-keys", secret="s")
+    without = await client.get(
+        "/v3/token/detail", headers={"WM_SEC.ACCESS_TOKEN": token, **service_headers()}
+    )
+    assert without.status_code == 401
+    assert error_code(without) == UNAUTHORIZED
+    assert (await _detail(client, token, "other", "o")).status_code == 401
+    assert (await _detail(client, token, "stale-keys", "wrong")).status_code == 401
+    detail = await _detail(client, token, "stale-keys", "s")
+    assert detail.status_code == 200
+    assert detail.json()["is_valid"] is False
+
+
+async def test_token_type_follows_settings(
+    client: httpx.AsyncClient, control: SimulatorControl, oauth_client: str
+) -> None:
+    assert (await request_token(client)).json()["token_type"] == "Bearer"
+    control.settings(token_type="mac")
+    assert (await request_token(client)).json()["token_type"] == "mac"
+
+
+@pytest.mark.parametrize("market", ["MX", "CL"])
+async def test_mx_and_cl_calls_need_basic_and_channel_type(
+    client: httpx.AsyncClient, control: SimulatorControl, market: str
+) -> None:
+    control.add_oauth_client("latam", "latam-secret", market=market, channel_type=CHANNEL_TYPE)
+    token = await token_for(client, "latam", secret="latam-secret", market=market)
+    headers = {"WM_SEC.ACCESS_TOKEN": token, "WM_MARKET": market.lower(), **service_headers()}
+    headers["WM_CONSUMER.CHANNEL.TYPE"] = CHANNEL_TYPE
+    assert (await client.get("/v3/orders", headers=headers)).status_code == 401
+    headers["Authorization"] = basic("latam", "wrong")
+    assert (await client.get("/v3/orders", headers=headers)).status_code == 401
+    headers["Authorization"] = basic("latam", "latam-secret")
+    assert (await client.get("/v3/orders", headers=headers)).status_code == 200
+    del headers["WM_CONSUMER.CHANNEL.TYPE"]
+    missing = await client.get("/v3/orders", headers=headers)
+    assert missing.status_code == 400
+    assert error_code(missing) == "MISSING_REQUEST_HEADER.GMP_GATEWAY_API"
+
+
+async def test_bodies_stream_both_ways_and_xml_is_answered(
+    client: httpx.AsyncClient, oauth_client: str
+) -> None:
+    headers = {"WM_SEC.ACCESS_TOKEN": await token_for(client), **service_headers()}
+    upload = await client.post("/v3/feeds?feedType=item", headers=headers, content=b"x" * 70_000)
+    assert upload.json()["body_bytes"] == 70_000
+    assert upload.json()["sha256"] == hashlib.sha256(b"x" * 70_000).hexdigest()
+    download = await client.get("/v3/reports/download?bytes=150000", headers=headers)
+    assert download.content == pattern_bytes(150_000)
+    assert download.headers["content-length"] == "150000"
+    xml = await client.get("/v3/items", headers=headers | {"Accept": "application/xml"})
+    assert xml.headers["content-type"].startswith("application/xml")
+    assert xml.text == "<response><ok>True</ok><path>/v3/items</path></response>"
 
 
 @pytest.mark.parametrize(("setting", "code"), [(401, UNAUTHORIZED), (400, "INVALID_TOKEN")])
@@ -174,11 +243,11 @@ async def test_oauth_path_refuses_bad_auth(
 async def test_oauth_path_requires_service_headers_and_market(
     client: httpx.AsyncClient, control: SimulatorControl
 ) -> None:
-    control.add_oauth_client("mx-client", "mx-secret", market="MX")
-    token = await token_for(client, "mx-client", secret="mx-secret", market="MX")
+    control.add_oauth_client("ca-client", "ca-secret", market="CA")
+    token = await token_for(client, "ca-client", secret="ca-secret", market="CA")
     headers = {"WM_SEC.ACCESS_TOKEN": token, **service_headers()}
     assert (await client.get("/v3/orders", headers=headers)).status_code == 401
-    headers["WM_MARKET"] = "mx"
+    headers["WM_MARKET"] = "ca"
     assert (await client.get("/v3/orders", headers=headers)).status_code == 200
     del headers["WM_SVC.NAME"]
     response = await client.get("/v3/orders", headers=headers)

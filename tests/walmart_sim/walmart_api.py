@@ -11,7 +11,13 @@ vault's mistakes visible:
   at exactly one failure;
 * ``Authorization: Bearer`` is never accepted in place of ``WM_SEC.ACCESS_TOKEN`` (2.5); an
   ``Authorization`` header sent *alongside* a valid token is ignored, as in legacy MX;
-* JSON only: the ``Accept: application/xml`` variant is not simulated.
+* ``/v3/token/detail`` needs ``Authorization: Basic`` of the token's own client besides the
+  token (Walmart's current sample and the 2023 US spec send it); its ``is_valid`` and
+  ``is_channel_match`` are what the client was registered with;
+* MX and CL clients need ``Authorization: Basic`` (their own) and ``WM_CONSUMER.CHANNEL.TYPE``
+  on every call made with their token (:data:`.gateway.BASIC_AND_CHANNEL_MARKETS`);
+* ``Accept: application/xml`` gets a small XML body, anything else JSON; bodies of any size
+  are streamed (:mod:`.bodies`), and ``GET /v3/reports/download?bytes=N`` sends N bytes.
 
 Handlers note on the request's :class:`RequestRecord` which scheme they checked and whether
 auth passed; :mod:`.middleware` stores the record with the final status.
@@ -26,14 +32,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import errors
+from . import bodies, errors
 from .gateway import (
     ACCESS_TOKEN,
     ALL_METHODS,
+    BASIC_AND_CHANNEL_MARKETS,
     CHANNEL_TYPE,
     CORRELATION_ID,
     SVC_NAME,
     basic_credentials,
+    basic_mismatch,
     header,
     market_mismatch,
     record_of,
@@ -75,7 +83,10 @@ class WalmartApi:
         token, info = self.state.issue_token(self.state.oauth_clients[creds[0]])
         record.auth_passed = True
         lifetime = (info.expire_at_ms - info.issued_at_ms) // 1000
-        return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": lifetime})
+        token_type = self.state.settings.token_type
+        return JSONResponse(
+            {"access_token": token, "token_type": token_type, "expires_in": lifetime}
+        )
 
     def _token_failure(
         self, request: Request, body: bytes, creds: tuple[str, str] | None
@@ -129,6 +140,10 @@ class WalmartApi:
             record.auth_passed = False
             return checked
         info, client = checked
+        bad_basic = basic_mismatch(request, client, _BAD_BASIC)
+        if bad_basic is not None:
+            record.auth_passed = False
+            return bad_basic
         record.auth_passed = True
         sent_channel = header(request, CHANNEL_TYPE).lower()
         channel_match = client.channel_type is None or client.channel_type.lower() == sent_channel
@@ -136,7 +151,7 @@ class WalmartApi:
             {
                 "expire_at": str(info.expire_at_ms),
                 "issued_at": str(info.issued_at_ms),
-                "is_valid": True,
+                "is_valid": client.token_valid,
                 "is_channel_match": channel_match,
                 "scopes": dict(client.scopes),
             }
@@ -145,10 +160,25 @@ class WalmartApi:
     async def oauth_api(self, request: Request) -> Response:
         record = record_of(request)
         record.auth = "oauth"
-        await request.body()  # drain the body before deciding, as a gateway would
+        # Drain the body before deciding, as a gateway would, without keeping it.
+        size, digest = await bodies.drain(request)
         checked = require(request, SVC_NAME, CORRELATION_ID) or self._live_token(request, record)
+        if not isinstance(checked, Response) and checked[1].market in BASIC_AND_CHANNEL_MARKETS:
+            latam = require(request, CHANNEL_TYPE) or basic_mismatch(
+                request, checked[1], _BAD_BASIC
+            )
+            checked = latam if latam is not None else checked
         if isinstance(checked, Response):
             record.auth_passed = False
             return checked
         record.auth_passed = True
-        return JSONResponse({"ok": True, "path": request.url.path})
+        path = request.url.path
+        if request.method == "GET" and path == "/v3/reports/download":
+            return bodies.download(request)
+        answer: dict[str, object] = {"ok": True, "path": path}
+        if request.method not in ("GET", "HEAD"):
+            answer |= {"method": request.method, "body_bytes": size, "sha256": digest}
+        if request.headers.get("accept", "").startswith("application/xml"):
+            fields = "".join(f"<{k}>{v}</{k}>" for k, v in answer.items())
+            return Response(f"<response>{fields}</response>", media_type="application/xml")
+        return JSONResponse(answer)

@@ -8,10 +8,11 @@ calls - and makes the vault calls itself, through a separate vault client, betwe
 The two flows are the same few lines, one with ``await``; everything else is shared.
 
 Per request: read the body (so the retry can resend it), ask the vault for headers for the
-method and the exact wire URL, send. If Walmart rejects the token (see ``_rejection``),
-report it to the vault when the credential is OAuth (the vault drops its cached token; a
-signature credential simply gets a fresh signature), apply fresh headers and send once
-more. Whatever the second answer is, it is the caller's response: never a third try.
+method and the exact wire URL, and send to the URL the vault signed (its normal form). If
+Walmart rejects the token (see ``_rejection``), report it to the vault when the credential is
+OAuth (the vault drops its cached token; a signature credential simply gets a fresh
+signature), apply fresh headers and send once more. Whatever the second answer is, it is the
+caller's response: never a third try.
 """
 
 from __future__ import annotations
@@ -132,3 +133,8 @@ def _apply(request: httpx.Request, issued: Issued, replacing: Issued | None = No
     for name in replacing.headers if replacing else ():
         request.headers.pop(name, None)
     request.headers.update(issued.headers)
+    if issued.url is not None and issued.url != str(request.url):
+        # The vault signed the URL's normal form (lower-case host, upper-case escapes, no dot
+        # segments): send exactly that, or Walmart would check the signature against other bytes.
+        request.url = httpx.URL(issued.url)
+        request.headers["Host"] = request.url.netloc.decode("ascii")

@@ -45,6 +45,7 @@ class Issued:
     credential_id: str
     kind: str
     headers: dict[str, str]
+    url: str | None = None  # the URL the vault signed (its normal form); None from old vaults
 
 
 class Vault:
@@ -104,7 +105,13 @@ class Vault:
             and isinstance(headers, dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
         ):
-            return Issued(credential_id=credential_id, kind=str(kind), headers=headers)
+            url = answer.get("url")
+            return Issued(
+                credential_id=credential_id,
+                kind=str(kind),
+                headers=headers,
+                url=url if isinstance(url, str) else None,
+            )
         raise _unexpected(response.status_code, "a headers answer without its fields")
 
     def _checked(self, response: httpx.Response) -> dict[str, Any]:
