@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     retest_interval_seconds: float = Field(default=6 * 3600, ge=0)
     retest_concurrency: int = Field(default=4, ge=1, le=64)
 
+    # Webhooks: hosts deliveries may go to (comma list, "*.example.com" for sub-domains).
+    webhook_allowed_hosts: str = ""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=30)
+    webhook_first_retry_seconds: float = Field(default=5.0, gt=0, le=10)
+    webhook_disable_after_seconds: float = Field(default=3 * 86400, ge=0)
+    webhook_secret_grace_seconds: float = Field(default=86400, ge=0, le=7 * 86400)
+    webhook_batch_size: int = Field(default=20, ge=1, le=200)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Set by ``app.serve`` when it runs several workers (with PROMETHEUS_MULTIPROC_DIR).
     metrics_dir: Path | None = None
@@ -79,6 +88,11 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.env == "development"
+
+    @property
+    def webhook_hosts(self) -> frozenset[str]:
+        entries = self.webhook_allowed_hosts.split(",")
+        return frozenset(h.strip().lower().rstrip(".") for h in entries if h.strip())
 
     def walmart_base_url(self, environment: str) -> str:
         """The configured base URL for a credential's environment, without a trailing slash."""

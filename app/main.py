@@ -31,6 +31,7 @@ from app.ops.router import router as ops_router
 from app.ops.startup import prepare_callers
 from app.pages.render import STATIC_PATH, static_files
 from app.state import app_state
+from app.webhooks.router import router as webhooks_router
 
 log = logging.getLogger("vault.app")
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     app.include_router(walmart_apps_router)
     app.include_router(connections_router)
     app.mount(STATIC_PATH, static_files(), name="pages-static")
+    app.include_router(webhooks_router)
     return app
 
 

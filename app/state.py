@@ -27,6 +27,7 @@ from app.headers.snapshot import SnapshotCache
 from app.ops.metrics import DatabaseCollector
 from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
+from app.webhooks.dispatcher import WebhookDispatcher
 
 # Per worker, beside the engine's pool: enough for a burst of cache misses, which each hold a
 # connection for one short indexed read.
@@ -45,6 +46,7 @@ class AppState:
     drift: DriftWatcher
     metrics: DatabaseCollector
     callers: CallerDirectory
+    webhooks: WebhookDispatcher
 
 
 @asynccontextmanager
@@ -121,6 +123,15 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         interval=settings.retest_interval_seconds,
         concurrency=settings.retest_concurrency,
     )
+    sqlite = is_sqlite(settings.database_url)
+    webhooks = WebhookDispatcher(
+        sessionmaker=sessionmaker,
+        envelope=envelope,
+        http=http,
+        settings=settings,
+        skip_locked=not sqlite,
+        loops=1 if sqlite else 2,  # SQLite: one process, one claimer, no row locks
+    )
     state = AppState(
         settings=settings,
         engine=engine,
@@ -132,10 +143,12 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         drift=drift,
         metrics=DatabaseCollector(),
         callers=callers,
+        webhooks=webhooks,
     )
     audit.start()
     drift.start()
     callers.start()
+    webhooks.start()
     if listener is not None:
         listener.start()
     try:
@@ -143,6 +156,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
     finally:
         if listener is not None:
             await listener.stop()
+        await webhooks.stop()
         await drift.stop()
         await callers.stop()
         await audit.stop()

@@ -19,7 +19,8 @@ import app.audit.models
 import app.clients.models
 import app.connections.models
 import app.credentials.models
-import app.walmart.models  # noqa: F401  (registers the tables on Base.metadata)
+import app.walmart.models
+import app.webhooks.models  # noqa: F401  (registers the tables on Base.metadata)
 from app.db import Base, UtcDateTime, ensure_sqlite_directory, make_engine
 
 DEFAULT_URL = "sqlite+aiosqlite:///./var/vault.db"

@@ -29,6 +29,7 @@ from app.db import Base, make_engine
 from app.main import create_app
 from app.state import AppState
 from app.walmart import models as _walmart_models  # noqa: F401  (table list for cleanup)
+from app.webhooks import models as _webhook_models  # noqa: F401  (table list for cleanup)
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]

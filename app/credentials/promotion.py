@@ -18,6 +18,8 @@ from app.credentials.secrets import PreparedSecret
 from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.walmart.models import OAuthToken
+from app.webhooks.credential_events import status_changed
+from app.webhooks.events import credential_data, emit
 
 
 async def promote(
@@ -61,6 +63,7 @@ async def promote(
     credential.rotated_at = credential.updated_at = now
     if result is not None:
         credential.last_test = result
+    before = credential.status
     if credential.status != "disabled":
         credential.status = "valid" if result is not None else "untested"
     await session.execute(delete(OAuthToken).where(OAuthToken.credential_id == credential_id))
@@ -78,6 +81,8 @@ async def promote(
         version=pending,
         details={"tested": result is not None, "fingerprint": prepared.fingerprint},
     )
+    await emit(session, "credential.rotated", credential_data(credential, version=pending))
+    await status_changed(session, credential, before, reason="test_failed")
     return credential
 
 

@@ -22,6 +22,7 @@ from app.db import utcnow
 from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
 from app.pagination import PageRequest
 from app.walmart.markets import channel_type_required
+from app.webhooks.events import credential_data, emit
 
 
 class NewCredentialTester(Protocol):
@@ -178,6 +179,7 @@ async def update_credential(
         credential.label = patch.label
     if "channel_type" in changed:
         credential.channel_type = patch.channel_type
+    before = credential.status
     if patch.disabled is not None:
         credential.status = "disabled" if patch.disabled else _status_from_last_test(credential)
     credential.updated_at = utcnow()
@@ -195,6 +197,8 @@ async def update_credential(
         version=credential.current_version,
         details={"fields": sorted(changed), "status": credential.status},
     )
+    if credential.status == "disabled" and before != "disabled":
+        await emit(session, "credential.disabled", credential_data(credential))
     return credential
 
 
@@ -226,6 +230,7 @@ async def delete_credential(
         credential_id=credential.id,
         version=credential.current_version,
     )
+    await emit(session, "credential.deleted", credential_data(credential, status="deleted"))
 
 
 async def list_versions(

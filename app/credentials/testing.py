@@ -22,6 +22,7 @@ from app.headers.snapshot import snapshot_of
 from app.ops.metrics import TESTS
 from app.walmart.client import WalmartClient
 from app.walmart.live_test import TestTarget, run_live_test
+from app.webhooks.credential_events import status_changed
 
 # Outcomes that say something about the credentials themselves; the others (rate limits,
 # outages, timeouts) leave the status as it was.
@@ -88,6 +89,7 @@ class LiveTester:
         TESTS.labels(result["outcome"], trigger).inc()
         repo = CredentialRepository(session)
         credential.last_test = result
+        before = credential.status
         if credential.status != "disabled" and result["outcome"] in VERDICTS:
             credential.status = VERDICTS[result["outcome"]]
         credential.updated_at = utcnow()
@@ -96,6 +98,8 @@ class LiveTester:
             version.test = result
         await repo.flush()
         await notify_change(session, credential.id)  # the status replicas hold changed
+        reason = "drift" if trigger == "schedule" else "test_failed"
+        await status_changed(session, credential, before, reason=reason)
         await record(
             session,
             action="credential.tested",

@@ -61,6 +61,31 @@ TESTS = Counter(
     registry=VAULT_REGISTRY,
 )
 
+WEBHOOK_LATENCY = Histogram(
+    "vault_webhook_delivery_latency_seconds",
+    "From an event's commit to its successful delivery (retries included).",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400),
+    registry=VAULT_REGISTRY,
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "vault_webhook_attempts",
+    "Webhook delivery attempts.",
+    ["outcome"],
+    registry=VAULT_REGISTRY,
+)
+WEBHOOK_FAILURES = Counter(
+    "vault_webhook_delivery_failures",
+    "Failed webhook delivery attempts by endpoint.",
+    ["endpoint_id"],
+    registry=VAULT_REGISTRY,
+)
+WEBHOOK_DISABLED = Counter(
+    "vault_webhook_endpoints_disabled",
+    "Webhook endpoints disabled because they kept failing.",
+    ["endpoint_id"],
+    registry=VAULT_REGISTRY,
+)
+
 DatabaseSnapshot = tuple[dict[str, int], dict[tuple[str, str, bool], int]]
 
 
@@ -70,6 +95,7 @@ class DatabaseCollector(Collector):
     def __init__(self, ttl: float = 15.0) -> None:
         self.ttl = ttl
         self.values: DatabaseSnapshot = ({}, {})
+        self.webhooks_pending = 0
         self.read_at = float("-inf")
 
     def stale(self) -> bool:
@@ -101,6 +127,11 @@ class DatabaseCollector(Collector):
             "vault_data_keys_on_old_keks",
             "Data keys still wrapped by an older KEK.",
             value=self.backlog(),
+        )
+        yield GaugeMetricFamily(
+            "vault_webhook_deliveries_pending",
+            "Webhook deliveries not yet made (due, waiting to retry, or behind a failing one).",
+            value=self.webhooks_pending,
         )
 
 

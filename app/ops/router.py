@@ -16,6 +16,7 @@ from app.crypto import EnvelopeError
 from app.ops.metrics import exposition
 from app.ops.state_gauges import database_gauges
 from app.state import AppState, StateDep
+from app.webhooks.repository import WebhookRepository
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("vault.ops")
@@ -55,6 +56,7 @@ async def _refresh_gauges(state: AppState) -> None:
     try:
         async with state.sessionmaker() as session:
             state.metrics.update(await database_gauges(session, state.envelope))
+            state.metrics.webhooks_pending = await WebhookRepository(session).pending_count()
     except Exception:  # probes and scrapes answer even while the database is away
         log.warning("database gauges unavailable")
 

@@ -1,0 +1,257 @@
+"""Delivering the outbox: at least once, in order per credential, one replica per attempt.
+
+Each loop claims a batch of due deliveries (``WebhookRepository.claim_due``) in a transaction,
+sends them, records the outcomes and commits. On PostgreSQL the claimed rows stay locked
+``FOR UPDATE SKIP LOCKED`` while they are sent: another replica skips them, and if this one
+dies mid-delivery its connection drops, the lock goes with it, and the next replica to poll
+takes the delivery over (the receiver may then see the event twice, hence "at least once";
+``webhook-id`` lets it tell). SQLite serves one process, with one loop.
+
+A failed attempt is retried after ``first_retry * 3^(n-1)`` seconds (at most 12 hours) until
+the event is three days old; an endpoint failing for ``disable_after`` seconds is disabled,
+with an audit event and a metric.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks.webhooks import Webhook
+
+from app.audit.service import record
+from app.config import Settings
+from app.crypto import Envelope, EnvelopeError, KekUnavailable
+from app.db import DATABASE_UNAVAILABLE, transaction, utcnow
+from app.errors import VaultError
+from app.ops.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_DISABLED, WEBHOOK_FAILURES, WEBHOOK_LATENCY
+from app.webhooks import events, signing
+from app.webhooks.hosts import host_allowed
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.webhooks.repository import WebhookRepository
+
+log = logging.getLogger("vault.webhooks")
+
+RETRY_WINDOW = timedelta(days=3)
+MAX_DELAY_SECONDS = 12 * 3600.0
+HISTORY_KEPT = 20
+SIGNER_CACHE = 1024
+USER_AGENT = "mports-walmart-vault-webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    at: datetime
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def retry_delay(attempts: int, first: float) -> float:
+    """Seconds before attempt ``attempts + 1``: exponential, jittered downwards only, so the
+    first retry never comes later than ``first``."""
+    delay: float = min(first * 3.0 ** (attempts - 1), MAX_DELAY_SECONDS)
+    return delay * random.uniform(0.8, 1.0)  # noqa: S311  (spreading load, not security)
+
+
+def payload(event: WebhookEvent) -> str:
+    body = {"type": event.type, "timestamp": event.created_at.isoformat(), "data": event.data}
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        envelope: Envelope,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        skip_locked: bool,
+        loops: int,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.envelope = envelope
+        self.http = http
+        self.settings = settings
+        self.skip_locked = skip_locked
+        self.loops = loops
+        self._signers: dict[tuple[uuid.UUID, int], Webhook] = {}
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        events.add_waker(self.wake)
+        self._tasks = [
+            asyncio.create_task(self._loop(), name=f"webhooks-{n}") for n in range(self.loops)
+        ]
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def stop(self) -> None:
+        events.remove_waker(self.wake)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                handled = await self.run_once()
+            except (VaultError, *DATABASE_UNAVAILABLE) as exc:
+                log.warning("webhook dispatch failed", extra={"error": type(exc).__name__})
+                handled = 0
+            if handled:
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.webhook_poll_seconds):
+                    await self._wakeup.wait()
+
+    async def run_once(self) -> int:
+        """Claim, send and settle one batch; the number of deliveries attempted."""
+        async with transaction(self.sessionmaker) as session:
+            repo = WebhookRepository(session)
+            claimed = await repo.claim_due(
+                utcnow(), limit=self.settings.webhook_batch_size, skip_locked=self.skip_locked
+            )
+            outcomes = await asyncio.gather(
+                *(self._attempt(event, endpoint) for _, event, endpoint in claimed)
+            )
+            for (delivery, event, endpoint), outcome in zip(claimed, outcomes, strict=True):
+                await self._settle(session, delivery, event, endpoint, outcome)
+            await repo.flush()
+        return len(claimed)
+
+    async def _attempt(self, event: WebhookEvent, endpoint: WebhookEndpoint) -> Outcome:
+        at = utcnow()
+        if not host_allowed(httpx.URL(endpoint.url).host, self.settings.webhook_hosts):
+            return Outcome(at, None, 0.0, "host_not_allowed")
+        try:
+            signers = await self._signers_of(endpoint, at)
+        except (EnvelopeError, KekUnavailable) as exc:
+            return Outcome(at, None, 0.0, f"secret_unavailable:{type(exc).__name__}")
+        body = payload(event)
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": event.id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": signing.signature_header(signers, event.id, at, body),
+        }
+        started = time.perf_counter()
+        try:
+            # Streamed and never read: a receiver's answer body is not ours to keep.
+            async with self.http.stream(
+                "POST",
+                endpoint.url,
+                content=body.encode(),
+                headers=headers,
+                timeout=self.settings.webhook_timeout_seconds,
+                follow_redirects=False,
+            ) as response:
+                status: int | None = response.status_code
+            error = None if 200 <= response.status_code < 300 else f"http_{status}"
+        except httpx.TimeoutException:
+            status, error = None, "timeout"
+        except httpx.HTTPError as exc:
+            status, error = None, type(exc).__name__
+        return Outcome(at, status, round((time.perf_counter() - started) * 1000, 1), error)
+
+    async def _signers_of(self, endpoint: WebhookEndpoint, now: datetime) -> list[Webhook]:
+        signers = [await self._signer(endpoint.id, endpoint.secret_version, endpoint.sealed_secret)]
+        previous, until = endpoint.sealed_previous_secret, endpoint.previous_secret_until
+        if previous is not None and until is not None and now < until:
+            signers.append(await self._signer(endpoint.id, endpoint.secret_version - 1, previous))
+        return signers
+
+    async def _signer(self, endpoint_id: uuid.UUID, version: int, sealed: str) -> Webhook:
+        key = (endpoint_id, version)
+        signer = self._signers.get(key)
+        if signer is None:
+            if len(self._signers) >= SIGNER_CACHE:
+                self._signers.clear()
+            signer = await signing.open_signer(self.envelope, sealed, endpoint_id, version)
+            self._signers[key] = signer
+        return signer
+
+    async def _settle(
+        self,
+        session: AsyncSession,
+        delivery: WebhookDelivery,
+        event: WebhookEvent,
+        endpoint: WebhookEndpoint,
+        outcome: Outcome,
+    ) -> None:
+        delivery.attempts += 1
+        entry = {
+            "at": outcome.at.isoformat(),
+            "status_code": outcome.status_code,
+            "latency_ms": outcome.latency_ms,
+            "error": outcome.error,
+        }
+        delivery.history = [*delivery.history, entry][-HISTORY_KEPT:]
+        now = utcnow()
+        if outcome.ok:
+            WEBHOOK_ATTEMPTS.labels("success").inc()
+            WEBHOOK_LATENCY.observe((now - event.created_at).total_seconds())
+            delivery.state, delivery.delivered_at = "succeeded", now
+            if endpoint.failing_since is not None:
+                endpoint.failing_since = None
+            return
+        WEBHOOK_ATTEMPTS.labels("failure").inc()
+        WEBHOOK_FAILURES.labels(str(endpoint.id)).inc()
+        log.warning(
+            "webhook delivery failed",
+            extra={
+                "endpoint_id": str(endpoint.id),
+                "event_id": event.id,
+                "attempt": delivery.attempts,
+                "status_code": outcome.status_code,
+                "error": outcome.error,
+            },
+        )
+        retry_at = now + timedelta(
+            seconds=retry_delay(delivery.attempts, self.settings.webhook_first_retry_seconds)
+        )
+        if retry_at > event.created_at + RETRY_WINDOW:
+            delivery.state = "failed"
+        else:
+            delivery.next_attempt_at = retry_at
+        if endpoint.failing_since is None:
+            endpoint.failing_since = outcome.at
+        failing_for = (now - endpoint.failing_since).total_seconds()
+        if endpoint.enabled and failing_for >= self.settings.webhook_disable_after_seconds:
+            await self._disable(session, endpoint, failing_for)
+
+    async def _disable(
+        self, session: AsyncSession, endpoint: WebhookEndpoint, failing_for: float
+    ) -> None:
+        endpoint.enabled = False
+        endpoint.disabled_reason = f"every delivery failed for {round(failing_for)} s"
+        endpoint.updated_at = utcnow()
+        WEBHOOK_DISABLED.labels(str(endpoint.id)).inc()
+        log.warning("webhook endpoint disabled", extra={"endpoint_id": str(endpoint.id)})
+        await record(
+            session,
+            action="webhook.disabled",
+            caller=None,
+            outcome="failing",
+            details={"endpoint_id": str(endpoint.id), "failing_seconds": round(failing_for)},
+        )

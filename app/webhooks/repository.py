@@ -1,0 +1,129 @@
+"""SQL of webhooks: endpoints, the outbox, and the dispatcher's claim. Only flushes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+Claimed = tuple[WebhookDelivery, WebhookEvent, WebhookEndpoint]
+
+
+class WebhookRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        self.session.add(endpoint)
+        await self.session.flush()
+
+    async def get_endpoint(self, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
+        return await self.session.get(WebhookEndpoint, endpoint_id)
+
+    async def delete_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        await self.session.delete(endpoint)
+        await self.session.flush()
+
+    async def enabled_endpoints(self) -> Sequence[WebhookEndpoint]:
+        rows = await self.session.execute(
+            select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))
+        )
+        return rows.scalars().all()
+
+    async def page_endpoints(
+        self, *, limit: int, after: tuple[datetime, uuid.UUID] | None
+    ) -> Sequence[WebhookEndpoint]:
+        query = select(WebhookEndpoint)
+        if after is not None:
+            query = query.where(
+                (WebhookEndpoint.created_at > after[0])
+                | ((WebhookEndpoint.created_at == after[0]) & (WebhookEndpoint.id > after[1]))
+            )
+        query = query.order_by(WebhookEndpoint.created_at, WebhookEndpoint.id).limit(limit + 1)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def add_event(self, event: WebhookEvent) -> None:
+        self.session.add(event)
+        await self.session.flush()  # assigns ``seq``
+
+    async def add_deliveries(self, deliveries: Iterable[WebhookDelivery]) -> None:
+        self.session.add_all(list(deliveries))
+        await self.session.flush()
+
+    async def deliveries_page(
+        self, endpoint_id: uuid.UUID, *, limit: int, before_seq: int | None
+    ) -> Sequence[tuple[WebhookDelivery, WebhookEvent]]:
+        """Newest first, with their events."""
+        query = (
+            select(WebhookDelivery, WebhookEvent)
+            .join(WebhookEvent, WebhookEvent.seq == WebhookDelivery.event_seq)
+            .where(WebhookDelivery.endpoint_id == endpoint_id)
+        )
+        if before_seq is not None:
+            query = query.where(WebhookDelivery.event_seq < before_seq)
+        query = query.order_by(WebhookDelivery.event_seq.desc()).limit(limit + 1)
+        return [(d, e) for d, e in (await self.session.execute(query)).all()]
+
+    async def delivery(
+        self, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+    ) -> WebhookDelivery | None:
+        found = await self.session.get(WebhookDelivery, delivery_id)
+        return found if found is not None and found.endpoint_id == endpoint_id else None
+
+    async def event(self, seq: int) -> WebhookEvent:
+        found = await self.session.get(WebhookEvent, seq)
+        assert found is not None  # noqa: S101  (a delivery's event is deleted only with it)
+        return found
+
+    async def delivery_of(self, event_seq: int, endpoint_id: uuid.UUID) -> WebhookDelivery:
+        found = await self.session.execute(
+            select(WebhookDelivery).where(
+                WebhookDelivery.event_seq == event_seq, WebhookDelivery.endpoint_id == endpoint_id
+            )
+        )
+        return found.scalar_one()
+
+    async def claim_due(self, now: datetime, *, limit: int, skip_locked: bool) -> list[Claimed]:
+        """Pending deliveries that are due and first in line for their credential at their
+        endpoint, oldest first. On PostgreSQL the rows stay locked (``SKIP LOCKED``: another
+        replica takes the next ones) until the caller's transaction ends."""
+        earlier = aliased(WebhookDelivery)
+        waiting_behind = exists().where(
+            earlier.endpoint_id == WebhookDelivery.endpoint_id,
+            earlier.ordering_key == WebhookDelivery.ordering_key,
+            earlier.state == "pending",
+            earlier.event_seq < WebhookDelivery.event_seq,
+        )
+        query = (
+            select(WebhookDelivery, WebhookEvent, WebhookEndpoint)
+            .join(WebhookEvent, WebhookEvent.seq == WebhookDelivery.event_seq)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(
+                WebhookDelivery.state == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+                WebhookEndpoint.enabled.is_(True),
+                ~waiting_behind,
+            )
+            .order_by(WebhookDelivery.event_seq)
+            .limit(limit)
+        )
+        if skip_locked:
+            query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
+        return [(d, e, p) for d, e, p in (await self.session.execute(query)).all()]
+
+    async def pending_count(self) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.state == "pending")
+        )
+        return int(count or 0)
