@@ -1,7 +1,7 @@
 """Webhooks: endpoints (with their sealed signing secrets), the event outbox, deliveries.
 
 Revision ID: 3fe5e5bd2a69
-Revises: b5e69a03e22d
+Revises: 5d1c0a7e9b42
 Create Date: 2026-11-29 21:14:29.682721
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "3fe5e5bd2a69"
-down_revision: str | None = "b5e69a03e22d"
+down_revision: str | None = "5d1c0a7e9b42"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
