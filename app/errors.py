@@ -69,6 +69,10 @@ class CredentialDisabled(Conflict):
     code = "credential_disabled"
 
 
+class IntakeLinkNotActive(Conflict):
+    code = "intake_link_not_active"
+
+
 class ServiceUnavailable(VaultError):
     status_code = 503
     code = "service_unavailable"

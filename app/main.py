@@ -24,6 +24,7 @@ from app.db import DATABASE_UNAVAILABLE
 from app.errors import DatabaseUnavailable, KeyServiceUnavailable, VaultError
 from app.headers.fast_lane import HeadersFastLane
 from app.headers.router import router as headers_router
+from app.intake.router import router as intake_links_router
 from app.kek import build_envelope
 from app.ops.logging import configure_logging
 from app.ops.middleware import MAX_BODY_BYTES, RequestContextMiddleware
@@ -93,6 +94,7 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     app.include_router(connections_router)
     app.mount(STATIC_PATH, static_files(), name="pages-static")
     app.include_router(webhooks_router)
+    app.include_router(intake_links_router)
     return app
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import audit, clients, credentials, kek
+from app.cli import audit, clients, credentials, intake, kek
 
 cli = typer.Typer(
     help="Operate the mPorts Walmart credential vault (uses the service's VAULT_ settings).",
@@ -14,6 +14,7 @@ cli.add_typer(clients.app, name="clients")
 cli.add_typer(credentials.app, name="credentials")
 cli.add_typer(kek.app, name="kek")
 cli.add_typer(audit.app, name="audit")
+cli.add_typer(intake.app, name="intake")
 
 
 def main() -> None:

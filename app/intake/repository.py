@@ -1,0 +1,73 @@
+"""SQL for hand-over links. Flushes, never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.intake.models import MAX_FAILURES, IntakeLink
+
+
+class IntakeLinkRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, link: IntakeLink) -> None:
+        self.session.add(link)
+        await self.session.flush()
+
+    async def get(self, link_id: uuid.UUID) -> IntakeLink | None:
+        return await self.session.get(IntakeLink, link_id)
+
+    async def by_token_hash(self, token_hash: str) -> IntakeLink | None:
+        result = await self.session.execute(
+            select(IntakeLink).where(IntakeLink.token_hash == token_hash)
+        )
+        return result.scalar_one_or_none()
+
+    async def page(
+        self,
+        *,
+        account_id: str | None,
+        account_ids: frozenset[str] | None,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None,
+    ) -> Sequence[IntakeLink]:
+        query = select(IntakeLink)
+        if account_id is not None:
+            query = query.where(IntakeLink.account_id == account_id)
+        if account_ids is not None:
+            query = query.where(IntakeLink.account_id.in_(sorted(account_ids)))
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                (IntakeLink.created_at < at)
+                | ((IntakeLink.created_at == at) & (IntakeLink.id < last_id))
+            )
+        query = query.order_by(IntakeLink.created_at.desc(), IntakeLink.id.desc()).limit(limit + 1)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def claim(self, link_id: uuid.UUID, *, now: datetime, until: datetime) -> bool:
+        """Take the submission lease of a working link; False if it stopped working or another
+        submission holds the lease. One statement, so two replicas cannot both win."""
+        result = await self.session.execute(
+            update(IntakeLink)
+            .where(
+                IntakeLink.id == link_id,
+                IntakeLink.used_at.is_(None),
+                IntakeLink.revoked_at.is_(None),
+                IntakeLink.failures < MAX_FAILURES,
+                IntakeLink.expires_at > now,
+                (IntakeLink.busy_until.is_(None)) | (IntakeLink.busy_until <= now),
+            )
+            .values(busy_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def flush(self) -> None:
+        await self.session.flush()
