@@ -35,6 +35,7 @@ from tests.walmart_sim import SimulatorControl, SimulatorServer
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_SERVER = os.environ.get("VAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 BOOTSTRAP_TOKEN = "test-bootstrap-token-0123456789abcdef"
+PUBLIC_URL = "https://vault.example.com"  # where links and callbacks point sellers' browsers
 
 
 def migrate(url: str) -> None:
@@ -117,6 +118,7 @@ def settings(
         walmart_production_url=walmart.base_url,
         walmart_sandbox_url=sandbox_url(walmart.base_url),
         walmart_timeout_seconds=3,
+        public_url=PUBLIC_URL,
     )
 
 

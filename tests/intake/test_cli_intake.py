@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from app.config import Settings
-from tests.intake.conftest import PUBLIC_URL
+from tests.conftest import PUBLIC_URL
 from tests.intake.helpers import audit_actions
 from tests.test_cli import vault_admin
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.config import Settings
 from tests.api.helpers import assert_error, bearer, new_client_token
 from tests.api.walmart_setup import signature_credential
-from tests.intake.conftest import PUBLIC_URL
+from tests.conftest import PUBLIC_URL
 from tests.intake.helpers import audit_actions, create_link, link_body
 from tests.walmart_sim import SimulatorControl
 

@@ -74,6 +74,8 @@ def fresh(kind: str) -> Build:
                     "/v1/credentials",
                     oauth_body(account_id=ctx.world.account_id, market=market),
                 )
+            elif kind == "intake_link":
+                path, body = "/v1/intake-links", fill(NEW_LINK, ctx.world)
             else:
                 path, body = "/v1/clients", {"name": "victim", "scopes": ["admin"]}
             response = await ctx.admin.post(path, json=body)
@@ -101,6 +103,13 @@ def bound(scope: str, path: str, params: dict[str, str] | None = None, json: Any
 ACCOUNT = {"account_id": "{acct}"}
 NEW_CREDENTIAL = oauth_body(account_id="{acct}", environment="sandbox")
 HEADERS = {"method": "GET", "url": "{url}"}
+NEW_LINK = {
+    "account_id": "{acct}",
+    "market": "CA",
+    "environment": "sandbox",
+    "kind": "signature",
+    "label": "Hand-over",
+}
 CRED = "/v1/credentials/{credential_id}"
 ROUTES: dict[tuple[str, str], Entry] = {
     **{
@@ -136,6 +145,11 @@ ROUTES: dict[tuple[str, str], Entry] = {
         "headers:issue", "/v1/credentials/{oauth}/token/invalidate"
     ),
     ("GET", "/v1/audit"): bound("audit:read", "/v1/audit", ACCOUNT),
+    ("POST", "/v1/intake-links"): bound("credentials:write", "/v1/intake-links", json=NEW_LINK),
+    ("GET", "/v1/intake-links"): bound("credentials:read", "/v1/intake-links", ACCOUNT),
+    ("DELETE", "/v1/intake-links/{link_id}"): Entry(
+        "credentials:write", fresh("intake_link"), account_bound=True
+    ),
 }
 
 

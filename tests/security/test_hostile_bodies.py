@@ -53,6 +53,19 @@ def body_operations(world: World) -> dict[tuple[str, str], tuple[str, list[dict[
             f"/v1/accounts/{world.account_id}/headers",
             [headers | {"market": "CA", "environment": "production"}],
         ),
+        ("POST", "/v1/intake-links"): (
+            "/v1/intake-links",
+            [
+                {
+                    "account_id": world.account_id,
+                    "market": "CA",
+                    "environment": "production",
+                    "kind": "signature",
+                    "label": "Hand-over",
+                    "credential_id": sig,
+                }
+            ],
+        ),
     }
 
 

@@ -55,7 +55,7 @@ async def list_paths(http: httpx.AsyncClient) -> list[str]:
         for path, item in document["paths"].items()
         if any(p["name"] == "limit" for p in item.get("get", {}).get("parameters", []))
     ]
-    assert sorted(found) == ["/v1/audit", "/v1/clients", "/v1/credentials"]
+    assert sorted(found) == ["/v1/audit", "/v1/clients", "/v1/credentials", "/v1/intake-links"]
     return found
 
 
@@ -77,6 +77,10 @@ async def test_cursor_the_service_did_not_issue_is_422_on_every_list(
 ) -> None:
     paths = await list_paths(http)
     await http.post("/v1/clients", json={"name": "second", "scopes": ["audit:read"]})
+    for _ in range(2):
+        link = {"account_id": "acme-sec", "market": "US", "environment": "sandbox"}
+        link |= {"kind": "oauth", "label": "Hand-over"}
+        assert (await http.post("/v1/intake-links", json=link)).status_code == 201
     issued = {}
     for path in paths:
         page = await http.get(path, params={"limit": 1})
@@ -94,7 +98,7 @@ async def test_cursor_the_service_did_not_issue_is_422_on_every_list(
         assert follow.status_code == 200, follow.text
 
 
-@pytest.mark.parametrize("path", ["/v1/credentials", "/v1/clients"])
+@pytest.mark.parametrize("path", ["/v1/credentials", "/v1/clients", "/v1/intake-links"])
 @pytest.mark.parametrize(
     "at", ["2020-01-01T00:00:00", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"]
 )
