@@ -55,10 +55,7 @@ def link_out(link: IntakeLink) -> IntakeLinkOut:
 async def create_link(
     body: IntakeLinkCreate, caller: WriteCaller, session: SessionDep, state: StateDep
 ) -> IntakeLinkCreated:
-    try:
-        public_url = state.settings.public_base_url()
-    except ConfigurationError as exc:
-        raise NotConfigured(str(exc), details={"setting": "VAULT_PUBLIC_URL"}) from None
+    public_url = state.settings.public_base_url()
     link, url = await service.create_link(session, caller=caller, body=body, public_url=public_url)
     return IntakeLinkCreated(**link_out(link).model_dump(), url=url)
 

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.clients.scopes import Caller
 from app.credentials.repository import CredentialRepository
-from app.credentials.secrets import SIGNATURE_MARKETS
 from app.credentials.service import get_credential
 from app.db import utcnow
 from app.errors import (
@@ -27,6 +26,7 @@ from app.intake.repository import IntakeLinkRepository
 from app.intake.schemas import IntakeLinkCreate
 from app.intake.tokens import hash_link_token, new_link_token
 from app.pagination import PageRequest
+from app.walmart.markets import MARKETS
 
 INTAKE_PATH = "/intake/"
 
@@ -42,11 +42,13 @@ async def create_link(
             "hand-over links point there.",
             details={"setting": "VAULT_PUBLIC_URL"},
         )
-    if body.kind == "signature" and body.market not in SIGNATURE_MARKETS:
+    signing = MARKETS[body.market].signature_environments
+    if body.kind == "signature" and body.environment not in signing:
+        where = f"{body.market} {body.environment}" if signing else body.market
         raise SchemeNotAvailable(
-            f"Walmart's {body.market} marketplace does not accept Consumer ID + Private Key "
+            f"Walmart's {where} marketplace does not accept Consumer ID + Private Key "
             'signatures; ask the seller for OAuth keys instead (kind = "oauth").',
-            details={"market": body.market, "use_kind": "oauth"},
+            details={"market": body.market, "environment": body.environment, "use_kind": "oauth"},
         )
     if body.credential_id is not None:
         await _ensure_rotatable(session, caller, body, body.credential_id)

@@ -85,10 +85,10 @@ async def test_rotation_link_must_describe_its_credential(
     credential = await signature_credential(client, walmart_control)
     response = await client.post(
         "/v1/intake-links",
-        json=link_body(credential_id=credential["id"], environment="sandbox"),
+        json=link_body(credential_id=credential["id"], account_id="acme-other"),
     )
     error = assert_error(response, 422, "invalid_request")
-    assert error["details"]["fields"] == ["environment"]
+    assert error["details"]["fields"] == ["account_id"]
     missing = link_body(credential_id="3f0c9a4e-6a43-4c1e-9a57-1d2b0f3c8e11")
     assert_error(await client.post("/v1/intake-links", json=missing), 404, "not_found")
 

@@ -17,7 +17,7 @@ def settings(settings: Settings) -> Settings:
 
 async def test_production_without_public_url_refuses_links(client: httpx.AsyncClient) -> None:
     error = assert_error(
-        await client.post("/v1/intake-links", json=link_body()), 503, "not_configured"
+        await client.post("/v1/intake-links", json=link_body()), 503, "public_url_not_set"
     )
     assert error["details"] == {"setting": "VAULT_PUBLIC_URL"}
     assert "VAULT_PUBLIC_URL" in error["message"]

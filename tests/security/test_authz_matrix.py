@@ -105,9 +105,9 @@ NEW_CREDENTIAL = oauth_body(account_id="{acct}", environment="sandbox")
 HEADERS = {"method": "GET", "url": "{url}"}
 NEW_LINK = {
     "account_id": "{acct}",
-    "market": "CA",
+    "market": "US",
     "environment": "sandbox",
-    "kind": "signature",
+    "kind": "oauth",
     "label": "Hand-over",
 }
 CRED = "/v1/credentials/{credential_id}"

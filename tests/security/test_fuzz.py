@@ -132,7 +132,7 @@ async def test_openapi_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     await asyncio.to_thread(_fuzz_all, schema, world, send, tally)
     security_counts.update(tally)
     operations = sum(1 for _ in schema.get_all_operations())
-    assert operations == 21
+    assert operations == 36
     assert tally["fuzz cases run"] >= operations * MAX_EXAMPLES, tally
     # No fuzzed DELETE /v1/clients/{id} revoked the admin: the whole run was authenticated.
     assert (await http.get("/v1/clients")).status_code == 200

@@ -1,7 +1,7 @@
 """Hand-over links: one-time links at which sellers submit their own keys (token stored hashed).
 
 Revision ID: 40c92f353a8c
-Revises: b5e69a03e22d
+Revises: 3fe5e5bd2a69
 Create Date: 2026-11-29 21:13:14.912202
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "40c92f353a8c"
-down_revision: str | None = "b5e69a03e22d"
+down_revision: str | None = "3fe5e5bd2a69"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
