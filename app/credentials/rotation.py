@@ -62,7 +62,7 @@ async def rotate_credential(
     )
     result = None
     if test:
-        result = await tester.check_new(
+        result, _ = await tester.check_new(
             prepared, market=credential.market, environment=credential.environment
         )
     if result is not None and not result["ok"]:

@@ -21,6 +21,7 @@ from app.crypto import Envelope
 from app.db import utcnow
 from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
 from app.pagination import PageRequest
+from app.walmart.client import TokenGrant
 from app.walmart.markets import channel_type_required
 from app.webhooks.events import credential_data, emit
 
@@ -28,7 +29,11 @@ from app.webhooks.events import credential_data, emit
 class NewCredentialTester(Protocol):
     async def check_new(
         self, prepared: PreparedSecret, *, market: str, environment: str
-    ) -> dict[str, Any]: ...
+    ) -> tuple[dict[str, Any], TokenGrant | None]: ...
+
+    async def keep_token(
+        self, session: AsyncSession, credential: Credential, grant: TokenGrant
+    ) -> None: ...
 
 
 async def create_credential(
@@ -45,9 +50,11 @@ async def create_credential(
     prepared = prepare_secret(body.auth, market=body.market, environment=body.environment)
     repo = CredentialRepository(session)
     await _ensure_slot_free(repo, body.account_id, body.market, body.environment)
-    test = None
+    test, grant = None, None
     if tester is not None:
-        test = await tester.check_new(prepared, market=body.market, environment=body.environment)
+        test, grant = await tester.check_new(
+            prepared, market=body.market, environment=body.environment
+        )
         if not test["ok"]:
             raise CredentialTestFailed(
                 f"Walmart did not accept these credentials ({test['outcome']}); "
@@ -78,6 +85,9 @@ async def create_credential(
     except IntegrityError:
         raise _slot_taken(body.account_id, body.market, body.environment) from None
     await notify_change(session, credential.id)  # replicas that found the slot empty forget it
+    if tester is not None and grant is not None:
+        # The test's token is as good as any: the first headers call needs no token call.
+        await tester.keep_token(session, credential, grant)
     await record(
         session,
         action="credential.created",

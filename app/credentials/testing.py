@@ -12,6 +12,7 @@ from app.audit.service import record
 from app.changes import notify_change
 from app.clients.scopes import Caller
 from app.config import Settings
+from app.credentials.models import Credential
 from app.credentials.repository import CredentialRepository
 from app.credentials.secrets import PreparedSecret
 from app.credentials.service import get_credential
@@ -20,13 +21,14 @@ from app.db import utcnow
 from app.headers.service import HeaderIssuer
 from app.headers.snapshot import snapshot_of
 from app.ops.metrics import TESTS
-from app.walmart.client import WalmartClient
+from app.walmart.client import TokenGrant, WalmartClient
 from app.walmart.live_test import TestTarget, run_live_test
 from app.webhooks.credential_events import status_changed
 
 # Outcomes that say something about the credentials themselves; the others (rate limits,
-# outages, timeouts) leave the status as it was.
-VERDICTS = {"valid": "valid", "invalid_credentials": "invalid", "forbidden": "invalid"}
+# outages, timeouts) leave the status as it was, and so does a 403: the keys authenticated
+# and only lack a permission.
+VERDICTS = {"valid": "valid", "invalid_credentials": "invalid", "channel_mismatch": "invalid"}
 
 
 @dataclass
@@ -39,8 +41,9 @@ class LiveTester:
 
     async def check_new(
         self, prepared: PreparedSecret, *, market: str, environment: str
-    ) -> dict[str, Any]:
-        """Test credentials that are not stored yet (``POST /v1/credentials?test=true``)."""
+    ) -> tuple[dict[str, Any], TokenGrant | None]:
+        """Test credentials that are not stored yet (``POST /v1/credentials?test=true``); the
+        result, and the token an OAuth test obtained."""
         target = TestTarget(
             kind=prepared.kind,
             base_url=self.settings.walmart_base_url(environment),
@@ -53,11 +56,17 @@ class LiveTester:
             if prepared.kind == "signature"
             else prepared.plaintext
         )
-        result, _ = await run_live_test(
+        result, grant = await run_live_test(
             self.walmart, target, secret=secret, budget=self.settings.walmart_timeout_seconds
         )
         TESTS.labels(result["outcome"], "create").inc()
-        return result
+        return result, grant
+
+    async def keep_token(
+        self, session: AsyncSession, credential: Credential, grant: TokenGrant
+    ) -> None:
+        """Cache the token a registration test obtained, for the credential now stored."""
+        await self.issuer.broker.store_grant(session, snapshot_of(credential), grant)
 
     async def check_stored(
         self,

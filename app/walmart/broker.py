@@ -2,7 +2,8 @@
 
 Tokens are cached in process memory and, sealed, in the ``oauth_tokens`` table that every
 replica shares. A token is refreshed once it has under ``VAULT_TOKEN_REFRESH_MARGIN_SECONDS``
-left. Refreshes are single-flight at two levels:
+left, or under half its lifetime when that is shorter (a margin longer than the lifetime
+would fetch a token on every request). Refreshes are single-flight at two levels:
 
 - in a process, an ``asyncio.Lock`` per credential;
 - across replicas on PostgreSQL, a transaction-scoped advisory lock per credential. A replica
@@ -12,16 +13,18 @@ left. Refreshes are single-flight at two levels:
   is enough there.)
 
 If a refresh fails while the old token is still valid, the old token keeps being served, and
-the next token call waits out a backoff (1 s doubling to 60 s, or Walmart's Retry-After).
+the next token call waits out a backoff (1 s doubling to 60 s, or Walmart's Retry-After);
+failures answered meanwhile say, as ``retry_after``, when the backoff ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, text
@@ -53,6 +56,12 @@ class _Backoff:
     until: float
     delay: float
     failure: WalmartFailure
+
+    def answer(self) -> WalmartFailure:
+        """The failure, with ``retry_after`` saying when the vault calls Walmart again (not a
+        Retry-After Walmart gave for an earlier, shorter wait)."""
+        left = max(1, math.ceil(self.until - time.monotonic()))
+        return replace(self.failure, details=self.failure.details | {"retry_after": left})
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -103,7 +112,7 @@ class TokenBroker:
 
     async def token(self, snapshot: CredentialSnapshot, *, caller: Caller | None) -> CachedToken:
         cached = self._fresh_in_memory(snapshot)
-        if cached is not None and cached.expires_at - utcnow() > self.refresh_margin:
+        if cached is not None and self._fresh(cached):
             TOKEN_CACHE_HITS.labels("memory").inc()
             return cached
         lock = self._locks[snapshot.id]
@@ -115,14 +124,14 @@ class TokenBroker:
             return cached  # a refresh is under way here; the current token still works
         async with lock:
             cached = self._fresh_in_memory(snapshot)
-            if cached is not None and cached.expires_at - utcnow() > self.refresh_margin:
+            if cached is not None and self._fresh(cached):
                 return cached
             backoff = self._backoff.get(snapshot.id)
             if backoff is not None and time.monotonic() < backoff.until:
                 # Walmart failed us moments ago: do not call it again before the backoff ends.
                 if cached is not None and cached.expires_at - utcnow() > MIN_USEFUL_LIFETIME:
                     return cached
-                raise backoff.failure
+                raise backoff.answer()
             return await self._refresh(snapshot, cached, caller)
 
     async def _refresh(
@@ -137,7 +146,7 @@ class TokenBroker:
                 return usable
             stored = await self._stored(session, snapshot)
             if stored is not None:
-                if stored.expires_at - utcnow() > self.refresh_margin:
+                if self._fresh(stored):
                     TOKEN_CACHE_HITS.labels("database").inc()
                     return self._remember(snapshot.id, stored)
                 usable = stored if stored.expires_at - utcnow() > MIN_USEFUL_LIFETIME else usable
@@ -145,10 +154,10 @@ class TokenBroker:
                 grant = await self._fetch(snapshot)
             except WalmartFailure as failure:
                 TOKEN_FETCHES.labels(failure.outcome).inc()
-                self._back_off(snapshot.id, failure)
+                backoff = self._back_off(snapshot.id, failure)
                 if usable is not None:
                     return usable
-                raise failure from None
+                raise backoff.answer() from None
             TOKEN_FETCHES.labels("valid").inc()
             self._backoff.pop(snapshot.id, None)
             fresh = await self._store(session, snapshot, grant)
@@ -230,13 +239,20 @@ class TokenBroker:
         await notify_change(session, snapshot.id)
         return CachedToken(snapshot.version, grant.access_token, expires_at, now)
 
-    def _back_off(self, credential_id: uuid.UUID, failure: WalmartFailure) -> None:
+    def _back_off(self, credential_id: uuid.UUID, failure: WalmartFailure) -> _Backoff:
         previous = self._backoff.get(credential_id)
         delay = min(previous.delay * 2, MAX_BACKOFF_SECONDS) if previous else FIRST_BACKOFF_SECONDS
         retry_after = failure.details.get("retry_after")
         if isinstance(retry_after, int | float):
             delay = max(delay, min(float(retry_after), MAX_BACKOFF_SECONDS))
-        self._backoff[credential_id] = _Backoff(time.monotonic() + delay, delay, failure)
+        backoff = self._backoff[credential_id] = _Backoff(time.monotonic() + delay, delay, failure)
+        return backoff
+
+    def _fresh(self, token: CachedToken) -> bool:
+        """More than the refresh margin left: the margin, or half the token's lifetime when
+        Walmart issues tokens shorter than twice the margin."""
+        margin = min(self.refresh_margin, (token.expires_at - token.fetched_at) / 2)
+        return token.expires_at - utcnow() > margin
 
     def _remember(self, credential_id: uuid.UUID, token: CachedToken) -> CachedToken:
         self._memory[credential_id] = token

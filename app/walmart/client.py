@@ -16,6 +16,7 @@ import httpx
 
 from app.walmart.markets import market_header
 from app.walmart.outcomes import (
+    WalmartFailure,
     failure_from_exception,
     failure_from_response,
     unreadable_body,
@@ -94,6 +95,7 @@ class WalmartClient:
         token, expires_in = body.get("access_token"), body.get("expires_in")
         if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
             raise unreadable_body(response.status_code, correlation_id)
+        _check_token_type(body.get("token_type"), response.status_code, correlation_id)
         return TokenGrant(token, float(expires_in), correlation_id)
 
     async def request_app_token(
@@ -130,6 +132,7 @@ class WalmartClient:
             or not (refresh is None or (isinstance(refresh, str) and refresh))
         ):
             raise unreadable_body(response.status_code, correlation_id)
+        _check_token_type(body.get("token_type"), response.status_code, correlation_id)
         return AppGrant(
             token,
             float(expires_in),
@@ -205,3 +208,18 @@ def _json_object(response: httpx.Response, correlation_id: str) -> dict[str, Any
     if not isinstance(body, dict):
         raise unreadable_body(response.status_code, correlation_id)
     return body
+
+
+def _check_token_type(token_type: object, status: int, correlation_id: str) -> None:
+    """Walmart's tokens are ``Bearer`` tokens sent as ``WM_SEC.ACCESS_TOKEN``; another type
+    would not work there, and is reported instead of being handed out."""
+    if token_type is None or (isinstance(token_type, str) and token_type.lower() == "bearer"):
+        return
+    shown = str(token_type)[:40]
+    raise WalmartFailure(
+        "walmart_unavailable",
+        f"Walmart answered a token of type '{shown}', not Bearer; it was not used.",
+        status=status,
+        correlation_id=correlation_id,
+        details={"token_type": shown},
+    )

@@ -83,6 +83,29 @@ async def _oauth(
         "is_channel_match": detail.get("is_channel_match"),
         "scopes": detail.get("scopes"),
     }
+    # A token call succeeds for keys Walmart no longer honours, and for keys of another
+    # channel: the detail's own verdict is the one that counts.
+    if details["is_valid"] is not True:
+        raise WalmartFailure(
+            "invalid_credentials",
+            "Walmart issued a token but its token detail says it is not valid (is_valid is "
+            f"{details['is_valid']!r}).",
+            200,
+            None,
+            correlation_id,
+            details,
+        )
+    if details["is_channel_match"] is False:
+        sent = target.channel_type or "none"
+        raise WalmartFailure(
+            "channel_mismatch",
+            f"Walmart accepted the keys, but they are not associated with the channel type sent "
+            f"(WM_CONSUMER.CHANNEL.TYPE {sent}): fix the credential's channel_type.",
+            200,
+            None,
+            correlation_id,
+            details | {"channel_type": target.channel_type},
+        )
     return grant, details, 200, correlation_id
 
 

@@ -17,6 +17,7 @@ Outcome = Literal[
     "valid",
     "invalid_credentials",
     "forbidden",
+    "channel_mismatch",
     "rate_limited",
     "walmart_unavailable",
     "timeout",
