@@ -26,7 +26,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -42,6 +42,18 @@ APPLICATION_NAME = "vault-change-listener"  # how its connection shows in pg_sta
 
 async def notify_change(session: AsyncSession, credential_id: uuid.UUID) -> None:
     await _notify(session, f"credential:{credential_id}")
+
+
+async def notify_changes(session: AsyncSession, credential_ids: Sequence[uuid.UUID]) -> None:
+    """``notify_change`` for many credentials in one statement (a bulk import's batch)."""
+    if credential_ids and session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text(
+                "SELECT pg_notify(:channel, 'credential:' || id) "
+                "FROM unnest(CAST(:ids AS text[])) AS id"
+            ),
+            {"channel": CHANNEL, "ids": [str(i) for i in credential_ids]},
+        )
 
 
 async def notify_client_change(session: AsyncSession, client_id: uuid.UUID) -> None:

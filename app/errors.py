@@ -7,6 +7,7 @@ sentences for a person and never carry a secret or echo raw input.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
@@ -84,6 +85,24 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 class KeyServiceUnavailable(ServiceUnavailable):
     code = "kek_unavailable"
+
+
+MAX_REPORTED_PROBLEMS = 20
+
+
+def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """A summary sentence and ``details`` for pydantic's errors, shared by the API and the
+    import command. Never the input itself: it may be a private key or a client secret."""
+    problems = [
+        {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+        for e in errors[:MAX_REPORTED_PROBLEMS]
+    ]
+    summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+    details: dict[str, Any] = {"errors": problems}
+    if len(errors) > MAX_REPORTED_PROBLEMS:
+        # An answer never grows far beyond its request (6,000 unknown keys, say).
+        details["truncated"] = len(errors) - MAX_REPORTED_PROBLEMS
+    return summary, details
 
 
 class ErrorBody(BaseModel):

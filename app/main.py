@@ -21,7 +21,12 @@ from app.connections.router import router as connections_router
 from app.credentials.router import router as credentials_router
 from app.crypto import EnvelopeError, KekUnavailable
 from app.db import DATABASE_UNAVAILABLE
-from app.errors import DatabaseUnavailable, KeyServiceUnavailable, VaultError
+from app.errors import (
+    DatabaseUnavailable,
+    KeyServiceUnavailable,
+    VaultError,
+    describe_validation_errors,
+)
 from app.headers.fast_lane import HeadersFastLane
 from app.headers.router import router as headers_router
 from app.intake.router import router as intake_links_router
@@ -98,7 +103,6 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     return app
 
 
-MAX_REPORTED_PROBLEMS = 20
 FASTAPI_UNREADABLE_BODY = "There was an error parsing the body"
 
 
@@ -118,17 +122,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # Never echo the input back: it may be a private key or a client secret.
-        errors = exc.errors()
-        problems = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
-            for e in errors[:MAX_REPORTED_PROBLEMS]
-        ]
-        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-        details: dict[str, Any] = {"errors": problems}
-        if len(errors) > MAX_REPORTED_PROBLEMS:
-            # An answer never grows far beyond its request (6,000 unknown keys, say).
-            details["truncated"] = len(errors) - MAX_REPORTED_PROBLEMS
+        summary, details = describe_validation_errors(exc.errors())
         return _validation_error(f"The request is not valid: {summary}", details)
 
     @app.exception_handler(HTTPException)

@@ -73,6 +73,8 @@ def test_readme_examples_run(
     }
     with Replicas(1, settings, tmp_path) as vault:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")} | {
+            **settings,  # vault-admin reads the service's own settings
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "VAULT": vault.urls[0],
             "TOKEN": BOOTSTRAP_TOKEN,
             "WALMART": walmart.base_url,

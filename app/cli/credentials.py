@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from app.cli.context import OPERATOR, Context, console, run
+from app.cli.credentials_import import import_credentials
 from app.credentials import service
 from app.credentials.repository import CredentialFilter
 from app.credentials.router import credential_out
@@ -17,7 +18,8 @@ from app.db import transaction
 from app.pagination import PageRequest
 from app.state import app_state
 
-app = typer.Typer(help="Credentials: list, show, test.", no_args_is_help=True)
+app = typer.Typer(help="Credentials: list, show, test, import.", no_args_is_help=True)
+app.command("import")(import_credentials)
 
 
 @app.command("list")

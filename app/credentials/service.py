@@ -61,8 +61,27 @@ async def create_credential(
                 "nothing was stored.",
                 details=test,
             )
+    credential = new_credential(body, prepared, test)
+    version = await sealed_version(envelope, credential, 1, prepared, caller, state="current")
+    version.test = test
+    try:
+        await repo.add(credential, version)
+    except IntegrityError:
+        raise _slot_taken(body.account_id, body.market, body.environment) from None
+    await notify_change(session, credential.id)  # replicas that found the slot empty forget it
+    if tester is not None and grant is not None:
+        # The test's token is as good as any: the first headers call needs no token call.
+        await tester.keep_token(session, credential, grant)
+    await record(session, **created_event(credential, caller))
+    return credential
+
+
+def new_credential(
+    body: CredentialCreate, prepared: PreparedSecret, test: dict[str, Any] | None
+) -> Credential:
+    """The row of a new credential at version 1 (API and import alike)."""
     now = utcnow()
-    credential = Credential(
+    return Credential(
         id=uuid.uuid4(),
         account_id=body.account_id,
         market=body.market,
@@ -78,34 +97,27 @@ async def create_credential(
         created_at=now,
         updated_at=now,
     )
-    version = await _sealed_version(envelope, credential, 1, prepared, caller, state="current")
-    version.test = test
-    try:
-        await repo.add(credential, version)
-    except IntegrityError:
-        raise _slot_taken(body.account_id, body.market, body.environment) from None
-    await notify_change(session, credential.id)  # replicas that found the slot empty forget it
-    if tester is not None and grant is not None:
-        # The test's token is as good as any: the first headers call needs no token call.
-        await tester.keep_token(session, credential, grant)
-    await record(
-        session,
-        action="credential.created",
-        caller=caller,
-        account_id=credential.account_id,
-        credential_id=credential.id,
-        version=1,
-        details={
+
+
+def created_event(credential: Credential, caller: Caller, **extra: str) -> dict[str, Any]:
+    """``record``'s arguments for a new credential; ``extra`` joins its details."""
+    return {
+        "action": "credential.created",
+        "caller": caller,
+        "account_id": credential.account_id,
+        "credential_id": credential.id,
+        "version": 1,
+        "details": {
             "kind": credential.kind,
             "market": credential.market,
             "environment": credential.environment,
-            "fingerprint": prepared.fingerprint,
+            "fingerprint": credential.fingerprint,
+            **extra,
         },
-    )
-    return credential
+    }
 
 
-async def _sealed_version(
+async def sealed_version(
     envelope: Envelope,
     credential: Credential,
     number: int,
