@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from app.audit.router import router as audit_router
 from app.clients.router import router as clients_router
 from app.config import Settings, get_settings
+from app.connections.pages import router as connection_pages_router
 from app.connections.router import apps_router as walmart_apps_router
 from app.connections.router import router as connections_router
 from app.credentials.router import router as credentials_router
@@ -97,6 +98,7 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(walmart_apps_router)
     app.include_router(connections_router)
+    app.include_router(connection_pages_router)
     app.mount(STATIC_PATH, static_files(), name="pages-static")
     app.include_router(webhooks_router)
     app.include_router(intake_links_router)

@@ -16,6 +16,8 @@ from app.audit.batcher import AuditBatcher
 from app.changes import NOT_LISTENING, ChangeListener
 from app.clients.directory import CallerDirectory
 from app.config import Settings
+from app.connections.callback import CallbackHandler
+from app.connections.tokens import AppRefreshGrants
 from app.credentials.drift import DriftWatcher
 from app.credentials.testing import LiveTester
 from app.crypto import Envelope
@@ -47,6 +49,7 @@ class AppState:
     metrics: DatabaseCollector
     callers: CallerDirectory
     webhooks: WebhookDispatcher
+    callback: CallbackHandler
 
 
 @asynccontextmanager
@@ -72,14 +75,16 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         )
     )
     keystore = KeyStore(sessionmaker, envelope, max_keys=settings.key_cache_size)
+    base_urls = {env: settings.walmart_base_url(env) for env in ("production", "sandbox")}
     broker = TokenBroker(
         sessionmaker,
         keystore,
         walmart,
-        base_url_for={env: settings.walmart_base_url(env) for env in ("production", "sandbox")},
+        base_url_for=base_urls,
         refresh_margin=settings.token_refresh_margin_seconds,
         timeout=timeout,
         shared_locks=not is_sqlite(settings.database_url),
+        refresh_grants=AppRefreshGrants(sessionmaker, envelope, walmart, base_urls),
     )
     audit = AuditBatcher(sessionmaker, interval=settings.audit_flush_seconds)
 
@@ -144,6 +149,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         metrics=DatabaseCollector(),
         callers=callers,
         webhooks=webhooks,
+        callback=CallbackHandler(sessionmaker, envelope, settings, walmart, tokens=broker),
     )
     audit.start()
     drift.start()

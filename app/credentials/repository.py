@@ -10,13 +10,14 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import JSON, Table, insert, select, update
+from sqlalchemy import JSON, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.credentials.models import Credential, CredentialVersion
 from app.db import ASYNCPG_UNAVAILABLE, Base
 from app.errors import DatabaseUnavailable
+from app.walmart.models import OAuthToken
 
 Slot = tuple[str, str, str]  # (account_id, market, environment): one live credential each
 
@@ -146,14 +147,35 @@ class CredentialRepository:
         )
         return result.scalars().all()
 
-    async def version(self, credential_id: uuid.UUID, version: int) -> CredentialVersion | None:
-        return await self.session.get(CredentialVersion, (credential_id, version))
+    async def version(
+        self, credential_id: uuid.UUID, version: int, *, fresh: bool = False
+    ) -> CredentialVersion | None:
+        """``fresh``: read the row again even if this session holds it (another replica may
+        have changed it, such as a rotated refresh token)."""
+        return await self.session.get(
+            CredentialVersion, (credential_id, version), populate_existing=fresh
+        )
 
-    async def destroy_versions(self, credential_id: uuid.UUID) -> None:
-        """Remove every sealed secret of a credential: the key material is gone, not flagged."""
+    async def fresh(self, credential_id: uuid.UUID) -> Credential | None:
+        credential = await self.session.get(Credential, credential_id, populate_existing=True)
+        if credential is None or credential.deleted_at is not None:
+            return None
+        return credential
+
+    async def drop_access_token(self, credential_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(OAuthToken).where(OAuthToken.credential_id == credential_id)
+        )
+
+    async def destroy_versions(self, credential_id: uuid.UUID, *, keep: int | None = None) -> None:
+        """Remove every sealed secret of a credential (but version ``keep``): the key material
+        is gone, not flagged."""
         await self.session.execute(
             update(CredentialVersion)
-            .where(CredentialVersion.credential_id == credential_id)
+            .where(
+                CredentialVersion.credential_id == credential_id,
+                CredentialVersion.version != (keep if keep is not None else -1),
+            )
             .values(state="destroyed", sealed_secret=None)
             .execution_options(synchronize_session="fetch")
         )

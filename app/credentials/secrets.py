@@ -16,7 +16,7 @@ from app.crypto import AssociatedData, Envelope, InvalidPrivateKey, parse_privat
 from app.errors import InvalidPrivateKeyError, InvalidRequest, SchemeNotAvailable
 from app.walmart.markets import MARKETS, channel_type_required
 
-PURPOSE = {"signature": "signing_key", "oauth": "client_secret"}
+PURPOSE = {"signature": "signing_key", "oauth": "client_secret", "app_oauth": "refresh_token"}
 TOKEN_PURPOSE = "access_token"  # noqa: S105  (a label in the associated data)
 
 

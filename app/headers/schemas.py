@@ -98,7 +98,7 @@ class AccountHeadersRequest(HeadersRequest):
 class HeadersOut(BaseModel):
     credential_id: uuid.UUID
     version: int
-    kind: Literal["oauth", "signature"]
+    kind: Literal["oauth", "signature", "app_oauth"]
     expires_at: datetime = Field(
         description="Send the request before this instant (token expiry or signature window)."
     )

@@ -49,7 +49,7 @@ _FAILURE_ERRORS: dict[str, type[WalmartError]] = {
     "network_error": WalmartUnreachable,
 }
 
-_ISSUED = {kind: HEADERS_ISSUED.labels(kind) for kind in ("signature", "oauth")}
+_ISSUED = {kind: HEADERS_ISSUED.labels(kind) for kind in ("signature", "oauth", "app_oauth")}
 
 
 @dataclass
@@ -189,7 +189,7 @@ class HeaderIssuer:
         if snapshot is None:
             raise NotFound(f"No credential with id {credential_id}.")
         caller.ensure_account(snapshot.account_id)
-        if snapshot.kind != "oauth":
+        if snapshot.kind == "signature":
             raise InvalidRequest(
                 "Only OAuth credentials have an access token to invalidate.",
                 details={"kind": snapshot.kind},

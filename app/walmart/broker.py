@@ -15,6 +15,11 @@ would fetch a token on every request). Refreshes are single-flight at two levels
 If a refresh fails while the old token is still valid, the old token keeps being served, and
 the next token call waits out a backoff (1 s doubling to 60 s, or Walmart's Retry-After);
 failures answered meanwhile say, as ``retry_after``, when the backoff ends.
+
+App Store connections (kind ``app_oauth``) get their tokens from ``RefreshGrants`` (the
+``refresh_token`` grant) under the same locks. Any refresh token Walmart returns is written
+in the same transaction as the access token, and that transaction commits before the token
+is handed to anyone: a crash before the commit loses an answer nobody used.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,6 +40,7 @@ from app.audit.service import record
 from app.changes import notify_change
 from app.clients.scopes import Caller
 from app.db import utcnow
+from app.errors import ReconnectRequired
 from app.headers.keystore import KeyStore
 from app.headers.snapshot import CredentialSnapshot
 from app.ops.metrics import TOKEN_CACHE_HITS, TOKEN_FETCHES
@@ -49,6 +56,14 @@ LOCK_POLL_SECONDS = 0.02
 # Retry-After), so an outage at Walmart is not met with one token call per request.
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 60.0
+
+
+class RefreshGrants(Protocol):
+    """Access tokens of ``app_oauth`` credentials, from their sealed refresh tokens."""
+
+    async def refresh(
+        self, session: AsyncSession, snapshot: CredentialSnapshot, caller: Caller | None
+    ) -> TokenGrant: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +101,7 @@ class TokenBroker:
         refresh_margin: float,
         timeout: float,
         shared_locks: bool,
+        refresh_grants: RefreshGrants | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.keystore = keystore
@@ -94,6 +110,7 @@ class TokenBroker:
         self.refresh_margin = timedelta(seconds=refresh_margin)
         self.timeout = timeout
         self.shared_locks = shared_locks
+        self.refresh_grants = refresh_grants
         self._memory: dict[uuid.UUID, CachedToken] = {}
         self._locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._backoff: dict[uuid.UUID, _Backoff] = {}
@@ -151,12 +168,16 @@ class TokenBroker:
                     return self._remember(snapshot.id, stored)
                 usable = stored if stored.expires_at - utcnow() > MIN_USEFUL_LIFETIME else usable
             try:
-                grant = await self._fetch(snapshot)
+                grant = await self._fetch(session, snapshot, caller)
+            except ReconnectRequired:
+                self.forget(snapshot.id)  # the seller revoked it: its access token goes too
+                raise
             except WalmartFailure as failure:
                 TOKEN_FETCHES.labels(failure.outcome).inc()
                 backoff = self._back_off(snapshot.id, failure)
                 if usable is not None:
-                    return usable
+                    # Kept in memory, so requests during the backoff are served it as well.
+                    return self._remember(snapshot.id, usable)
                 raise backoff.answer() from None
             TOKEN_FETCHES.labels("valid").inc()
             self._backoff.pop(snapshot.id, None)
@@ -200,7 +221,15 @@ class TokenBroker:
         token = await self.keystore.open_token(snapshot, row.sealed_token)
         return CachedToken(row.version, token, row.expires_at, row.fetched_at)
 
-    async def _fetch(self, snapshot: CredentialSnapshot) -> TokenGrant:
+    async def _fetch(
+        self, session: AsyncSession, snapshot: CredentialSnapshot, caller: Caller | None
+    ) -> TokenGrant:
+        if snapshot.kind == "app_oauth" and self.refresh_grants is not None:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await self.refresh_grants.refresh(session, snapshot, caller)
+            except TimeoutError as exc:
+                raise failure_from_exception(exc, None) from None
         secret = (await self.keystore.open_secret(snapshot)).decode()
         try:
             async with asyncio.timeout(self.timeout):

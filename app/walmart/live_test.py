@@ -157,3 +157,26 @@ def _result(
         "correlation_id": correlation_id,
         "details": details or {},
     }
+
+
+async def token_detail_result(
+    walmart: WalmartClient, *, base_url: str, market: str, access_token: str, budget: float
+) -> dict[str, Any]:
+    """The live test of an access token obtained elsewhere (an App Store grant): Walmart's
+    ``GET /v3/token/detail`` with it, as a test result."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(budget):
+            detail, correlation_id = await walmart.token_detail(
+                base_url=base_url, access_token=access_token, market=market, channel_type=None
+            )
+    except WalmartFailure as failure:
+        return _result(started, failure=failure)
+    except (TimeoutError, OSError) as exc:
+        return _result(started, failure=failure_from_exception(exc, None))
+    details = {
+        "is_valid": detail.get("is_valid"),
+        "is_channel_match": detail.get("is_channel_match"),
+        "scopes": detail.get("scopes"),
+    }
+    return _result(started, status=200, correlation_id=correlation_id, details=details)

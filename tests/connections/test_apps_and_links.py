@@ -86,7 +86,7 @@ async def test_consent_url_carries_walmart_parameters_and_a_hashed_single_state(
     expires = datetime.fromisoformat(link["expires_at"])
     assert timedelta(minutes=29) < expires - before <= timedelta(minutes=31)
     url = urlsplit(link["consent_url"])
-    assert f"{url.scheme}://{url.netloc}{url.path}" == "https://login.account.wal-mart.com/consent"
+    assert f"{url.scheme}://{url.netloc}{url.path}" == str(settings.walmart_consent_url)
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     assert query["responseType"] == "code"
     assert query["clientId"] == "mports-app-client"

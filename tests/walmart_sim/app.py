@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import errors
+from .consent import ConsentPage
 from .control_api import ControlApi
 from .gateway import ALL_METHODS
 from .middleware import SimulatorMiddleware
@@ -33,6 +34,7 @@ def create_app(state: SimulatorState | None = None) -> SimulatorMiddleware:
     state = state if state is not None else SimulatorState()
     routes = [
         *ControlApi(state).routes(),
+        *ConsentPage(state).routes(),
         *SignedApi(state).routes(),  # /v3/ca/... before WalmartApi's /v3/ catch-all
         *WalmartApi(state).routes(),
         Route("/{rest:path}", _not_found, methods=ALL_METHODS),

@@ -122,6 +122,22 @@ class _ControlCalls(Generic[R]):
             "POST", "/_sim/settings", {k: v for k, v in given.items() if v is not None}
         )
 
+    def add_app(
+        self, client_id: str, client_secret: str, redirect_uris: list[str], *, rotate: bool = False
+    ) -> R:
+        """A solution provider's App Store app (Auth Callback URLs registered with it)."""
+        body: Json = {"client_id": client_id, "client_secret": client_secret}
+        body.update(redirect_uris=redirect_uris, rotate_refresh_tokens=rotate)
+        return self._call("POST", "/_sim/apps", body)
+
+    def revoke_app(self, client_id: str, seller_id: str) -> R:
+        return self._call("POST", f"/_sim/apps/{client_id}/revoke", {"seller_id": seller_id})
+
+    def app_store_settings(self, **changes: object) -> R:
+        """``consent_seller_id``, ``code_lifetime_seconds``, ``refresh_token_lifetime_seconds``,
+        ``refused_refresh_status`` (partial update)."""
+        return self._call("POST", "/_sim/app-store/settings", dict(changes))
+
     def expire_tokens(self) -> R:
         return self._call("POST", "/_sim/expire-tokens")
 

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .parsing import BadInput, apply_settings, parse_consumer, parse_fault, parse_oauth_client
+from .parsing_app_store import apply_app_store_settings, parse_app, seller_of
 from .state import SimulatorState
 
 
@@ -70,6 +71,9 @@ class ControlApi:
             route("/_sim/expire-tokens", self.expire_tokens, "POST"),
             route("/_sim/reset", self.reset, "POST"),
             route("/_sim/stats", self.stats, "GET"),
+            route("/_sim/apps", self.add_app, "POST"),
+            route("/_sim/apps/{client_id}/revoke", self.revoke_app, "POST"),
+            route("/_sim/app-store/settings", self.app_store_settings, "POST"),
         ]
 
     async def health(self, request: Request) -> Response:
@@ -121,3 +125,18 @@ class ControlApi:
         if raw_limit is not None and not (raw_limit.isascii() and raw_limit.isdigit()):
             raise BadInput("'limit' must be a non-negative integer")
         return JSONResponse(self.state.stats(int(raw_limit) if raw_limit is not None else None))
+
+    async def add_app(self, request: Request) -> Response:
+        app = parse_app(await _body(request))
+        self.state.app_store.add_app(app)
+        return JSONResponse(app.public_json(), 201)
+
+    async def revoke_app(self, request: Request) -> Response:
+        """A seller disconnects the app: every refresh and access token they gave it ends."""
+        seller_id = seller_of(await _body(request))
+        revoked = self.state.app_store.revoke(request.path_params["client_id"], seller_id)
+        return JSONResponse({"revoked_refresh_tokens": revoked})
+
+    async def app_store_settings(self, request: Request) -> Response:
+        apply_app_store_settings(self.state.app_store.settings, await _body(request))
+        return JSONResponse(self.state.app_store.settings.to_json())

@@ -72,6 +72,11 @@ class IssuedToken:
     client_id: str
     issued_at_ms: int
     expire_at_ms: int
+    # App Store tokens: the seller they act for, their market, and the refresh token whose
+    # grant issued them (its first use activates that refresh token, see ``app_store``).
+    seller_id: str | None = None
+    market: str = "US"
+    refresh_token: str | None = None
 
 
 @dataclass

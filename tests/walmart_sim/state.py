@@ -14,6 +14,8 @@ import time
 from collections import Counter, deque
 from typing import Literal
 
+from .app_store import AppStore
+from .app_store_models import App
 from .models import Consumer, Fault, IssuedToken, OAuthClient, RequestRecord, Settings
 
 REQUEST_LOG_SIZE = 1000
@@ -44,6 +46,7 @@ class SimulatorState:
         self.token_failures: Counter[str] = Counter()
         self.tokens_issued = 0
         self.faults_applied = 0
+        self.app_store = AppStore(self)
 
     # --- registration -----------------------------------------------------------------
 
@@ -83,9 +86,32 @@ class SimulatorState:
         self.token_calls[client.client_id] += 1
         return token, info
 
+    def issue_app_token(
+        self, app: App, *, seller_id: str, market: str, refresh_token: str | None
+    ) -> tuple[str, IssuedToken]:
+        """An access token for a seller through a provider's app (App Store grants)."""
+        token = secrets.token_urlsafe(480)
+        issued = now_ms()
+        expire = issued + self.settings.token_lifetime_seconds * 1000
+        info = IssuedToken(app.client_id, issued, expire, seller_id, market, refresh_token)
+        self.tokens[token] = info
+        self.tokens_issued += 1
+        return token, info
+
+    def client_of(self, info: IssuedToken) -> OAuthClient:
+        """Who a live token acts as: a registered client, or an app acting for a seller."""
+        client = self.oauth_clients.get(info.client_id)
+        if client is not None:
+            return client
+        app = self.app_store.apps[info.client_id]
+        return OAuthClient(app.client_id, app.client_secret, market=info.market)
+
     def token_status(self, token: str) -> tuple[TokenStatus, IssuedToken | None]:
         info = self.tokens.get(token)
-        if info is None or info.client_id not in self.oauth_clients:
+        known = info is not None and (
+            info.client_id in self.oauth_clients or info.client_id in self.app_store.apps
+        )
+        if info is None or not known:
             return "unknown", None
         if now_ms() >= info.expire_at_ms:
             return "expired", info
@@ -133,5 +159,6 @@ class SimulatorState:
             "faults_applied": self.faults_applied,
             "active_faults": [fault.to_json() for fault in self.faults],
             "settings": self.settings.to_json(),
+            "app_store": self.app_store.stats(),
             "requests": [record.to_json() for record in records],
         }

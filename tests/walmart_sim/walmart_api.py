@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import bodies, errors
+from . import app_grants, bodies, errors
 from .gateway import (
     ACCESS_TOKEN,
     ALL_METHODS,
@@ -72,6 +72,8 @@ class WalmartApi:
         record = record_of(request)
         record.auth = "token"
         body = await request.body()  # read before touching state: no await past this point
+        if app_grants.grant_type(body) in app_grants.APP_GRANTS:
+            return app_grants.answer(self.state, request, body, record)
         creds = basic_credentials(request.headers.get("authorization", ""))
         record.principal = creds[0] if creds else None
         failure = self._token_failure(request, body, creds)
@@ -128,9 +130,12 @@ class WalmartApi:
             if self.state.settings.expired_token_status == 400:
                 return errors.invalid_token("The access token has expired")
             return errors.unauthorized("The access token has expired")
-        client = self.state.oauth_clients[info.client_id]
+        client = self.state.client_of(info)
         market = market_mismatch(request, client)
-        return market if market is not None else (info, client)
+        if market is not None:
+            return market
+        self.state.app_store.activate(info.refresh_token)  # first use of a rotated pair
+        return info, client
 
     async def token_detail(self, request: Request) -> Response:
         record = record_of(request)

@@ -1,0 +1,156 @@
+"""Access tokens of App Store connections: the refresh_token grant, rotation, and a refused
+refresh that asks the seller to reconnect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.config import Settings
+from tests.api.helpers import assert_error
+from tests.connections.flow import connect, register_app
+from tests.walmart_sim import SimulatorControl, SimulatorServer
+
+
+async def headers(client: httpx.AsyncClient, walmart: SimulatorServer) -> httpx.Response:
+    return await client.post(
+        "/v1/accounts/acme-001/headers",
+        json={"market": "US", "environment": "production", "method": "GET",
+              "url": f"{walmart.base_url}/v3/orders"},
+    )  # fmt: skip
+
+
+async def walmart_accepts(walmart: SimulatorServer, answer: httpx.Response) -> bool:
+    async with httpx.AsyncClient() as service:
+        called = await service.get(
+            f"{walmart.base_url}/v3/orders", headers=answer.json()["headers"]
+        )
+    return called.status_code == 200
+
+
+async def refresh(client: httpx.AsyncClient, credential: dict[str, Any]) -> None:
+    """Make the next headers call refresh, as a service that got a 401 would."""
+    dropped = await client.post(f"/v1/credentials/{credential['id']}/token/invalidate")
+    assert dropped.status_code == 204, dropped.text
+
+
+async def sealed_refresh_token(settings: Settings, credential_id: str) -> str:
+    engine = create_async_engine(settings.database_url)
+    async with engine.connect() as db:
+        sealed = (
+            await db.execute(
+                text("SELECT sealed_secret FROM credential_versions WHERE state = 'current'")
+            )
+        ).scalar_one()
+    await engine.dispose()
+    return str(sealed)
+
+
+async def test_refresh_uses_the_refresh_token_grant(
+    client: httpx.AsyncClient, walmart_control: SimulatorControl, walmart: SimulatorServer
+) -> None:
+    await register_app(client, walmart_control)
+    credential = await connect(client)
+    first = await headers(client, walmart)
+    await refresh(client, credential)
+    second = await headers(client, walmart)
+    assert second.status_code == 200, second.text
+    assert (
+        second.json()["headers"]["WM_SEC.ACCESS_TOKEN"]
+        != first.json()["headers"]["WM_SEC.ACCESS_TOKEN"]
+    )
+    assert await walmart_accepts(walmart, second)
+    grants = walmart_control.stats()["app_store"]["grants"]
+    assert grants == {"authorization_code": 1, "refresh_token": 1}
+    calls = [r for r in walmart_control.stats()["requests"] if r["auth"] == "token"]
+    assert all("WM_PARTNER.ID" in r["headers"] for r in calls)
+    assert all(r["authorization_scheme"] == "Basic" for r in calls)
+
+
+async def test_a_rotated_refresh_token_is_sealed_and_used_next_time(
+    client: httpx.AsyncClient,
+    walmart_control: SimulatorControl,
+    walmart: SimulatorServer,
+    settings: Settings,
+) -> None:
+    await register_app(client, walmart_control, rotate=True)
+    credential = await connect(client)
+    before = await sealed_refresh_token(settings, credential["id"])
+    for _ in range(3):  # each refresh needs the token the previous one returned
+        await refresh(client, credential)
+        answer = await headers(client, walmart)
+        assert answer.status_code == 200, answer.text
+        assert await walmart_accepts(walmart, answer)
+    assert await sealed_refresh_token(settings, credential["id"]) != before
+    rotated = (await client.get("/v1/audit", params={"action": "refresh_token.rotated"})).json()
+    assert len(rotated["items"]) == 3
+    assert walmart_control.stats()["app_store"]["refresh_tokens"] == {"retired": 3, "active": 1}
+
+
+async def test_a_refused_refresh_asks_for_a_reconnect_until_the_seller_connects_again(
+    client: httpx.AsyncClient, walmart_control: SimulatorControl, walmart: SimulatorServer
+) -> None:
+    await register_app(client, walmart_control)
+    credential = await connect(client)
+    walmart_control.revoke_app(credential["client_id"], credential["seller_id"])
+    await refresh(client, credential)
+    for _ in range(2):
+        error = assert_error(await headers(client, walmart), 409, "reconnect_required")
+        assert "acme-001" in error["message"]
+        assert error["details"]["account_id"] == "acme-001"
+    shown = (await client.get(f"/v1/credentials/{credential['id']}")).json()
+    assert shown["status"] == "invalid"
+    assert shown["status_reason"] == "reconnect_required"
+    assert walmart_control.stats()["app_store"]["refused"] == {"refresh_token": 1}  # asked once
+    [refused] = (await client.get("/v1/audit", params={"action": "refresh_token.refused"})).json()[
+        "items"
+    ]
+    assert refused["outcome"] == "reconnect_required"
+
+    reconnected = await connect(client)
+    assert reconnected["status"] == "valid"
+    assert reconnected["status_reason"] is None
+    answer = await headers(client, walmart)
+    assert answer.status_code == 200, answer.text
+    assert await walmart_accepts(walmart, answer)
+
+
+async def test_a_401_refusal_counts_the_same(
+    client: httpx.AsyncClient, walmart_control: SimulatorControl, walmart: SimulatorServer
+) -> None:
+    await register_app(client, walmart_control)
+    credential = await connect(client)
+    walmart_control.app_store_settings(refused_refresh_status=401)
+    walmart_control.revoke_app(credential["client_id"], credential["seller_id"])
+    await refresh(client, credential)
+    assert_error(await headers(client, walmart), 409, "reconnect_required")
+
+
+async def test_an_outage_is_not_a_reconnect(
+    client: httpx.AsyncClient, walmart_control: SimulatorControl, walmart: SimulatorServer
+) -> None:
+    await register_app(client, walmart_control)
+    credential = await connect(client)
+    walmart_control.add_fault("/v3/token", status=503, times=1)
+    await refresh(client, credential)
+    assert_error(await headers(client, walmart), 502, "walmart_unavailable")
+    shown = (await client.get(f"/v1/credentials/{credential['id']}")).json()
+    assert shown["status"] == "valid"
+
+
+async def test_credentials_can_be_listed_by_refresh_expiry(
+    client: httpx.AsyncClient, walmart_control: SimulatorControl
+) -> None:
+    await register_app(client, walmart_control)
+    credential = await connect(client)
+    soon = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    later = (datetime.now(UTC) + timedelta(days=400)).isoformat()
+    assert (await client.get("/v1/credentials", params={"refresh_expires_before": soon})).json()[
+        "items"
+    ] == []
+    listed = (await client.get("/v1/credentials", params={"refresh_expires_before": later})).json()
+    assert [c["id"] for c in listed["items"]] == [credential["id"]]
