@@ -39,6 +39,7 @@ from app.db import transaction, utcnow
 from app.walmart.client import AppGrant, WalmartClient
 from app.walmart.live_test import token_detail_result
 from app.walmart.outcomes import WalmartFailure
+from app.webhooks.events import emit
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +121,12 @@ class CallbackHandler:
         request_id: str | None,
     ) -> tuple[AppGrant, dict[str, Any]]:
         base_url = self.settings.walmart_base_url(connection.environment)
+        app_secret = await open_app_secret(self.envelope, app)
         try:
             grant = await self.walmart.request_app_token(
                 base_url=base_url,
                 app_client_id=app.client_id,
-                app_client_secret=await open_app_secret(self.envelope, app),
+                app_client_secret=app_secret,
                 seller_id=params.seller_id or "",
                 market=connection.market,
                 form={
@@ -148,6 +150,8 @@ class CallbackHandler:
             base_url=base_url,
             market=connection.market,
             access_token=grant.access_token,
+            client_id=app.client_id,
+            client_secret=app_secret,
             budget=self.settings.walmart_timeout_seconds,
         )
         if not test["ok"]:
@@ -232,7 +236,21 @@ async def _completed(
         version=stored.version,
         details={"connection_id": str(connection.id), "seller_id": stored.seller_id},
     )
+    await emit(session, "connection.completed", _event_data(connection, stored.credential_id))
     return CallbackResult("connected", connection, stored.credential_id)
+
+
+def _event_data(connection: Connection, credential_id: uuid.UUID | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "connection_id": str(connection.id),
+        "account_id": connection.account_id,
+        "market": connection.market,
+        "environment": connection.environment,
+        "status": connection.status,
+    }
+    if credential_id is not None:
+        data["credential_id"] = str(credential_id)
+    return data
 
 
 async def _failed(
@@ -264,4 +282,7 @@ async def _failed(
         account_id=connection.account_id if connection else None,
         details=details,
     )
+    if connection is not None and code != "state_used":
+        # A link that just ended (a replay of a finished one announces nothing new).
+        await emit(session, "connection.failed", _event_data(connection) | {"reason": code})
     return CallbackResult(code, connection)

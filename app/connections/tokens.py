@@ -35,6 +35,7 @@ from app.errors import NotFound, ReconnectRequired
 from app.headers.snapshot import CredentialSnapshot
 from app.walmart.client import TokenGrant, WalmartClient
 from app.walmart.outcomes import WalmartFailure
+from app.webhooks.credential_events import status_changed
 
 RECONNECT_REQUIRED = "reconnect_required"
 # Walmart: "Refresh tokens remain valid for a year", when an answer does not say.
@@ -128,6 +129,7 @@ class AppRefreshGrants:
             credential = await repo.fresh(credential_id)
             if credential is None or credential.current_version != version:
                 return  # deleted, or a new connection replaced the refused version meanwhile
+            before = credential.status
             if credential.status != "disabled":
                 credential.status = "invalid"
             credential.status_reason = RECONNECT_REQUIRED
@@ -135,6 +137,7 @@ class AppRefreshGrants:
             await repo.drop_access_token(credential.id)
             await repo.flush()
             await notify_change(session, credential.id)
+            await status_changed(session, credential, before, reason=RECONNECT_REQUIRED)
             await record(
                 session,
                 action="refresh_token.refused",

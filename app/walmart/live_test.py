@@ -160,7 +160,14 @@ def _result(
 
 
 async def token_detail_result(
-    walmart: WalmartClient, *, base_url: str, market: str, access_token: str, budget: float
+    walmart: WalmartClient,
+    *,
+    base_url: str,
+    market: str,
+    access_token: str,
+    client_id: str,
+    client_secret: str,
+    budget: float,
 ) -> dict[str, Any]:
     """The live test of an access token obtained elsewhere (an App Store grant): Walmart's
     ``GET /v3/token/detail`` with it, as a test result."""
@@ -168,7 +175,12 @@ async def token_detail_result(
     try:
         async with asyncio.timeout(budget):
             detail, correlation_id = await walmart.token_detail(
-                base_url=base_url, access_token=access_token, market=market, channel_type=None
+                base_url=base_url,
+                access_token=access_token,
+                client_id=client_id,
+                client_secret=client_secret,
+                market=market,
+                channel_type=None,
             )
     except WalmartFailure as failure:
         return _result(started, failure=failure)
@@ -179,4 +191,13 @@ async def token_detail_result(
         "is_channel_match": detail.get("is_channel_match"),
         "scopes": detail.get("scopes"),
     }
+    if detail.get("is_valid") is False:
+        refused = WalmartFailure(
+            "invalid_credentials",
+            "Walmart reports the new access token as not valid.",
+            status=200,
+            correlation_id=correlation_id,
+            details=details,
+        )
+        return _result(started, failure=refused)
     return _result(started, status=200, correlation_id=correlation_id, details=details)
