@@ -1,0 +1,71 @@
+"""``vault-admin connections``: an operator registers the app, makes a link for a seller,
+and sees the connection and its refresh token's expiry."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from app.config import Settings
+from tests.connections.conftest import PUBLIC_URL
+from tests.connections.flow import APP_CLIENT_ID, APP_SECRET, CALLBACK, callback, consent
+from tests.test_cli import VAULT_ADMIN, cli_env
+from tests.walmart_sim import SimulatorControl
+
+
+def vault_admin(
+    settings: Settings, *args: str, cwd: Path, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = cli_env(
+        settings,
+        VAULT_PUBLIC_URL=PUBLIC_URL,
+        VAULT_WALMART_CONSENT_URL=str(settings.walmart_consent_url),
+    )
+    return subprocess.run(
+        [str(VAULT_ADMIN), *args], env=env, cwd=cwd, input=stdin, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+async def test_an_operator_connects_a_seller_from_the_command_line(
+    client: httpx.AsyncClient,
+    walmart_control: SimulatorControl,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    walmart_control.add_app(APP_CLIENT_ID, APP_SECRET, [PUBLIC_URL + CALLBACK])
+    added = vault_admin(
+        settings, "connections", "add-app", "--client-id", APP_CLIENT_ID, cwd=tmp_path,
+        stdin=APP_SECRET + "\n",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert PUBLIC_URL + CALLBACK in added.stdout
+    assert APP_SECRET not in added.stdout + added.stderr
+
+    created = vault_admin(
+        settings, "connections", "create", "--account", "acme-001", "--label", "Acme",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    consent_url = created.stdout.strip().splitlines()[-1]
+    assert consent_url.startswith(str(settings.walmart_consent_url))
+    page = await callback(client, await consent(consent_url))
+    assert page.status_code == 200, page.text
+
+    listed = vault_admin(settings, "connections", "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "connected" in listed.stdout
+    assert "acme-001" in listed.stdout
+    expiring = vault_admin(settings, "connections", "expiring", "--days", "400", cwd=tmp_path)
+    assert "acme-001" in expiring.stdout
+    soon = vault_admin(settings, "connections", "expiring", "--days", "30", cwd=tmp_path)
+    assert "acme-001" not in soon.stdout
+
+    refused = vault_admin(
+        settings, "connections", "create", "--account", "acme-001", "--label", "Acme",
+        "--market", "CL", cwd=tmp_path,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "error" in refused.stderr
