@@ -86,6 +86,7 @@ WEBHOOK_DISABLED = Counter(
     registry=VAULT_REGISTRY,
 )
 
+REFRESH_WINDOWS = (7, 30)  # days
 DatabaseSnapshot = tuple[dict[str, int], dict[tuple[str, str, bool], int]]
 
 
@@ -96,6 +97,8 @@ class DatabaseCollector(Collector):
         self.ttl = ttl
         self.values: DatabaseSnapshot = ({}, {})
         self.webhooks_pending = 0
+        # App Store refresh tokens ending within each window ("7d", "30d"), already ended too.
+        self.refresh_expiring: dict[str, int] = {}
         self.read_at = float("-inf")
 
     def stale(self) -> bool:
@@ -133,6 +136,15 @@ class DatabaseCollector(Collector):
             "Webhook deliveries not yet made (due, waiting to retry, or behind a failing one).",
             value=self.webhooks_pending,
         )
+        expiring = GaugeMetricFamily(
+            "vault_refresh_tokens_expiring",
+            "App Store connections whose refresh token ends within the window: ask those "
+            "sellers to connect again before it does.",
+            labels=["within"],
+        )
+        for window in REFRESH_WINDOWS:
+            expiring.add_metric([f"{window}d"], self.refresh_expiring.get(f"{window}d", 0))
+        yield expiring
 
 
 def exposition(database: DatabaseCollector, multiprocess_dir: Path | None) -> bytes:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from app.crypto import EnvelopeError
 from app.ops.metrics import exposition
-from app.ops.state_gauges import database_gauges
+from app.ops.state_gauges import database_gauges, refresh_expiring
 from app.state import AppState, StateDep
 from app.webhooks.repository import WebhookRepository
 
@@ -57,6 +57,7 @@ async def _refresh_gauges(state: AppState) -> None:
         async with state.sessionmaker() as session:
             state.metrics.update(await database_gauges(session, state.envelope))
             state.metrics.webhooks_pending = await WebhookRepository(session).pending_count()
+            state.metrics.refresh_expiring = await refresh_expiring(session)
     except Exception:  # probes and scrapes answer even while the database is away
         log.warning("database gauges unavailable")
 

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
+from app.state import AppState
 from tests.api.helpers import assert_error
 from tests.connections.flow import connect, register_app
 from tests.walmart_sim import SimulatorControl, SimulatorServer
@@ -154,3 +155,34 @@ async def test_credentials_can_be_listed_by_refresh_expiry(
     ] == []
     listed = (await client.get("/v1/credentials", params={"refresh_expires_before": later})).json()
     assert [c["id"] for c in listed["items"]] == [credential["id"]]
+
+
+async def test_a_metric_counts_refresh_tokens_ending_soon(
+    client: httpx.AsyncClient,
+    walmart_control: SimulatorControl,
+    settings: Settings,
+    vault_state: AppState,
+) -> None:
+    await register_app(client, walmart_control)
+    await connect(client)
+    await connect(client, account_id="acme-002")
+
+    async def expiring() -> dict[str, float]:
+        vault_state.metrics.read_at = float("-inf")  # read the database on this scrape
+        text_format = (await client.get("/metrics")).text
+        return {
+            window: float(line.rsplit(" ", 1)[1])
+            for window in ("7d", "30d")
+            for line in text_format.splitlines()
+            if line.startswith(f'vault_refresh_tokens_expiring{{within="{window}"}}')
+        }
+
+    assert await expiring() == {"7d": 0, "30d": 0}
+    engine = create_async_engine(settings.database_url)
+    async with engine.begin() as db:
+        await db.execute(
+            text("UPDATE credentials SET refresh_expires_at = :soon WHERE account_id = 'acme-002'"),
+            {"soon": datetime.now(UTC) + timedelta(days=10)},
+        )
+    await engine.dispose()
+    assert await expiring() == {"7d": 0, "30d": 1}
