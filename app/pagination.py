@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,9 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from app.errors import InvalidRequest
+
+MAX_BIGINT = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +47,12 @@ class PageRequest:
             return None
         try:
             (last_id,) = _decode(self.cursor)
-            return int(last_id)
-        except (ValueError, TypeError) as exc:
+        except ValueError as exc:
             raise _bad_cursor() from exc
+        # Ids are BIGINT: a larger number would reach the database and fail there (a 500).
+        if not _DIGITS.fullmatch(last_id) or int(last_id) > MAX_BIGINT:
+            raise _bad_cursor()
+        return int(last_id)
 
 
 def time_id_cursor(at: datetime, item_id: uuid.UUID) -> str:

@@ -97,7 +97,7 @@ async def _create_pending(
                     f'"{credential.kind}" (to switch kinds, delete it and register anew).',
                     details={"field": "auth.kind", "expected": credential.kind},
                 )
-            prepared = prepare_secret(
+            prepared = await prepare_secret(
                 auth, market=credential.market, environment=credential.environment
             )
             await _abandon_stale_pending(session, credential, policy)

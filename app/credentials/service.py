@@ -47,9 +47,10 @@ async def create_credential(
     """Register a credential at version 1; nothing is stored if anything is invalid, or if
     a requested live test fails (422 ``credential_test_failed`` with the result)."""
     caller.ensure_account(body.account_id)
-    prepared = prepare_secret(body.auth, market=body.market, environment=body.environment)
     repo = CredentialRepository(session)
+    # Before the key is checked: a retry against a taken slot costs no CPU.
     await _ensure_slot_free(repo, body.account_id, body.market, body.environment)
+    prepared = await prepare_secret(body.auth, market=body.market, environment=body.environment)
     test, grant = None, None
     if tester is not None:
         test, grant = await tester.check_new(

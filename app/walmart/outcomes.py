@@ -8,7 +8,10 @@ a bare 400 to unknown clients. All of those mean "these credentials do not work"
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
@@ -24,6 +27,12 @@ Outcome = Literal[
     "network_error",
 ]
 INVALID_TOKEN_CODE = "INVALID_TOKEN.GMP_GATEWAY_API"  # noqa: S105  (an error code)
+# Retry-After is whole seconds or an HTTP date (RFC 9110 10.2.3). Anything else ("1e999",
+# "nan", "-5", "1.5") gets the default, and no wait is ever longer than the maximum: the value
+# ends up in a backoff, a response header and a JSON body, none of which can hold infinity.
+DEFAULT_RETRY_AFTER_SECONDS = 1
+MAX_RETRY_AFTER_SECONDS = 60
+_DELAY_SECONDS = re.compile(r"[0-9]+")
 
 
 @dataclass
@@ -103,11 +112,24 @@ def failure_from_exception(exc: BaseException, correlation_id: str | None) -> Wa
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: httpx.Response) -> int | None:
     value = response.headers.get("retry-after")
-    if value is None:
-        return None
+    return None if value is None else parse_retry_after(value)
+
+
+def parse_retry_after(value: str, *, now: datetime | None = None) -> int:
+    """Whole seconds to wait, from 0 to ``MAX_RETRY_AFTER_SECONDS``, for a Retry-After value."""
+    value = value.strip()
+    if _DELAY_SECONDS.fullmatch(value):
+        # Compared as text first: a thousand digits need no conversion to be "too many".
+        return (
+            MAX_RETRY_AFTER_SECONDS if len(value) > 6 else min(int(value), MAX_RETRY_AFTER_SECONDS)
+        )
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER_SECONDS
+    if moment.tzinfo is None:  # "-0000": RFC 5322's "no zone given", read as UTC
+        moment = moment.replace(tzinfo=UTC)
+    seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    return max(0, min(int(seconds + 0.999), MAX_RETRY_AFTER_SECONDS))

@@ -110,6 +110,16 @@ async def test_cursor_with_a_zoneless_or_overflowing_time_is_422(
 
 
 @pytest.mark.parametrize(
+    "last_id", ["9223372036854775808", "9" * 40, "-1", " 5", "1_000", "\u0665", "+5"]
+)
+async def test_audit_cursor_outside_bigint_or_not_plain_digits_is_422(
+    http: httpx.AsyncClient, last_id: str
+) -> None:
+    response = await http.get("/v1/audit", params={"cursor": cursor([last_id])})
+    assert_refused(response, 422, "invalid_request")
+
+
+@pytest.mark.parametrize(
     ("since", "code"),
     [
         ("2020-01-01T00:00:00", "validation_error"),  # no time zone

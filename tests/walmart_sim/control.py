@@ -92,7 +92,7 @@ class _ControlCalls(Generic[R]):
         path_prefix: str = "/v3/",
         mode: str = "status",
         status: int = 500,
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
         delay_seconds: float = 1.0,
         times: int | None = None,
         code: str | None = None,

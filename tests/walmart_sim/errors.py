@@ -89,7 +89,7 @@ def bad_request(field: str, info: str) -> JSONResponse:
     return walmart_error(400, "INVALID_REQUEST", field, "Bad Request", info)
 
 
-def fault_error(status: int, code: str | None, retry_after: int | None) -> JSONResponse:
+def fault_error(status: int, code: str | None, retry_after: int | str | None) -> JSONResponse:
     """Body for an injected ``status`` fault, with ``Retry-After`` when one was given."""
     default_code, description = _FAULT_CODES.get(status, ("SYSTEM_ERROR", "Injected fault"))
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None

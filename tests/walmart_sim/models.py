@@ -103,7 +103,8 @@ class Fault:
     path_prefix: str
     mode: FaultMode
     status: int = 500
-    retry_after: int | None = None
+    # Seconds, or any raw header value (an HTTP date, or a hostile "1e999").
+    retry_after: int | str | None = None
     delay_seconds: float = 0.0
     times: int | None = None  # remaining applications; None = until cleared
     code: str | None = None  # overrides the error code of a "status" fault

@@ -42,6 +42,13 @@ def _optional_int(data: JsonObject, key: str) -> int | None:
     return None if value is None else int(value)
 
 
+def _retry_after(data: JsonObject) -> int | str | None:
+    value = data.get("retry_after")
+    if isinstance(value, str):
+        return value
+    return _optional_int(data, "retry_after")
+
+
 def _float(data: JsonObject, key: str, default: float) -> float:
     return float(cast(float, _number(data, key, default, integer=False)))
 
@@ -98,7 +105,7 @@ def parse_fault(data: JsonObject) -> Fault:
         path_prefix=_text(data, "path_prefix", "/v3/"),
         mode=mode,  # narrowed to FaultMode by the check above
         status=_int(data, "status", 500),
-        retry_after=_optional_int(data, "retry_after"),
+        retry_after=_retry_after(data),
         delay_seconds=_float(data, "delay_seconds", 1.0),
         times=_optional_int(data, "times"),
         code=_optional_text(data, "code"),
