@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from app.cli.context import OPERATOR, Context, console, run
+from app.cli.output import JsonOption, plain, print_json_lines, print_table
 from app.clients import service
+from app.clients.schemas import ClientOut
 from app.clients.scopes import ALL_SCOPES
 from app.db import transaction
 from app.pagination import PageRequest
@@ -37,35 +39,52 @@ def create(
             client, token = await service.create_client(
                 session, caller=None, name=name, scopes=scope, account_ids=account or None
             )
-        console.print(f"client {client.id} ({client.name}) scopes={','.join(client.scopes)}")
+        console.print(
+            f"client {client.id} (",
+            plain(client.name),
+            f") scopes={','.join(client.scopes)}",
+            sep="",
+        )
         console.print(f"token (shown once): {token}", soft_wrap=True)
 
     run(command)
 
 
 @app.command("list")
-def list_clients() -> None:
+def list_clients(as_json: JsonOption = False) -> None:
     """List clients (never their tokens)."""
 
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
             rows = await service.list_clients(session, page=PageRequest(limit=200, cursor=None))
-        table = Table(title="API clients")
-        for column in ("id", "name", "scopes", "accounts", "created", "revoked", "last used"):
-            table.add_column(column)
-        for c in rows[:200]:
-            table.add_row(
-                str(c.id),
-                c.name,
-                ",".join(c.scopes),
-                ",".join(c.account_ids) if c.account_ids else "all",
-                c.created_at.isoformat(timespec="seconds"),
-                c.revoked_at.isoformat(timespec="seconds") if c.revoked_at else "",
-                c.last_used_at.isoformat(timespec="seconds") if c.last_used_at else "",
-            )
-        console.print(table)
+        clients = [ClientOut.model_validate(c, from_attributes=True) for c in rows[:200]]
+        if as_json:
+            print_json_lines(clients)
+            return
+        columns = ("id", "name", "scopes", "accounts", "created", "revoked", "last used")
+        print_table(
+            console,
+            "API clients",
+            columns,
+            (
+                (
+                    c.id,
+                    c.name,
+                    ",".join(c.scopes),
+                    ",".join(c.account_ids) if c.account_ids else "all",
+                    _moment(c.created_at),
+                    _moment(c.revoked_at),
+                    _moment(c.last_used_at),
+                )
+                for c in clients
+            ),
+        )
 
     run(command)
+
+
+def _moment(at: datetime | None) -> str:
+    return at.isoformat(timespec="seconds") if at else ""
 
 
 @app.command()

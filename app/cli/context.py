@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.cli.output import plain
 from app.clients.scopes import Caller
 from app.config import ConfigurationError, Settings, get_settings
 from app.crypto import Envelope
@@ -55,5 +56,5 @@ def run(command: Callable[[Context], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except (ConfigurationError, VaultError) as exc:
-        errors.print(f"[red]error:[/red] {getattr(exc, 'message', str(exc))}")
+        errors.print("[red]error:[/red] ", plain(getattr(exc, "message", str(exc))), sep="")
         raise typer.Exit(code=1) from None

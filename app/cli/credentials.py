@@ -7,10 +7,10 @@ import uuid
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from app.cli.context import OPERATOR, Context, console, run
 from app.cli.credentials_import import import_credentials
+from app.cli.output import JsonOption, print_json_lines, print_table
 from app.credentials import service
 from app.credentials.repository import CredentialFilter
 from app.credentials.router import credential_out
@@ -29,6 +29,7 @@ def list_credentials(
         str | None, typer.Option(help="untested, valid, invalid or disabled.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    as_json: JsonOption = False,
 ) -> None:
     """List credentials, newest first (never a secret)."""
 
@@ -40,15 +41,20 @@ def list_credentials(
                 where=CredentialFilter(account_id=account, status=status),
                 page=PageRequest(limit=limit, cursor=None),
             )
-        table = Table(title="Credentials")
-        for column in ("id", "account", "market", "env", "kind", "version", "status", "label"):
-            table.add_column(column)
-        for c in rows[:limit]:
-            table.add_row(
-                str(c.id), c.account_id, c.market, c.environment, c.kind,
-                str(c.current_version), c.status, c.label,
-            )  # fmt: skip
-        console.print(table)
+        if as_json:
+            print_json_lines(credential_out(c) for c in rows[:limit])
+            return
+        columns = ("id", "account", "market", "env", "kind", "version", "status", "label")
+        print_table(
+            console,
+            "Credentials",
+            columns,
+            (
+                (c.id, c.account_id, c.market, c.environment, c.kind, c.current_version,
+                 c.status, c.label)
+                for c in rows[:limit]
+            ),
+        )  # fmt: skip
 
     run(command)
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from app.cli.context import Context, console, run
+from app.cli.output import JsonOption, print_json_lines, print_table
 from app.db import transaction
 from app.ops.keks import backlog, kek_counts, rewrap_batch
 
@@ -17,20 +17,26 @@ app = typer.Typer(help="Key-encryption keys: status and re-wrapping.", no_args_i
 
 
 @app.command()
-def status() -> None:
+def status(as_json: JsonOption = False) -> None:
     """Count sealed values (data keys) per KEK, marking the active one."""
 
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
             counts = await kek_counts(session)
         active = context.envelope.active_kek
-        table = Table(title="Data keys per KEK")
-        for column in ("provider", "key id", "data keys", "active"):
-            table.add_column(column)
-        for (provider, key_id), count in sorted(counts.items()):
-            mark = "yes" if (provider, key_id) == active else ""
-            table.add_row(provider, key_id, str(count), mark)
-        console.print(table)
+        rows = [
+            {"provider": provider, "key_id": key_id, "data_keys": count,
+             "active": (provider, key_id) == active}
+            for (provider, key_id), count in sorted(counts.items())
+        ]  # fmt: skip
+        if as_json:
+            print_json_lines(rows)
+            return
+        columns = ("provider", "key id", "data keys", "active")
+        cells = [
+            (r["provider"], r["key_id"], r["data_keys"], "yes" if r["active"] else "") for r in rows
+        ]
+        print_table(console, "Data keys per KEK", columns, cells, id_columns=("key id",))
         waiting = sum(c for k, c in counts.items() if k != active)
         console.print(f"{waiting} data key(s) on an older KEK; active: {active[0]}/{active[1]}")
 
