@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import httpx
@@ -26,6 +26,7 @@ from app.headers.keystore import KeyStore
 from app.headers.reader import AsyncpgReader, SessionReader, SnapshotReader
 from app.headers.service import HeaderIssuer
 from app.headers.snapshot import SnapshotCache
+from app.ops.kek_probe import KekProbe
 from app.ops.metrics import DatabaseCollector
 from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
@@ -50,6 +51,7 @@ class AppState:
     callers: CallerDirectory
     webhooks: WebhookDispatcher
     callback: CallbackHandler
+    kek_probe: KekProbe = field(default_factory=KekProbe)
 
 
 @asynccontextmanager

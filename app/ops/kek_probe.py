@@ -1,0 +1,53 @@
+"""The readiness probe's KEK round trip, done at most once every few seconds.
+
+``/readyz`` is unauthenticated and orchestrators call it often; each round trip is a wrap and
+an unwrap at the KEK provider, so with AWS KMS ten probes were twenty billed KMS calls. The
+last verdict (good or bad) is reused for ``KEK_CHECK_CACHE_SECONDS``, and probes that arrive
+while a check runs wait for that one instead of starting their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from app.crypto import Envelope, EnvelopeError
+
+KEK_CHECK_CACHE_SECONDS = 5.0
+# An orchestrator's probe must get an answer even from a KEK service that hangs.
+PROBE_TIMEOUT_SECONDS = 3.0
+
+
+class KekProbe:
+    def __init__(
+        self,
+        *,
+        max_age: float = KEK_CHECK_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_age = max_age
+        self._clock = clock
+        self._verdict: tuple[float, bool] | None = None
+        self._running: asyncio.Future[bool] | None = None
+
+    async def healthy(self, envelope: Envelope) -> bool:
+        """Whether the active KEK wrapped and unwrapped a throwaway key lately."""
+        if self._verdict is not None and self._clock() - self._verdict[0] < self._max_age:
+            return self._verdict[1]
+        if self._running is None:
+            self._running = asyncio.ensure_future(self._check(envelope))
+        # Shielded: a probe that gives up does not cancel the check the others wait for.
+        return await asyncio.shield(self._running)
+
+    async def _check(self, envelope: Envelope) -> bool:
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+                await envelope.self_check()
+            healthy = True
+        except (EnvelopeError, TimeoutError):
+            healthy = False
+        finally:
+            self._running = None
+        self._verdict = (self._clock(), healthy)
+        return healthy
