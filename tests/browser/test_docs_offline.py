@@ -21,7 +21,8 @@ async def test_docs_authorize_and_try_a_list_offline(
     started = time.perf_counter()
     page = browser_page.page
     answer = await page.goto(f"{live_vault.url}/docs")
-    assert answer is not None and answer.status == 200
+    assert answer is not None
+    assert answer.status == 200
     assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     assert answer.headers["cache-control"] == "no-store"
 
