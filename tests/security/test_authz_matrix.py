@@ -114,11 +114,7 @@ NEW_LINK = {
 }
 CRED = "/v1/credentials/{credential_id}"
 ROUTES: dict[tuple[str, str], Entry] = {
-    **{
-        (m, p): Entry(None, fixed(p))
-        for p in ("/openapi.json", "/docs")
-        for m in ("GET", "HEAD")
-    },
+    **{(m, p): Entry(None, fixed(p)) for p in ("/openapi.json", "/docs") for m in ("GET", "HEAD")},
     **{("GET", p): Entry(None, fixed(p)) for p in ("/metrics", "/healthz", "/readyz")},
     ("POST", "/v1/clients"): Entry(
         "admin", fixed("/v1/clients", json={"name": "m", "scopes": ["audit:read"]})
