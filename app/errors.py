@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from app.validation_problems import describe
+
 
 class VaultError(Exception):
     status_code: ClassVar[int] = 500
@@ -93,10 +95,7 @@ MAX_REPORTED_PROBLEMS = 20
 def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, Any]]:
     """A summary sentence and ``details`` for pydantic's errors, shared by the API and the
     import command. Never the input itself: it may be a private key or a client secret."""
-    problems = [
-        {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
-        for e in errors[:MAX_REPORTED_PROBLEMS]
-    ]
+    problems = [describe(e) for e in errors[:MAX_REPORTED_PROBLEMS]]
     summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
     details: dict[str, Any] = {"errors": problems}
     if len(errors) > MAX_REPORTED_PROBLEMS:
