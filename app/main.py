@@ -87,6 +87,10 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        # Starlette's trailing-slash redirect builds its Location from the request's Host
+        # header, so anyone could make the vault point a client elsewhere: a path is found
+        # exactly as the contract spells it, or not at all.
+        redirect_slashes=False,
         # Prometheus and JSON logs are the vault's telemetry. FastAPI's native OpenTelemetry
         # hook looks up the global providers on every request (about 9 us, as much as the rest
         # of routing) even when none is configured.
