@@ -27,6 +27,7 @@ from pathlib import Path
 import uvicorn
 
 from app.ops.http_protocol import CoalescingHttpToolsProtocol
+from app.ops.logging import UVICORN_LOG_CONFIG
 
 METRICS_PREFIX = "vault-metrics-"
 LOCK_FILE = ".launcher.lock"
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
             workers=args.workers,
             log_level=args.log_level,
             access_log=False,  # the vault logs one JSON line per request itself
+            log_config=UVICORN_LOG_CONFIG,
             proxy_headers=True,
             http=CoalescingHttpToolsProtocol,
         )

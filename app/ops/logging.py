@@ -1,4 +1,14 @@
-"""Structured logs: one JSON object per line on stderr, under the ``vault`` logger."""
+"""Structured logs: one JSON object per line on stderr, for the vault and for uvicorn.
+
+uvicorn's own lines (start-up, shutdown, "Exception in ASGI application" with a traceback,
+"Invalid HTTP request received") and any other library's errors go through the same formatter
+as the vault's, so a log pipeline reads one format. A line with an exception carries the
+exception's type and the first line of its message only: a traceback, an exception's text
+(asyncio appends ``exception=ValueError('...')`` to its message) or a frame's locals may
+quote the data being handled. uvicorn's access log is off: it would repeat each request with
+its full path, and a hand-over link's path is its one-time token. The vault writes its own
+request line (``vault.request``) instead.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +19,64 @@ from datetime import UTC, datetime
 from typing import Any
 
 # Attributes every LogRecord has; anything else was passed in ``extra=`` and is logged as a field.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+}
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
         entry: dict[str, Any] = {
             "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message,
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: a traceback's locals and messages may hold request data.
             entry["exception"] = record.exc_info[0].__name__
+            entry["message"] = message.split("\n", 1)[0]
         return json.dumps(entry, default=str)
 
 
+def _json_handler() -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    return handler
+
+
 def configure_logging(level: str) -> None:
-    logger = logging.getLogger("vault")
-    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = True
+    """JSON lines for the vault, for uvicorn (whatever log configuration it started with) and,
+    through the root logger, for every other library's warnings and errors."""
+    root = logging.getLogger()
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        root.addHandler(_json_handler())
+    logging.getLogger("vault").setLevel(level)
+    for name in UVICORN_LOGGERS:
+        # uvicorn configured its own handlers before it imported the app: replace them.
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
+    access.disabled = True
+
+
+# For ``uvicorn.run(log_config=...)``: its supervisor process logs before any app is built.
+UVICORN_LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": JsonFormatter}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                            "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    },
+}  # fmt: skip
