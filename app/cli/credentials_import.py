@@ -106,7 +106,7 @@ def import_credentials(
                         if not raw.strip():
                             continue
                         totals.lines += 1
-                        parsed = parse_line(number, raw)
+                        parsed = await parse_line(number, raw)
                         if isinstance(parsed, Rejection):
                             reject(parsed)
                         else:

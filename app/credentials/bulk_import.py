@@ -76,7 +76,7 @@ class BatchOutcome:
     rejected: list[Rejection] = field(default_factory=list)
 
 
-def parse_line(number: int, raw: bytes) -> ImportLine | Rejection:
+async def parse_line(number: int, raw: bytes) -> ImportLine | Rejection:
     """Validate one line as the API validates a request body."""
     try:
         body = CredentialCreate.model_validate_json(raw)
@@ -84,7 +84,7 @@ def parse_line(number: int, raw: bytes) -> ImportLine | Rejection:
         summary, _ = describe_validation_errors(exc.errors(include_input=False))
         return Rejection(number, "validation_error", f"The line is not valid: {summary}")
     try:
-        prepared = prepare_secret(body.auth, market=body.market, environment=body.environment)
+        prepared = await prepare_secret(body.auth, market=body.market, environment=body.environment)
     except VaultError as exc:
         return Rejection(number, exc.code, exc.message)
     return ImportLine(number, body, prepared)
