@@ -38,6 +38,7 @@ from app.ops.middleware import MAX_BODY_BYTES, RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.ops.startup import prepare_callers
 from app.pages.render import STATIC_PATH, static_files
+from app.proxy.router import router as proxy_router
 from app.state import app_state
 from app.webhooks.router import router as webhooks_router
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     app.include_router(clients_router)
     app.include_router(credentials_router)
     app.include_router(headers_router)
+    app.include_router(proxy_router)
     app.include_router(audit_router)
     app.include_router(walmart_apps_router)
     app.include_router(connections_router)

@@ -28,6 +28,7 @@ from app.headers.service import HeaderIssuer
 from app.headers.snapshot import SnapshotCache
 from app.ops.kek_probe import KekProbe
 from app.ops.metrics import DatabaseCollector
+from app.proxy.service import WalmartProxy
 from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
 from app.webhooks.dispatcher import WebhookDispatcher
@@ -51,6 +52,7 @@ class AppState:
     callers: CallerDirectory
     webhooks: WebhookDispatcher
     callback: CallbackHandler
+    proxy: WalmartProxy
     kek_probe: KekProbe = field(default_factory=KekProbe)
 
 
@@ -152,6 +154,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         callers=callers,
         webhooks=webhooks,
         callback=CallbackHandler(sessionmaker, envelope, settings, walmart, tokens=broker),
+        proxy=WalmartProxy(issuer, http, sessionmaker),
     )
     audit.start()
     drift.start()

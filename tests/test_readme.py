@@ -90,7 +90,7 @@ def test_readme_examples_run(
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert ran.returncode == 0, ran.stdout + ran.stderr
-        assert ran.stdout.split() == ["valid", "2", "current", "credential.rotated", "0"]
+        assert ran.stdout.split() == ["valid", "2", "current", "credential.rotated", "0", "True"]
         env["SERVICE_TOKEN"] = (tmp_path / "service-token").read_text()
         env["PYTHONPATH"] = str(ROOT / "clients" / "python")
         sdk = subprocess.run(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.clients.scopes import Scope
+from app.clients.scopes import ALL_SCOPES, Scope
 from app.credentials.fields import AccountId, Label
 
 
@@ -23,7 +23,7 @@ class ClientCreate(BaseModel):
     )
 
     name: Annotated[Label, Field(max_length=100)]
-    scopes: Annotated[list[Scope], Field(min_length=1, max_length=6)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(ALL_SCOPES))]
     account_ids: Annotated[list[AccountId], Field(min_length=1, max_length=1000)] | None = None
 
 

@@ -14,6 +14,7 @@ Scope = Literal[
     "credentials:test",
     "headers:issue",
     "audit:read",
+    "walmart:call",
     "admin",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
@@ -22,6 +23,7 @@ ALL_SCOPES: tuple[Scope, ...] = (
     "credentials:test",
     "headers:issue",
     "audit:read",
+    "walmart:call",
     "admin",
 )
 

@@ -95,17 +95,7 @@ class HeaderIssuer:
     async def _issue(
         self, caller: Caller, snapshot: CredentialSnapshot, method: str, url: str, accept: str
     ) -> HeadersOut:
-        caller.ensure_account(snapshot.account_id)
-        if snapshot.status == "disabled":
-            raise CredentialDisabled(
-                f"Credential {snapshot.id} is disabled; re-enable it to issue headers.",
-                details={"credential_id": str(snapshot.id)},
-            )
-        url = self.signed_url(snapshot, url)
-        if snapshot.kind == "signature":
-            headers, expires_at = await self._signature(snapshot, method, url, accept)
-        else:
-            headers, expires_at = await self._oauth(snapshot, caller, accept)
+        url, headers, expires_at = await self.authenticate(caller, snapshot, method, url, accept)
         _ISSUED[snapshot.kind].inc()
         self.audit.add(
             action="headers.issued",
@@ -124,6 +114,24 @@ class HeaderIssuer:
             headers=headers,
             url=url,
         )
+
+    async def authenticate(
+        self, caller: Caller, snapshot: CredentialSnapshot, method: str, url: str, accept: str
+    ) -> tuple[str, dict[str, str], datetime]:
+        """The URL to send (normal form), the headers that authenticate the call and when
+        they stop working, for a caller allowed to use an enabled credential."""
+        caller.ensure_account(snapshot.account_id)
+        if snapshot.status == "disabled":
+            raise CredentialDisabled(
+                f"Credential {snapshot.id} is disabled; re-enable it to issue headers.",
+                details={"credential_id": str(snapshot.id)},
+            )
+        url = self.signed_url(snapshot, url)
+        if snapshot.kind == "signature":
+            headers, expires_at = await self._signature(snapshot, method, url, accept)
+        else:
+            headers, expires_at = await self._oauth(snapshot, caller, accept)
+        return url, headers, expires_at
 
     def signed_url(self, snapshot: CredentialSnapshot, url: str) -> str:
         """``url`` in the normal form that is signed and must be sent, on the credential's

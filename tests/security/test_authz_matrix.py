@@ -143,6 +143,12 @@ ROUTES: dict[tuple[str, str], Entry] = {
         "headers:issue", "/v1/credentials/{oauth}/token/invalidate"
     ),
     ("GET", "/v1/audit"): bound("audit:read", "/v1/audit", ACCOUNT),
+    **{
+        (method, "/v1/proxy/{account_id}/{market}/{environment}/{path:path}"): bound(
+            "walmart:call", "/v1/proxy/{acct}/CA/production/v3/ca/feeds", {"limit": "1"}
+        )
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+    },
     ("POST", "/v1/intake-links"): bound("credentials:write", "/v1/intake-links", json=NEW_LINK),
     ("GET", "/v1/intake-links"): bound("credentials:read", "/v1/intake-links", ACCOUNT),
     ("DELETE", "/v1/intake-links/{link_id}"): Entry(

@@ -69,13 +69,17 @@ def body_operations(world: World) -> dict[tuple[str, str], tuple[str, list[dict[
     }
 
 
+# The proxy's bodies are Walmart's, streamed through unread: no schema, no size limit.
+PROXY = "/v1/proxy/"
+
+
 async def documented_body_operations(http: httpx.AsyncClient) -> set[tuple[str, str]]:
     document = (await http.get("/openapi.json")).json()
     return {
         (method.upper(), path)
         for path, item in document["paths"].items()
         for method, operation in item.items()
-        if "requestBody" in operation
+        if "requestBody" in operation and not path.startswith(PROXY)
     }
 
 
@@ -132,7 +136,9 @@ async def test_413_is_documented_on_every_body_operation(http: httpx.AsyncClient
         (method, path)
         for path, item in document["paths"].items()
         for method, operation in item.items()
-        if "requestBody" in operation and "413" not in operation["responses"]
+        if "requestBody" in operation
+        and "413" not in operation["responses"]
+        and not path.startswith(PROXY)
     }
     assert undocumented == set()
 
