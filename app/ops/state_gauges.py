@@ -10,22 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.credentials.models import Credential
 from app.crypto import Envelope
 from app.db import utcnow
-from app.ops.keks import kek_counts
 from app.ops.metrics import REFRESH_WINDOWS, DatabaseSnapshot
+from app.ops.models import StateCount
 
 
 async def database_gauges(session: AsyncSession, envelope: Envelope) -> DatabaseSnapshot:
+    """Live credentials by status and data keys by KEK, as the database's triggers keep them
+    (``app.ops.models``): a few rows, however many credentials there are."""
     rows = await session.execute(
-        select(Credential.status, func.count())
-        .where(Credential.deleted_at.is_(None))
-        .group_by(Credential.status)
+        select(StateCount.kind, StateCount.label, StateCount.count).where(StateCount.count != 0)
     )
-    by_status = {status: count for status, count in rows}
+    by_status: dict[str, int] = {}
+    by_kek: dict[tuple[str, str, bool], int] = {}
     active = envelope.active_kek
-    by_kek = {
-        (provider, key_id, (provider, key_id) == active): count
-        for (provider, key_id), count in (await kek_counts(session)).items()
-    }
+    for kind, label, count in rows:
+        if kind == "credentials":
+            by_status[label] = count
+        else:
+            provider, _, key_id = label.partition("$")
+            by_kek[(provider, key_id, (provider, key_id) == active)] = count
     return by_status, by_kek
 
 
