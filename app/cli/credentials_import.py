@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -35,6 +36,39 @@ class Totals:
         # Rejections are counted as they are printed, parse errors and batch ones alike.
         self.imported += outcome.imported
         self.existing += outcome.existing
+
+
+@dataclass
+class Chunk:
+    lines: list[tuple[int, bytes]]  # (line number, text) of the non-empty lines
+    size: int  # bytes read, empty lines included
+    last: int  # the last line number read
+
+
+def _chunks(lines: BinaryIO, size: int) -> Iterator[Chunk]:
+    chunk = Chunk([], 0, 0)
+    for number, raw in enumerate(lines, start=1):
+        chunk.size, chunk.last = chunk.size + len(raw), number
+        if raw.strip():
+            chunk.lines.append((number, raw))
+        if len(chunk.lines) >= size:
+            yield chunk
+            chunk = Chunk([], 0, number)
+    if chunk.size:
+        yield chunk
+
+
+def _parse_next(
+    chunks: Iterator[Chunk],
+) -> asyncio.Task[tuple[Chunk, list[ImportLine | Rejection]]] | None:
+    chunk = next(chunks, None)
+    if chunk is None:
+        return None
+
+    async def parse() -> tuple[Chunk, list[ImportLine | Rejection]]:
+        return chunk, list(await asyncio.gather(*(parse_line(n, raw) for n, raw in chunk.lines)))
+
+    return asyncio.create_task(parse())
 
 
 @asynccontextmanager
@@ -89,31 +123,32 @@ def import_credentials(
                     totals.rejected += 1
                     errors.print(str(rejection), markup=False, highlight=False, soft_wrap=True)
 
-                async def store(batch: list[ImportLine]) -> None:
+                async def store(chunk: Chunk, parsed: list[ImportLine | Rejection]) -> None:
+                    batch = [p for p in parsed if isinstance(p, ImportLine)]
+                    refused = [p for p in parsed if isinstance(p, Rejection)]
                     outcome = await import_batch(
                         context.sessionmaker, context.envelope, batch, caller=OPERATOR,
                         tester=tester, concurrency=concurrency, dry_run=dry_run,
                     )  # fmt: skip
                     totals.add(outcome)
-                    for rejection in sorted(outcome.rejected, key=lambda r: r.line):
+                    for rejection in sorted(refused + outcome.rejected, key=lambda r: r.line):
                         reject(rejection)
-                    batch.clear()
+                    totals.lines += len(chunk.lines)
+                    progress.update(task, advance=chunk.size, lines=chunk.last)
 
-                batch: list[ImportLine] = []
+                # The next chunk's keys are checked (in the key worker processes) while this
+                # one is sealed and written.
                 with file.open("rb") as lines:
-                    for number, raw in enumerate(lines, start=1):
-                        progress.update(task, advance=len(raw), lines=number)
-                        if not raw.strip():
-                            continue
-                        totals.lines += 1
-                        parsed = await parse_line(number, raw)
-                        if isinstance(parsed, Rejection):
-                            reject(parsed)
-                        else:
-                            batch.append(parsed)
-                        if len(batch) >= batch_size:
-                            await store(batch)
-                    await store(batch)
+                    chunks = _chunks(lines, batch_size)
+                    parsing = _parse_next(chunks)
+                    try:
+                        while parsing is not None:
+                            chunk, parsed = await parsing
+                            parsing = _parse_next(chunks)
+                            await store(chunk, parsed)
+                    finally:
+                        if parsing is not None:
+                            parsing.cancel()
         elapsed = time.perf_counter() - started
         verb = "would import" if dry_run else "imported"
         console.print(

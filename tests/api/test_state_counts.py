@@ -53,8 +53,8 @@ async def assert_counts_true(state: AppState) -> tuple[dict[str, int], Counter[t
     return counts
 
 
-def lines(*bodies: dict[str, object]) -> list[ImportLine]:
-    parsed = [parse_line(n, json.dumps(b).encode()) for n, b in enumerate(bodies, start=1)]
+async def lines(*bodies: dict[str, object]) -> list[ImportLine]:
+    parsed = [await parse_line(n, json.dumps(b).encode()) for n, b in enumerate(bodies, start=1)]
     assert all(isinstance(p, ImportLine) for p in parsed)
     return [p for p in parsed if isinstance(p, ImportLine)]
 
@@ -76,7 +76,7 @@ async def test_counts_follow_every_change(
     imported = await import_batch(
         vault_state.sessionmaker,
         vault_state.envelope,
-        lines(*(signature_body(account_id=f"imported-{n}") for n in range(4))),
+        await lines(*(signature_body(account_id=f"imported-{n}") for n in range(4))),
         caller=OPERATOR,
     )
     assert imported.imported == 4
