@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     svc_name: str = Field(default="Walmart Marketplace", min_length=1, max_length=100)
     # Where sellers' browsers reach the vault's public pages (the App Store callback).
     public_url: AnyHttpUrl | None = None
+    # Hand-over links: whom the seller's page tells them to ask when a link no longer works,
+    # and how many submissions one link / one address may make per minute (per replica).
+    intake_contact: str = Field(
+        default="the person at mPorts who sent you this link", min_length=1, max_length=300
+    )
+    intake_submissions_per_link_per_minute: int = Field(default=3, ge=1, le=100)
+    intake_submissions_per_address_per_minute: int = Field(default=10, ge=1, le=1000)
     walmart_consent_url: AnyHttpUrl = AnyHttpUrl("https://login.account.wal-mart.com/consent")
     connection_link_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # Comma list of origins (scheme://host[:port]) a connection's return_url may point at.

@@ -31,6 +31,7 @@ from app.errors import (
 )
 from app.headers.fast_lane import HeadersFastLane
 from app.headers.router import router as headers_router
+from app.intake.pages import router as intake_pages_router
 from app.intake.router import router as intake_links_router
 from app.kek import build_envelope
 from app.ops.logging import configure_logging
@@ -114,6 +115,7 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     app.mount(STATIC_PATH, static_files(), name="pages-static")
     app.include_router(webhooks_router)
     app.include_router(intake_links_router)
+    app.include_router(intake_pages_router)
     return app
 
 

@@ -19,6 +19,7 @@ from app.config import Settings
 from app.connections.callback import CallbackHandler
 from app.connections.tokens import AppRefreshGrants
 from app.credentials.drift import DriftWatcher
+from app.credentials.rotation import rotation_policy
 from app.credentials.testing import LiveTester
 from app.crypto import Envelope
 from app.db import ensure_sqlite_directory, is_sqlite, make_engine, make_sessionmaker
@@ -26,6 +27,8 @@ from app.headers.keystore import KeyStore
 from app.headers.reader import AsyncpgReader, SessionReader, SnapshotReader
 from app.headers.service import HeaderIssuer
 from app.headers.snapshot import SnapshotCache
+from app.intake.handover import Handover
+from app.intake.throttle import SubmissionThrottle
 from app.ops.kek_probe import KekProbe
 from app.ops.metrics import DatabaseCollector
 from app.proxy.service import WalmartProxy
@@ -53,6 +56,8 @@ class AppState:
     webhooks: WebhookDispatcher
     callback: CallbackHandler
     proxy: WalmartProxy
+    handover: Handover
+    intake_throttle: SubmissionThrottle
     kek_probe: KekProbe = field(default_factory=KekProbe)
 
 
@@ -155,6 +160,17 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         webhooks=webhooks,
         callback=CallbackHandler(sessionmaker, envelope, settings, walmart, tokens=broker),
         proxy=WalmartProxy(issuer, http, sessionmaker),
+        handover=Handover(
+            sessionmaker=sessionmaker,
+            envelope=envelope,
+            tester=tester,
+            policy=rotation_policy(settings),
+            contact=settings.intake_contact,
+        ),
+        intake_throttle=SubmissionThrottle(
+            per_link=settings.intake_submissions_per_link_per_minute,
+            per_address=settings.intake_submissions_per_address_per_minute,
+        ),
     )
     audit.start()
     drift.start()

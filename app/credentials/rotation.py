@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
 from app.clients.scopes import Caller
+from app.config import Settings
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.promotion import promote, record_failure
 from app.credentials.schemas import OAuthAuth, SignatureAuth
@@ -43,6 +44,15 @@ class _RotationInProgress(Exception):
 class RotationPolicy:
     retention: int  # previous versions that keep their key material
     abandon_after: timedelta  # a pending version older than this was left by a dead process
+
+
+def rotation_policy(settings: Settings) -> RotationPolicy:
+    return RotationPolicy(
+        retention=settings.version_retention,
+        # A live test ends within the Walmart budget; a pending version far older than that
+        # was left by a process that died mid-rotation.
+        abandon_after=timedelta(seconds=settings.walmart_timeout_seconds * 3 + 60),
+    )
 
 
 async def rotate_credential(

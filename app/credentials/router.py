@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -13,7 +13,7 @@ from app.credentials import service
 from app.credentials.fields import AccountId, Environment, Market
 from app.credentials.models import Credential
 from app.credentials.repository import CredentialFilter
-from app.credentials.rotation import RotationPolicy, rotate_credential
+from app.credentials.rotation import rotate_credential, rotation_policy
 from app.credentials.schemas import (
     CredentialCreate,
     CredentialOut,
@@ -207,13 +207,7 @@ async def test_credential(
 async def rotate(
     credential_id: uuid.UUID, body: RotateRequest, caller: WriteCaller, state: StateDep
 ) -> CredentialOut:
-    settings = state.settings
-    policy = RotationPolicy(
-        retention=settings.version_retention,
-        # A live test ends within the Walmart budget; a pending version far older than that
-        # was left by a process that died mid-rotation.
-        abandon_after=timedelta(seconds=settings.walmart_timeout_seconds * 3 + 60),
-    )
+    policy = rotation_policy(state.settings)
     try:
         credential = await rotate_credential(
             state.sessionmaker,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
+
+from tests.factories import CHANNEL_TYPE
 
 
 def link_body(**overrides: Any) -> dict[str, Any]:
@@ -31,3 +34,33 @@ async def audit_actions(client: httpx.AsyncClient, prefix: str = "intake_link.")
     assert response.status_code == 200, response.text
     actions = [event["action"] for event in response.json()["items"]]
     return [action for action in reversed(actions) if action.startswith(prefix)]
+
+
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+
+
+def token_path(created: dict[str, Any]) -> str:
+    """The link's path on the vault (its URL without ``VAULT_PUBLIC_URL``)."""
+    url: str = created["url"]
+    return "/intake/" + url.rsplit("/intake/", 1)[1]
+
+
+async def open_form(client: httpx.AsyncClient, path: str) -> tuple[httpx.Response, str]:
+    page = await client.get(path)
+    assert page.status_code == 200, page.text
+    match = CSRF.search(page.text)
+    assert match is not None, "the form carries its CSRF token"
+    return page, match.group(1)
+
+
+async def post_form(
+    client: httpx.AsyncClient, path: str, fields: dict[str, str], csrf: str | None
+) -> httpx.Response:
+    data = dict(fields)
+    if csrf is not None:
+        data["csrf_token"] = csrf
+    return await client.post(path, data=data)
+
+
+def signature_fields(consumer_id: str, key_text: str) -> dict[str, str]:
+    return {"consumer_id": consumer_id, "private_key": key_text, "channel_type": CHANNEL_TYPE}
