@@ -26,7 +26,7 @@ migrate: install
 run: migrate
 	@echo "Vault on http://$(HOST):$(PORT)  -  docs: http://$(HOST):$(PORT)/docs"
 	@echo "Admin token: VAULT_BOOTSTRAP_TOKEN if you set one; otherwise run 'cat var/dev-admin-token' once started"
-	@$(DEV_ENV); exec $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+	@$(DEV_ENV); exec $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-access-log
 
 test: install
 	$(BIN)/pytest

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BOOTSTRAP_TOKEN, ROOT, migrate
+from tests.conftest import BOOTSTRAP_TOKEN, PUBLIC_URL, ROOT, migrate
 from tests.factories import CHANNEL_TYPE, new_rsa_key, public_pem, seller_center_key
 from tests.replicas import Replicas
 from tests.walmart_sim import SimulatorControl, SimulatorServer
@@ -55,6 +55,19 @@ def test_readme_examples_run(
         f'curl -sf -X POST "{walmart.base_url}/_sim/consumers" '
         "-H 'Content-Type: application/json' -d @regenerated.json > /dev/null\n"
     )
+    # The seller at the hand-over link: their browser opens it at the public address, gets the
+    # form and posts it with the keys they copied from Seller Center.
+    seller_key = new_rsa_key(1024)
+    walmart_control.add_consumer("maple-consumer", seller_key, channel_type=CHANNEL_TYPE)
+    seller = (
+        f'SELLER_LINK="$VAULT${{LINK#{PUBLIC_URL}}}"\n'
+        'CSRF=$(curl -sf "$SELLER_LINK" | grep -o \'name="csrf_token" value="[0-9a-f]*"\' '
+        "| cut -d'\"' -f4)\n"
+        'curl -sf "$SELLER_LINK" --data-urlencode "csrf_token=$CSRF" '
+        '--data-urlencode "consumer_id=maple-consumer" '
+        '--data-urlencode "private_key=$SELLER_PRIVATE_KEY" '
+        '--data-urlencode "channel_type=$CHANNEL_TYPE" > /dev/null\n'
+    )
     shell, python = [], []
     for kind, code in readme_blocks():
         if kind == "python":
@@ -62,6 +75,8 @@ def test_readme_examples_run(
             continue
         if "/rotate" in code:
             shell.append(glue)
+        if "intake-links?account_id" in code:
+            shell.append(seller)
         shell.append(code)
     shell.append('printf "%s" "$SERVICE_TOKEN" > service-token\n')
     settings = {
@@ -70,6 +85,7 @@ def test_readme_examples_run(
         "VAULT_LOCAL_KEKS": local_keks,
         "VAULT_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "VAULT_WALMART_PRODUCTION_URL": walmart.base_url,
+        "VAULT_PUBLIC_URL": PUBLIC_URL,
     }
     with Replicas(1, settings, tmp_path) as vault:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")} | {
@@ -81,6 +97,7 @@ def test_readme_examples_run(
             "CONSUMER_ID": consumer_id,
             "PRIVATE_KEY": seller_center_key(old_key),
             "NEW_PRIVATE_KEY": seller_center_key(new_key),
+            "SELLER_PRIVATE_KEY": seller_center_key(seller_key),
             "CHANNEL_TYPE": CHANNEL_TYPE,
             "CLIENT_ID": client_id,
             "CLIENT_SECRET": client_secret,
@@ -90,7 +107,8 @@ def test_readme_examples_run(
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert ran.returncode == 0, ran.stdout + ran.stderr
-        assert ran.stdout.split() == ["valid", "2", "current", "credential.rotated", "0", "True"]
+        expected = ["valid", "2", "current", "used", "credential.rotated", "0", "True"]
+        assert ran.stdout.split() == expected
         env["SERVICE_TOKEN"] = (tmp_path / "service-token").read_text()
         env["PYTHONPATH"] = str(ROOT / "clients" / "python")
         sdk = subprocess.run(
