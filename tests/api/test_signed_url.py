@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from app.config import Settings
+from app.walmart.urls import normalise_url
 from tests.api.helpers import assert_error
 from tests.api.walmart_setup import signature_credential
 from tests.walmart_sim import SimulatorControl, SimulatorServer
@@ -105,3 +106,21 @@ async def test_urls_whose_normal_form_changes_meaning_are_refused(
     assert problem in error["details"]["problem"]
     assert problem in error["message"]
     assert error["details"]["field"] == "url"
+
+
+@pytest.mark.parametrize(
+    ("given", "normal"),
+    [
+        ("https://m.example/v3/feeds?limit=1", "https://m.example/v3/feeds?limit=1"),
+        ("HTTPS://M.Example:443/v3/feeds", "https://m.example/v3/feeds"),
+        ("http://m.example:80", "http://m.example/"),
+        ("https://m.example:8443/v3/./a/../b/.", "https://m.example:8443/v3/b/"),
+        ("https://m.example/v3/x?d=05%3a00%2F", "https://m.example/v3/x?d=05%3A00%2F"),
+        ("https://m.example/v3/x?d=05%3A00%7E", "https://m.example/v3/x?d=05%3A00~"),
+        ("https://m.example/v3/%61b?q=/../x", "https://m.example/v3/ab?q=/../x"),
+        ("https://m.example/v3/x?a={1}^`<>", "https://m.example/v3/x?a=%7B1%7D%5E%60%3C%3E"),
+    ],
+)
+def test_normal_form(given: str, normal: str) -> None:
+    assert normalise_url(given) == normal
+    assert normalise_url(normal) == normal  # a fixed point, whichever path computes it

@@ -18,7 +18,7 @@ from tests.kms_servers import BaoServer
 from tests.walmart_sim import SimulatorControl
 from tests.walmart_sim.process import SimulatorProcess
 
-from . import environment, fixtures, machine, profiling, scale, services, wrk
+from . import environment, fixtures, machine, profiling, proxy, scale, services, wrk
 from .report import Report, ratio_line, ratios, rounds_summary
 
 
@@ -57,7 +57,9 @@ class Bench:
     # since with many credentials a scrape costs a worker real time and memory.
     answers: Counter[str] = field(default_factory=Counter)
 
-    def load(self, target: wrk.Target, seconds: float) -> wrk.Result:
+    def load(
+        self, target: wrk.Target, seconds: float, concurrency: int | None = None
+    ) -> wrk.Result:
         waited = machine.wait_quiet(self.database)
         if waited > 3:  # one 2-second window is the measurement itself
             self.report.line(f"note: waited {waited:.0f} s for other processes to go quiet")
@@ -65,7 +67,7 @@ class Bench:
             result = wrk.run(
                 target,
                 seconds=seconds,
-                concurrency=self.options.concurrency,
+                concurrency=concurrency or self.options.concurrency,
                 threads=self.options.threads,
                 work_dir=self.work,
                 raw_log=self.work / "wrk.log",
@@ -190,6 +192,7 @@ def _run(bench: Bench, stack: ExitStack) -> None:
     )
     token = _prepare(bench, vault, bao, ceiling_url)
     _rounds(bench)
+    proxy.overhead(report, vault, bench.load, rounds=options.rounds, seconds=options.duration)
     if options.profile > 0:
         _profile(bench, launcher, bench.targets[0])
     if not options.skip_scale:

@@ -1,6 +1,7 @@
 """Driving one target with ``wrk`` and reading its numbers.
 
-Every target is a POST with a fixed JSON body and headers; the scale run instead picks a
+Every target is a POST with a fixed JSON body and headers (the proxy's, a GET without one);
+the scale run instead picks a
 random credential id from a file for every request. A Lua ``done`` hook prints one
 ``BENCH_JSON {...}`` line with the exact counts and percentiles (microseconds), which is
 what is parsed; ``--latency`` keeps wrk's own distribution in the raw output as well.
@@ -55,9 +56,10 @@ class Target:
 
     name: str
     url: str
-    body: dict[str, object]
+    body: dict[str, object] | None
     headers: dict[str, str] = field(default_factory=dict)
     ids_file: Path | None = None  # random credential per request (``url`` is the vault's base)
+    method: str = "POST"  # with body None: a GET of ``url`` (the proxy's overhead)
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,11 @@ def _lua_string(value: str) -> str:
 
 
 def lua_script(target: Target) -> str:
-    lines = ['wrk.method = "POST"', f"wrk.body = {_lua_string(json.dumps(target.body))}"]
-    headers = {"Content-Type": "application/json", **target.headers}
+    lines = [f"wrk.method = {_lua_string(target.method)}"]
+    headers = dict(target.headers)
+    if target.body is not None:
+        lines.append(f"wrk.body = {_lua_string(json.dumps(target.body))}")
+        headers = {"Content-Type": "application/json", **headers}
     lines += [f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items()]
     if target.ids_file is not None:
         lines.append(_RANDOM_ID)
