@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.crypto.secret_strength import too_weak
+
 
 class ConfigurationError(RuntimeError):
     """The settings cannot run a service; the message names the variable to fix."""
@@ -47,6 +49,9 @@ class Settings(BaseSettings):
 
     walmart_production_url: AnyHttpUrl = AnyHttpUrl("https://marketplace.walmartapis.com")
     walmart_sandbox_url: AnyHttpUrl = AnyHttpUrl("https://sandbox.walmartapis.com")
+    # Only for a test environment (the Walmart simulator on loopback): an http:// base URL
+    # sends the client secret in cleartext Basic auth, so production refuses one otherwise.
+    walmart_allow_http: bool = False
     walmart_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     svc_name: str = Field(default="Walmart Marketplace", min_length=1, max_length=100)
     # Where sellers' browsers reach the vault's public pages (the App Store callback).
@@ -142,6 +147,26 @@ class Settings(BaseSettings):
                 "VAULT_ENV=production needs an explicit KEK: set VAULT_LOCAL_KEKS "
                 "(or VAULT_KEK_PROVIDER=aws-kms / transit with its settings)"
             )
+        if not self.is_development:
+            self._check_production_secrets()
+
+    def _check_production_secrets(self) -> None:
+        if self.bootstrap_token is not None:
+            reason = too_weak(self.bootstrap_token.get_secret_value())
+            if reason is not None:
+                raise ConfigurationError(
+                    f"VAULT_BOOTSTRAP_TOKEN {reason}; generate one with: python -c "
+                    '"import secrets; print(secrets.token_urlsafe(32))"'
+                )
+        urls = {"VAULT_WALMART_PRODUCTION_URL": self.walmart_production_url,
+                "VAULT_WALMART_SANDBOX_URL": self.walmart_sandbox_url}  # fmt: skip
+        for name, url in urls.items():
+            if url.scheme != "https" and not self.walmart_allow_http:
+                raise ConfigurationError(
+                    f"{name} must be an https:// URL in production: the client secret travels "
+                    "in its Basic auth (VAULT_WALMART_ALLOW_HTTP=true allows http:// for a test "
+                    "environment only)"
+                )
 
 
 @lru_cache(maxsize=1)

@@ -86,7 +86,7 @@ def _local_keyring(settings: Settings) -> LocalKeyring | None:
     else:
         return None
     try:
-        return LocalKeyring.parse(spec)
+        return LocalKeyring.parse(spec, refuse_weak=not settings.is_development)
     except KeyringConfigError as exc:
         raise ConfigurationError(f"{source}: {exc}") from None
 

@@ -116,6 +116,7 @@ def settings(
         dev_keks_file=tmp_path / "dev-keks",
         dev_token_file=tmp_path / "dev-token",
         walmart_production_url=walmart.base_url,
+        walmart_allow_http=True,  # the simulator on loopback
         walmart_sandbox_url=sandbox_url(walmart.base_url),
         walmart_timeout_seconds=3,
         public_url=PUBLIC_URL,

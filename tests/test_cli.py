@@ -36,6 +36,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
         VAULT_DATABASE_URL=settings.database_url,
         VAULT_LOCAL_KEKS=settings.local_keks.get_secret_value() if settings.local_keks else "",
         VAULT_WALMART_PRODUCTION_URL=str(settings.walmart_production_url),
+        VAULT_WALMART_ALLOW_HTTP="true",
         VAULT_WALMART_SANDBOX_URL=str(settings.walmart_sandbox_url),
         COLUMNS="200",
     )

@@ -45,6 +45,7 @@ def vault_env(pg: PrivatePostgres, local_keks: str, walmart: SimulatorServer) ->
         "VAULT_LOCAL_KEKS": local_keks,
         "VAULT_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "VAULT_WALMART_PRODUCTION_URL": walmart.base_url,
+        "VAULT_WALMART_ALLOW_HTTP": "true",
         "VAULT_DATABASE_TIMEOUT_SECONDS": str(DB_TIMEOUT),
         "VAULT_LOG_LEVEL": "WARNING",
     }

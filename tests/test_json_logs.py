@@ -32,6 +32,7 @@ def _vault_env(url: str, local_keks: str, walmart: SimulatorServer) -> dict[str,
         VAULT_LOCAL_KEKS=local_keks,
         VAULT_BOOTSTRAP_TOKEN=BOOTSTRAP_TOKEN,
         VAULT_WALMART_PRODUCTION_URL=walmart.base_url,
+        VAULT_WALMART_ALLOW_HTTP="true",
         VAULT_WALMART_SANDBOX_URL=walmart.base_url,
     )
     return env

@@ -46,6 +46,7 @@ def replicas(
         "VAULT_LOCAL_KEKS": local_keks,
         "VAULT_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "VAULT_WALMART_PRODUCTION_URL": walmart.base_url,
+        "VAULT_WALMART_ALLOW_HTTP": "true",
         "VAULT_LOG_LEVEL": "WARNING",
     }
     with Replicas(3, settings, tmp_path) as running:
@@ -173,6 +174,7 @@ async def test_metrics_are_summed_over_workers(
         "VAULT_LOCAL_KEKS": local_keks,
         "VAULT_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "VAULT_WALMART_PRODUCTION_URL": walmart.base_url,
+        "VAULT_WALMART_ALLOW_HTTP": "true",
     }
     body = signature_body(account_id="metrics-acct")
     walmart_control.add_consumer(body["auth"]["consumer_id"], rsa_key(), channel_type=CHANNEL_TYPE)

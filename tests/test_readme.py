@@ -86,6 +86,7 @@ def test_readme_examples_run(
         "VAULT_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "VAULT_WALMART_PRODUCTION_URL": walmart.base_url,
         "VAULT_PUBLIC_URL": PUBLIC_URL,
+        "VAULT_WALMART_ALLOW_HTTP": "true",
     }
     with Replicas(1, settings, tmp_path) as vault:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")} | {

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from app.config import ConfigurationError, Settings
 from app.main import create_app
 
+STRONG = "Zz9pAF10owJLQRTgMxGbxk2Hq7Ns4vWc8yEe3uTiRd"
+
 
 def make_settings(database_url: str, tmp_path: Path, **values: object) -> Settings:
     return Settings(
@@ -39,7 +41,7 @@ def test_short_bootstrap_token_refused(database_url: str, tmp_path: Path) -> Non
 
 def test_malformed_keks_name_the_problem(database_url: str, tmp_path: Path) -> None:
     settings = make_settings(
-        database_url, tmp_path, env="production", local_keks="k1:c2hvcnQ=", bootstrap_token="b" * 32
+        database_url, tmp_path, env="production", local_keks="k1:c2hvcnQ=", bootstrap_token=STRONG
     )
     with pytest.raises(ConfigurationError, match=r"VAULT_LOCAL_KEKS: .*32"):
         create_app(settings)

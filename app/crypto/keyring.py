@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.crypto._binding import encode_context
 from app.crypto.errors import SealedValueUnreadable
+from app.crypto.secret_strength import too_weak
 
 _WRAP_AAD_PREFIX = b"mports-vault/dek/v1"
 _KEK_BYTES = 32
@@ -53,8 +54,9 @@ class LocalKeyring:
         self._active = next(iter(self._keys))
 
     @classmethod
-    def parse(cls, spec: str) -> "LocalKeyring":
-        """Build a keyring from ``kid:base64,kid2:base64``; the first entry is active."""
+    def parse(cls, spec: str, *, refuse_weak: bool = False) -> "LocalKeyring":
+        """Build a keyring from ``kid:base64,kid2:base64``; the first entry is active. With
+        ``refuse_weak`` (production) a key of too little entropy (all zeros, say) is refused."""
         if not spec.strip():
             raise KeyringConfigError("keyring is empty: give at least one kid:base64 entry")
         keys: list[tuple[str, bytes]] = []
@@ -77,6 +79,10 @@ class LocalKeyring:
                 raise KeyringConfigError(
                     f"entry {number} (key {key_id!r}) is not valid base64"
                 ) from None
+            if refuse_weak and len(key) == _KEK_BYTES and (reason := too_weak(key)) is not None:
+                raise KeyringConfigError(
+                    f"entry {number} (key {key_id!r}) {reason}; generate 32 random bytes"
+                )
             keys.append((key_id, key))
         return cls(keys)
 

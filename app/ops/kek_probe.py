@@ -1,9 +1,10 @@
 """The readiness probe's KEK round trip, done at most once every few seconds.
 
 ``/readyz`` is unauthenticated and orchestrators call it often; each round trip is a wrap and
-an unwrap at the KEK provider, so with AWS KMS ten probes were twenty billed KMS calls. The
-last verdict (good or bad) is reused for ``KEK_CHECK_CACHE_SECONDS``, and probes that arrive
-while a check runs wait for that one instead of starting their own.
+an unwrap at the KEK provider, so with AWS KMS ten probes were twenty billed KMS calls. A good
+verdict is reused for ``KEK_CHECK_CACHE_SECONDS``, and probes that arrive while a check runs
+wait for that one instead of starting their own. A bad verdict is not kept: once the provider
+answers again, the next probe says so.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ class KekProbe:
     ) -> None:
         self._max_age = max_age
         self._clock = clock
-        self._verdict: tuple[float, bool] | None = None
+        self._healthy_at: float | None = None
         self._running: asyncio.Future[bool] | None = None
 
     async def healthy(self, envelope: Envelope) -> bool:
         """Whether the active KEK wrapped and unwrapped a throwaway key lately."""
-        if self._verdict is not None and self._clock() - self._verdict[0] < self._max_age:
-            return self._verdict[1]
+        if self._healthy_at is not None and self._clock() - self._healthy_at < self._max_age:
+            return True
         if self._running is None:
             self._running = asyncio.ensure_future(self._check(envelope))
         # Shielded: a probe that gives up does not cancel the check the others wait for.
@@ -49,5 +50,5 @@ class KekProbe:
             healthy = False
         finally:
             self._running = None
-        self._verdict = (self._clock(), healthy)
+        self._healthy_at = self._clock() if healthy else None
         return healthy

@@ -68,8 +68,8 @@ async def healthz() -> Health:
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "A check failed; `checks` names it."}},
     summary="The database answers and the KEK can wrap and unwrap",
-    description="The KEK check is a round trip at the KEK provider, done at most once every "
-    "5 s; probes in between get its last verdict.",
+    description="The KEK check is a round trip at the KEK provider; a passed check is reused "
+    "for 5 s, a failed one is retried at the next probe.",
 )
 async def readyz(state: StateDep) -> Any:
     checks = {"database": "ok", "kek": "ok"}

@@ -1,4 +1,5 @@
-"""/readyz asks the KEK provider at most once per few seconds, however often it is probed."""
+"""/readyz asks a working KEK provider at most once per few seconds, however often it is
+probed, and notices at the next probe that a provider which failed works again."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ class _CountingProvider(OddProvider):
 
     def stop_answering(self) -> None:
         self._unavailable = True
+
+    def answer_again(self) -> None:
+        self._unavailable = False
 
     async def wrap(self, dek: bytes, *, context: Mapping[str, str]) -> tuple[str, bytes]:
         self.wraps += 1
@@ -60,6 +64,8 @@ async def test_verdict_is_checked_again_once_it_is_old() -> None:
     assert await probe.healthy(envelope)  # the cached verdict
     now[0] += 0.2
     assert not await probe.healthy(envelope)
+    provider.answer_again()
+    assert await probe.healthy(envelope)  # a bad verdict is never kept
 
 
 @pytest.mark.parametrize("concurrent", [8])

@@ -76,6 +76,7 @@ def service_settings(env: dict[str, str]) -> Settings:
         local_keks=SecretStr(env["VAULT_LOCAL_KEKS"]),
         bootstrap_token=SecretStr(env["VAULT_BOOTSTRAP_TOKEN"]),
         walmart_production_url=AnyHttpUrl(env["VAULT_WALMART_PRODUCTION_URL"]),
+        walmart_allow_http=True,
     )
 
 

@@ -71,6 +71,7 @@ def vault_env(database_url: str, sim_url: str) -> dict[str, str]:
         "VAULT_LOCAL_KEKS": LocalKeyring.generate_spec("bench-1"),
         "VAULT_BOOTSTRAP_TOKEN": secrets.token_urlsafe(32),
         "VAULT_WALMART_PRODUCTION_URL": sim_url,
+        "VAULT_WALMART_ALLOW_HTTP": "true",
         "VAULT_WALMART_SANDBOX_URL": sim_url.replace("127.0.0.1", "localhost"),
         "VAULT_LOG_LEVEL": "WARNING",
     }
