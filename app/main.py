@@ -34,6 +34,7 @@ from app.headers.router import router as headers_router
 from app.intake.pages import router as intake_pages_router
 from app.intake.router import router as intake_links_router
 from app.kek import build_envelope
+from app.ops.kek_usage import WrapRecorder
 from app.ops.logging import configure_logging
 from app.ops.middleware import MAX_BODY_BYTES, RequestContextMiddleware
 from app.ops.router import router as ops_router
@@ -64,7 +65,10 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            async with app_state(settings, kek.envelope) as state:
+            async with (
+                app_state(settings, kek.envelope) as state,
+                WrapRecorder(state.sessionmaker, kek.envelope).running(),
+            ):
                 app.state.vault = state
                 await prepare_callers(settings, state.sessionmaker)
                 if freeze_gc:

@@ -19,6 +19,7 @@ from app.crypto import Envelope
 from app.db import make_engine, make_sessionmaker
 from app.errors import VaultError
 from app.kek import build_envelope
+from app.ops.kek_usage import WrapRecorder
 
 T = TypeVar("T")
 # Commands act as the operator at the machine: every account, audited with no client id.
@@ -39,9 +40,12 @@ async def vault_context() -> AsyncIterator[Context]:
     settings = get_settings()
     kek = build_envelope(settings)
     engine = make_engine(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
+    sessionmaker = make_sessionmaker(engine)
     try:
-        yield Context(settings, make_sessionmaker(engine), kek.envelope)
+        yield Context(settings, sessionmaker, kek.envelope)
     finally:
+        # What the command sealed or re-wrapped counts against its KEK's limit too.
+        await WrapRecorder(sessionmaker, kek.envelope).flush()
         await engine.dispose()
         await kek.aclose()
 

@@ -6,37 +6,56 @@ import time
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel, Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.cli.context import Context, console, run
-from app.cli.output import JsonOption, print_json_lines, print_table
+from app.cli.output import JsonOption, plain, print_json_lines, print_table
 from app.db import transaction
+from app.ops.kek_usage import WRAP_LIMIT, WRAP_WARNING, KekWrapsRepository
 from app.ops.keks import backlog, kek_counts, rewrap_batch
 
 app = typer.Typer(help="Key-encryption keys: status and re-wrapping.", no_args_is_help=True)
 
 
+class KekStatus(BaseModel):
+    provider: str
+    key_id: str
+    data_keys: int = Field(description="Sealed values wrapped by this KEK now.")
+    wraps: int = Field(description="Data keys this KEK has wrapped, ever.")
+    active: bool
+
+
 @app.command()
 def status(as_json: JsonOption = False) -> None:
-    """Count sealed values (data keys) per KEK, marking the active one."""
+    """Count sealed values (data keys) and wraps ever made per KEK, marking the active one;
+    warn about a KEK that should be rotated."""
 
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
             counts = await kek_counts(session)
+            wraps = await KekWrapsRepository(session).totals()
         active = context.envelope.active_kek
         rows = [
-            {"provider": provider, "key_id": key_id, "data_keys": count,
-             "active": (provider, key_id) == active}
-            for (provider, key_id), count in sorted(counts.items())
+            KekStatus(provider=kek[0], key_id=kek[1], data_keys=counts.get(kek, 0),
+                      wraps=wraps.get(kek, 0), active=kek == active)
+            for kek in sorted(counts.keys() | wraps.keys())
         ]  # fmt: skip
         if as_json:
             print_json_lines(rows)
             return
-        columns = ("provider", "key id", "data keys", "active")
+        columns = ("provider", "key id", "data keys", "wraps", "active")
         cells = [
-            (r["provider"], r["key_id"], r["data_keys"], "yes" if r["active"] else "") for r in rows
+            (r.provider, r.key_id, r.data_keys, r.wraps, "yes" if r.active else "") for r in rows
         ]
         print_table(console, "Data keys per KEK", columns, cells, id_columns=("key id",))
+        for r in rows:
+            if r.wraps >= WRAP_WARNING:
+                console.print(
+                    "[yellow]warning:[/yellow] ", plain(f"{r.provider}/{r.key_id}"),
+                    f" has wrapped {r.wraps:,} data keys of at most {WRAP_LIMIT:,}: "
+                    "rotate it (README, Rotate the KEK)", sep="",
+                )  # fmt: skip
         waiting = sum(c for k, c in counts.items() if k != active)
         console.print(f"{waiting} data key(s) on an older KEK; active: {active[0]}/{active[1]}")
 

@@ -30,11 +30,12 @@ class ApiClientRepository:
         )
         return result.scalar_one_or_none()
 
-    async def by_name(self, name: str) -> ApiClient | None:
+    async def live_bootstrap(self) -> ApiClient | None:
+        """The live client that ``VAULT_BOOTSTRAP_TOKEN`` keys (at most one, by index)."""
         result = await self.session.execute(
-            select(ApiClient).where(ApiClient.name == name, ApiClient.revoked_at.is_(None))
+            select(ApiClient).where(ApiClient.is_bootstrap, ApiClient.revoked_at.is_(None))
         )
-        return result.scalars().first()
+        return result.scalar_one_or_none()
 
     async def page(
         self, *, limit: int, after: tuple[datetime, uuid.UUID] | None

@@ -72,7 +72,9 @@ async def ensure_bootstrap_client(session: AsyncSession, *, token: str) -> None:
     token_hash = hash_token(token)
     if await repo.by_token_hash(token_hash) is not None:
         return
-    existing = await repo.by_name(BOOTSTRAP_NAME)
+    # Found by the row's own mark, never by name: names are not unique, and an admin could
+    # have named another client "bootstrap" to receive the operator's next token.
+    existing = await repo.live_bootstrap()
     if existing is not None:
         existing.token_hash = token_hash
         await repo.flush()
@@ -83,7 +85,11 @@ async def ensure_bootstrap_client(session: AsyncSession, *, token: str) -> None:
         )
         return
     client = ApiClient(
-        name=BOOTSTRAP_NAME, token_hash=token_hash, scopes=["admin"], account_ids=None
+        name=BOOTSTRAP_NAME,
+        token_hash=token_hash,
+        scopes=["admin"],
+        account_ids=None,
+        is_bootstrap=True,
     )
     await repo.add(client)
     await record(

@@ -28,6 +28,7 @@ remote KMS is not asked again for a value opened in the last ``dek_cache_ttl`` s
 import hmac
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -101,6 +102,9 @@ class Envelope:
             raise ValueError("KEK provider name must be 1-32 of a-z, 0-9, '-'")
         self._provider = provider
         self._cache = DekCache(size=dek_cache_size, ttl=dek_cache_ttl, clock=clock)
+        # Wraps per (provider, key id) since the last ``take_wrap_counts``: AES-GCM under one
+        # key with random 96-bit nonces is good for 2^32 of them (NIST SP 800-38D).
+        self._wraps: Counter[tuple[str, str]] = Counter()
 
     def __repr__(self) -> str:
         shown = f"provider={self._provider.name!r}, active_key_id={self._provider.active_key_id!r}"
@@ -121,8 +125,18 @@ class Envelope:
         """Forget every cached DEK, e.g. after revoking a KEK that must stop working now."""
         self._cache.clear()
 
+    def take_wrap_counts(self) -> Counter[tuple[str, str]]:
+        """The data keys wrapped per (provider, key id) since the last call, and reset."""
+        taken, self._wraps = self._wraps, Counter()
+        return taken
+
+    def return_wrap_counts(self, counts: Counter[tuple[str, str]]) -> None:
+        """Give back counts that could not be stored, to be taken again later."""
+        self._wraps.update(counts)
+
     async def _wrap(self, dek: bytes, aad: AssociatedData) -> tuple[str, bytes]:
         key_id, wrapped = await self._provider.wrap(dek, context=aad.context())
+        self._wraps[(self._provider.name, key_id)] += 1
         if not form.KEY_ID.fullmatch(key_id):
             raise EnvelopeError("KEK provider returned a key id that cannot be stored")
         return key_id, wrapped
@@ -203,6 +217,7 @@ class Envelope:
         dek = AESGCM.generate_key(bit_length=256)
         context = {"purpose": "self-check"}
         key_id, wrapped = await self._provider.wrap(dek, context=context)
+        self._wraps[(self._provider.name, key_id)] += 1
         unwrapped = await self._provider.unwrap(key_id, wrapped, context=context)
         if not hmac.compare_digest(unwrapped, dek):
             raise SealedValueUnreadable()

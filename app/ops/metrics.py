@@ -97,6 +97,7 @@ class DatabaseCollector(Collector):
         self.ttl = ttl
         self.values: DatabaseSnapshot = ({}, {})
         self.webhooks_pending = 0
+        self.kek_wraps: dict[tuple[str, str], int] = {}
         # App Store refresh tokens ending within each window ("7d", "30d"), already ended too.
         self.refresh_expiring: dict[str, int] = {}
         self.read_at = float("-inf")
@@ -131,6 +132,15 @@ class DatabaseCollector(Collector):
             "Data keys still wrapped by an older KEK.",
             value=self.backlog(),
         )
+        wraps = GaugeMetricFamily(
+            "vault_kek_wraps",
+            "Data keys each KEK has wrapped, ever (AES-GCM with random nonces: rotate the KEK "
+            "before 2^32; the vault warns at 2^30).",
+            labels=["provider", "key_id"],
+        )
+        for (provider, key_id), count in sorted(self.kek_wraps.items()):
+            wraps.add_metric([provider, key_id], count)
+        yield wraps
         yield GaugeMetricFamily(
             "vault_webhook_deliveries_pending",
             "Webhook deliveries not yet made (due, waiting to retry, or behind a failing one).",

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from app.ops.kek_usage import KekWrapsRepository
 from app.ops.metrics import exposition
 from app.ops.state_gauges import database_gauges, refresh_expiring
 from app.state import AppState, StateDep
@@ -54,6 +55,7 @@ async def _refresh_gauges(state: AppState) -> None:
             state.metrics.update(await database_gauges(session, state.envelope))
             state.metrics.webhooks_pending = await WebhookRepository(session).pending_count()
             state.metrics.refresh_expiring = await refresh_expiring(session)
+            state.metrics.kek_wraps = await KekWrapsRepository(session).totals()
     except Exception:  # probes and scrapes answer even while the database is away
         log.warning("database gauges unavailable")
 

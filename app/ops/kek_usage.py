@@ -1,0 +1,114 @@
+"""How many data keys each KEK has wrapped, ever, across replicas and restarts.
+
+A local KEK (and a Transit aes256-gcm96 key) wraps each data key with AES-GCM and a random
+96-bit nonce; NIST SP 800-38D bounds one key to 2^32 such encryptions. Every token refresh
+seals a new data key, so at 100,000 OAuth credentials one KEK reaches that bound in about 13
+months. The envelope counts its wraps in memory; ``WrapRecorder`` adds them to ``kek_wraps``
+every ``FLUSH_SECONDS`` and at shutdown (a crash loses at most that much counting, which the
+warning's margin absorbs), and logs ``kek.wraps_high`` once a KEK passes ``WRAP_WARNING``,
+a quarter of the bound: time to rotate the KEK (README, "Rotate the KEK").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from sqlalchemy import BigInteger, String, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.crypto import Envelope
+from app.db import Base, UtcDateTime, transaction, utcnow
+
+WRAP_LIMIT = 2**32
+WRAP_WARNING = 2**30
+FLUSH_SECONDS = 30.0
+log = logging.getLogger("vault.kek")
+
+
+class KekWraps(Base):
+    __tablename__ = "kek_wraps"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    wraps: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class KekWrapsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, counts: Counter[tuple[str, str]]) -> None:
+        """Add ``counts`` to the stored totals, atomically against other replicas."""
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        now = utcnow()
+        for (provider, key_id), count in sorted(counts.items()):
+            insert = dialect.insert(KekWraps).values(
+                provider=provider, key_id=key_id, wraps=count, updated_at=now
+            )
+            await self.session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["provider", "key_id"],
+                    set_={"wraps": KekWraps.wraps + insert.excluded.wraps, "updated_at": now},
+                )
+            )
+
+    async def totals(self) -> dict[tuple[str, str], int]:
+        rows = await self.session.execute(
+            select(KekWraps.provider, KekWraps.key_id, KekWraps.wraps)
+        )
+        return {(provider, key_id): wraps for provider, key_id, wraps in rows}
+
+
+class WrapRecorder:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], envelope: Envelope) -> None:
+        self._sessionmaker = sessionmaker
+        self._envelope = envelope
+        self._warned: set[tuple[str, str]] = set()
+
+    async def flush(self) -> None:
+        counts = self._envelope.take_wrap_counts()
+        if not counts:
+            return
+        try:
+            async with transaction(self._sessionmaker) as session:
+                repo = KekWrapsRepository(session)
+                await repo.add(counts)
+                totals = await repo.totals()
+        except Exception:  # the database is away: keep counting, store them next time
+            self._envelope.return_wrap_counts(counts)
+            log.warning("kek wrap counts not stored; kept for the next attempt")
+            return
+        for kek, wraps in totals.items():
+            if wraps >= WRAP_WARNING and kek in counts and kek not in self._warned:
+                self._warned.add(kek)
+                log.warning(
+                    "kek.wraps_high: rotate this KEK",
+                    extra={"provider": kek[0], "key_id": kek[1], "wraps": wraps,
+                           "limit": WRAP_LIMIT},
+                )  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def running(self, interval: float = FLUSH_SECONDS) -> AsyncIterator[None]:
+        """Flush every ``interval`` seconds while the block runs, and once at its end."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                await self.flush()
+
+        task = asyncio.create_task(loop(), name="kek-wrap-recorder")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self.flush()
