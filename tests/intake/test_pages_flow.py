@@ -162,3 +162,41 @@ async def test_incomplete_form_names_each_field(
         seller, path, signature_fields("has space", "MIIB") | {"consumer_id": "a b"}, csrf
     )
     assert "Consumer ID must have no spaces or line breaks" in spaced.text
+
+
+async def test_oauth_form_names_the_developer_portal_and_the_market_rules(
+    client: httpx.AsyncClient, seller: httpx.AsyncClient
+) -> None:
+    us = await create_link(client, account_id="acme-001", market="US", kind="oauth")
+    page, _ = await open_form(seller, token_path(us))
+    words = html.unescape(page.text)
+    for step in ("Developer Portal", "API Key Management", "Client ID", "Client Secret"):
+        assert step in words, step
+    assert '<input type="password" id="client_secret"' in page.text
+    assert "Channel Type (if Walmart gave you one)" in words
+    assert "<title>Send your Walmart API keys to mPorts" in page.text
+    mx = await create_link(client, account_id="acme-mx", market="MX", kind="oauth")
+    mx_path = token_path(mx)
+    _, mx_csrf = await open_form(seller, mx_path)
+    refused = await post_form(seller, mx_path, {"client_id": "c", "client_secret": "s"}, mx_csrf)
+    assert refused.status_code == 422
+    assert "Enter your Channel Type" in refused.text  # Walmart requires it in Mexico
+    assert "<title>Error: Send your Walmart API keys" in refused.text
+    assert 'value="s"' not in refused.text
+
+
+async def test_what_no_browser_sends_is_refused_without_a_server_error(
+    client: httpx.AsyncClient, seller: httpx.AsyncClient
+) -> None:
+    path = token_path(await create_link(client))
+    other = token_path(await create_link(client, account_id="b"))
+    many = {f"field{n}": "x" for n in range(50)}
+    hostile = [
+        await seller.post(path, files={"private_key": ("key.pem", b"-----BEGIN")}),
+        await seller.post(path, data=many),
+        await seller.post(other, json={"private_key": "x"}),
+        await seller.post(other, content=b"\xff\xfe=\x00", headers={"content-type": "text/plain"}),
+    ]
+    assert [answer.status_code for answer in hostile] == [400, 400, 422, 422]
+    links = (await client.get("/v1/intake-links")).json()["items"]
+    assert [(link["state"], link["failures"]) for link in links] == [("active", 0)] * 2
