@@ -6,12 +6,15 @@ simulator, the vault (``python -m app.serve --workers 2``), ``bao server -dev`` 
 RSA-signs). ``wrk`` drives every target with the same concurrency and duration, round by
 round, and the report (also written to ``tests/bench/last-run.txt``) gives throughput,
 p50/p99, error counts, ratios per round and their medians, the scale run (resident memory
-per worker and latency for random credentials, 100 vs N registered) and the simulator's
-token-call count per OAuth credential, with PASS/FAIL for each target of the issue.
+per worker, latency and CPU per answer for random credentials, uniform and by Zipf's law,
+100 vs N registered; the bulk import's rate against parsing alone; ``/metrics`` time) and
+the simulator's token-call count per OAuth credential, with PASS/FAIL for each target.
 
 Modules: :mod:`.services` (processes, database, RSS), :mod:`.wrk` (load generator),
-:mod:`.fixtures` (credentials and targets), :mod:`.loader` (bulk registration),
-:mod:`.scale` (the scale run), :mod:`.report` (tables and checks), :mod:`.runner` (the order
-of it all), :mod:`.profiling` (optional ``py-spy`` summary of one vault worker), :mod:`.machine`
-(CPU accounting: the vault idle between runs, other processes' load during each run).
+:mod:`.fixtures` (credentials and targets), :mod:`.loader` (registration over HTTP),
+:mod:`.bulk` (the import and the parse rate), :mod:`.scrape` (``/metrics`` timing),
+:mod:`.scale` (the scale run), :mod:`.scale_checks` (its targets), :mod:`.report` (tables
+and checks), :mod:`.runner` (the order of it all), :mod:`.profiling` (optional ``py-spy``
+summary of one vault worker), :mod:`.machine` (CPU accounting: the vault idle between runs,
+other processes' load during each run).
 """

@@ -25,6 +25,16 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (vault, ceiling)")
     parser.add_argument("--scale", type=int, default=100_000, help="credentials in the scale run")
     parser.add_argument("--skip-scale", action="store_true", help="no scale run")
+    parser.add_argument(
+        "--scale-only", action="store_true", help="only the scale run (no main rounds)"
+    )
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=120,
+        metavar="SECONDS",
+        help="longest wait for other processes to go quiet before each run",
+    )
     parser.add_argument("--batch", type=int, default=500, help="credentials per transaction")
     parser.add_argument(
         "--profile",
@@ -53,6 +63,8 @@ def parse(argv: list[str] | None = None) -> Options:
     for setting in args.vault_setting:
         if not setting.startswith("VAULT_") or "=" not in setting:
             parser.error(f"--vault-setting takes VAULT_NAME=VALUE, not {setting!r}")
+    if args.scale_only and args.skip_scale:
+        parser.error("--scale-only and --skip-scale leave nothing to run")
     if args.scale < 200 and not args.skip_scale:
         parser.error("--scale must be at least 200 (100 of them form the small database)")
     return Options(
@@ -64,6 +76,8 @@ def parse(argv: list[str] | None = None) -> Options:
         workers=args.workers,
         scale=args.scale,
         skip_scale=args.skip_scale,
+        scale_only=args.scale_only,
+        max_wait=args.max_wait,
         batch=args.batch,
         profile=args.profile,
         output=args.output,

@@ -53,12 +53,6 @@ def issuing_client(vault: Vault) -> str:
         return str(_created(http.post("/v1/clients", json=body))["token"])
 
 
-def bootstrap_client_id(vault: Vault) -> str:
-    with vault.admin() as http:
-        items = http.get("/v1/clients", params={"limit": 200}).json()["items"]
-    return next(str(c["id"]) for c in items if c["name"] == "bootstrap")
-
-
 def signature_body(account_id: str, consumer_id: str, key: rsa.RSAPrivateKey) -> dict[str, object]:
     auth = {
         "kind": "signature",

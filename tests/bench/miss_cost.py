@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -77,14 +78,26 @@ def _grown_by_keys(bits: int) -> float:
     return grown * 1024 / KEYS_FOR_MEMORY
 
 
-def lines() -> list[str]:
+@dataclass(frozen=True)
+class KeyCost:
+    bits: int
+    open_and_sign_us: float  # open a stored key and sign once with it
+    sign_us: float  # sign with a key in use
+    resident_bytes: float  # what a ready key holds
+
+    def line(self) -> str:
+        return (
+            f"  RSA-{self.bits}: open + first signature {self.open_and_sign_us:.0f} us, "
+            f"signature with a key in use {self.sign_us:.0f} us "
+            f"(+{self.open_and_sign_us - self.sign_us:.0f} us per miss); a ready key holds "
+            f"{self.resident_bytes / 1024:.1f} KiB resident, "
+            f"{self.resident_bytes * 100_000 / 1e6:.0f} MB for 100,000"
+        )
+
+
+def measure() -> list[KeyCost]:
     found = []
     for bits in (1024, 2048):
         fresh, warm = _signing_micros(bits)
-        size = _key_object_bytes(bits)
-        found.append(
-            f"  RSA-{bits}: open + first signature {fresh:.0f} us, signature with a key in use "
-            f"{warm:.0f} us (+{fresh - warm:.0f} us per miss); a ready key holds "
-            f"{size / 1024:.1f} KiB resident, {size * 100_000 / 1e6:.0f} MB for 100,000"
-        )
+        found.append(KeyCost(bits, fresh, warm, _key_object_bytes(bits)))
     return found

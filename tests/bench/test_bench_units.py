@@ -3,13 +3,17 @@ and the ceiling's signature (verifiable with the vault's own verifier)."""
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
 
 from app.crypto.signing import verify_request_signature
-from tests.bench import ceiling, profiling, report, services, wrk
+from tests.bench import bulk, ceiling, miss_cost, profiling, report, scale_checks, services, wrk
 from tests.replicas import ROOT
 
 WRK_OUTPUT = """Running 3s test @ http://127.0.0.1:1/x
@@ -96,3 +100,80 @@ def test_answers_are_read_from_the_vault_metrics() -> None:
         f'vault_http_requests_total{{method="POST",route="{route}",status="503"}} 2.0\n'
     )
     assert services.parse_answers(metrics) == {f"200 {route}": 7, f"503 {route}": 2}
+
+
+class _Counting(http.server.BaseHTTPRequestHandler):
+    seen: ClassVar[Counter[str]] = Counter()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.seen[self.path.split("/")[3]] += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("zipf_s", "top_share"), [(None, (0.0, 0.02)), (1.1, (0.12, 0.30))])
+def test_ids_are_picked_uniformly_or_by_zipf(
+    tmp_path: Path, zipf_s: float | None, top_share: tuple[float, float]
+) -> None:
+    ids = [f"id{k:04d}" for k in range(1, 1001)]
+    (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
+    _Counting.seen = Counter()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        target = wrk.Target("pick", url, {}, ids_file=tmp_path / "ids.txt", zipf_s=zipf_s)
+        wrk.run(target, seconds=1, concurrency=2, threads=1, work_dir=tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    total = sum(_Counting.seen.values())
+    assert total > 200
+    # Under Zipf's law (s = 1.1, 1,000 ids) the first id gets about 19 % of the calls and
+    # the ten first about half; uniformly each gets 0.1 %.
+    share = _Counting.seen["id0001"] / total
+    assert top_share[0] <= share <= top_share[1], share
+    first_ten = sum(_Counting.seen[i] for i in ids[:10]) / total
+    assert (first_ten > 0.35) == (zipf_s is not None), first_ten
+
+
+def _runs(p50_ms: float, vault_us: float, postgres_us: float) -> scale_checks.Runs:
+    result = wrk.Result("r", 1000, 1.0, p50_ms, 2 * p50_ms, 3 * p50_ms, 10.0, 0, 0, 0)
+    return scale_checks.Runs(wrk.Target("r", "http://h", {}), [result], [(vault_us, postgres_us)])
+
+
+def test_scale_checks_compare_each_figure_with_its_target() -> None:
+    measured = scale_checks.Measured(
+        count=100_000,
+        small=_runs(10.0, 650, 26),
+        uniform=_runs(19.0, 1_400, 90),  # a miss: +750 us, + 131 signing = 881 > 2 x 406
+        zipf=_runs(12.5, 800, 40),  # 1.25x: over the 1.2x target
+        final_memory=[services.Memory(1, 200_000, 210_000)],
+        distinct=50_000,
+        key=miss_cost.KeyCost(1024, 406.0, 131.0, 7_000.0),
+        small_scrapes=[0.010, 0.012, 0.011],
+        large_scrapes=[0.015, 0.030, 0.018],  # median 18 ms: 1.64x
+        parse_rate=300.0,
+        imported=bulk.Imported(99_900, 99_900, 0, 600.0, 601.0),  # 166.5/s: 0.56 of parsing
+    )
+    out = report.Report(echo=lambda _line: None)
+    scale_checks.check(out, measured)
+    assert {c.name: c.passed for c in out.checks} == {
+        "RSS per worker, 100000 credentials (50000 requested)": True,
+        "median latency 100000 uniform vs 100 credentials": True,  # 1.9x
+        "median latency 100000 Zipf s=1.1 vs 100 credentials": False,  # 1.25x
+        "cold path: worker CPU of a miss, 100000 uniform": False,
+        "PostgreSQL CPU per answer 100000 uniform vs 100": False,  # 3.46x
+        "import rate vs parse + check rate": True,
+        "GET /metrics 100000 vs 100 credentials": True,
+        "validity: other processes' load during the scale runs": True,
+        "non-2xx and socket errors (scale runs)": True,
+    }
+    cold = next(c for c in out.checks if c.name.startswith("cold path"))
+    assert cold.measured.startswith("881 us")
+    assert cold.wanted.startswith("<= 812 us")

@@ -1,12 +1,11 @@
 """Driving one target with ``wrk`` and reading its numbers.
 
 Every target is a POST with a fixed JSON body and headers (the proxy's, a GET without one);
-the scale run instead picks a
-random credential id from a file for every request. A Lua ``done`` hook prints one
-``BENCH_JSON {...}`` line with the exact counts and percentiles (microseconds), which is
-what is parsed; ``--latency`` keeps wrk's own distribution in the raw output as well.
-wrk counts a response of status >= 400 as a status error; none of the targets redirects,
-so that is every non-2xx answer.
+the scale run instead picks a random credential id from a file for every request, uniformly
+or by Zipf's law. A Lua ``done`` hook prints one ``BENCH_JSON {...}`` line with the exact
+counts and percentiles (microseconds), which is what is parsed; ``--latency`` keeps wrk's
+own distribution in the raw output as well. wrk counts a response of status >= 400 as a
+status error; none of the targets redirects, so that is every non-2xx answer.
 """
 
 from __future__ import annotations
@@ -30,8 +29,12 @@ done = function(summary, latency, requests)
 end
 """
 
+# Uniform, or Zipf's law when a second argument gives its exponent s: the id on line k of
+# the file is asked for with probability proportional to 1 / k^s (a binary search of the
+# cumulative weights per request), so a few sellers make most calls, as in real traffic.
 _RANDOM_ID = """
 local ids = {}
+local cumulative = {}
 local counter = 0
 setup = function(thread)
   counter = counter + 1
@@ -41,11 +44,28 @@ init = function(args)
   for line in io.lines(args[1]) do
     if #line > 0 then ids[#ids + 1] = line end
   end
+  local s = tonumber(args[2])
+  if s then
+    local total = 0
+    for k = 1, #ids do
+      total = total + 1 / (k ^ s)
+      cumulative[k] = total
+    end
+    for k = 1, #ids do cumulative[k] = cumulative[k] / total end
+  end
   math.randomseed(os.time() * 1000 + tid)
 end
+local pick = function()
+  if #cumulative == 0 then return math.random(#ids) end
+  local r, low, high = math.random(), 1, #cumulative
+  while low < high do
+    local middle = math.floor((low + high) / 2)
+    if cumulative[middle] < r then low = middle + 1 else high = middle end
+  end
+  return low
+end
 request = function()
-  local id = ids[math.random(#ids)]
-  return wrk.format(nil, "/v1/credentials/" .. id .. "/headers")
+  return wrk.format(nil, "/v1/credentials/" .. ids[pick()] .. "/headers")
 end
 """
 
@@ -59,7 +79,12 @@ class Target:
     body: dict[str, object] | None
     headers: dict[str, str] = field(default_factory=dict)
     ids_file: Path | None = None  # random credential per request (``url`` is the vault's base)
-    method: str = "POST"  # with body None: a GET of ``url`` (the proxy's overhead)
+Every target is a POST with a fixed JSON body and headers (the proxy's, a GET without one);
+the scale run instead picks a random credential id from a file for every request, uniformly
+or by Zipf's law. A Lua ``done`` hook prints one ``BENCH_JSON {...}`` line with the exact
+counts and percentiles (microseconds), which is what is parsed; ``--latency`` keeps wrk's
+own distribution in the raw output as well. wrk counts a response of status >= 400 as a
+status error; none of the targets redirects, so that is every non-2xx answer.
 
 
 @dataclass(frozen=True)
@@ -151,6 +176,8 @@ def run(
     ]  # fmt: skip
     if target.ids_file is not None:
         command += ["--", str(target.ids_file)]
+        if target.zipf_s is not None:
+            command.append(f"{target.zipf_s:g}")
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     if raw_log is not None:
         with raw_log.open("a") as log:
