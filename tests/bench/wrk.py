@@ -79,12 +79,8 @@ class Target:
     body: dict[str, object] | None
     headers: dict[str, str] = field(default_factory=dict)
     ids_file: Path | None = None  # random credential per request (``url`` is the vault's base)
-Every target is a POST with a fixed JSON body and headers (the proxy's, a GET without one);
-the scale run instead picks a random credential id from a file for every request, uniformly
-or by Zipf's law. A Lua ``done`` hook prints one ``BENCH_JSON {...}`` line with the exact
-counts and percentiles (microseconds), which is what is parsed; ``--latency`` keeps wrk's
-own distribution in the raw output as well. wrk counts a response of status >= 400 as a
-status error; none of the targets redirects, so that is every non-2xx answer.
+    method: str = "POST"  # with body None: a GET of ``url`` (the proxy's overhead)
+    zipf_s: float | None = None  # ids by Zipf's law with this exponent, else uniform
 
 
 @dataclass(frozen=True)
