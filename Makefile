@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install migrate run test check lint format types dockerfile bench clean
+.PHONY: install migrate run test check lint imports format types dockerfile bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,15 @@ run: migrate
 test: install
 	$(BIN)/pytest
 
-check: lint types dockerfile
+check: lint imports types dockerfile
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The package boundaries in pyproject.toml: crypto alone, state only at the top, no cycles.
+imports: install
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .

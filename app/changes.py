@@ -1,21 +1,23 @@
-"""Telling every replica that a credential or an API client changed, so none acts on a stale
-key, token or caller.
+"""How a change reaches every cache that depends on it, on every replica.
 
-Writers call ``notify_change`` inside the transaction that changes a credential (rotation,
-edit, disable, delete, token invalidation) and ``notify_client_change`` in the one that
-revokes a client; PostgreSQL delivers ``NOTIFY`` on commit to every replica's
-``ChangeListener``, which drops its caches for that credential or client at once. If the
-listening connection is lost, the snapshot recheck (``VAULT_CACHE_MAX_STALENESS_SECONDS``)
-still bounds staleness while the listener reconnects. SQLite serves one process, so there is
-nobody to tell.
+The database announces it. A migration (``2026-11-29-2210_announce_changes``) puts triggers on
+the tables that caches depend on (``credentials``, ``credential_versions``, ``oauth_tokens``,
+and ``api_clients`` for the columns callers are cached by, so a last-used stamp announces
+nothing); on commit, PostgreSQL delivers ``NOTIFY vault_credential_changes,
+'credential:<id>'`` or ``'client:<id>'`` to every replica's ``ChangeListener``. So a change made
+by any path (the API, the CLI, a migration, SQL typed by hand) is announced, and no writer has
+to remember to. The process that commits a change also announces it to itself at commit
+(``announce_commits``, from what its session flushed), so its own next request never sees the
+old entry, before the notification comes back; SQLite, which serves one process, has only
+that. Every announcement goes to one place, ``ChangeFeed``, which drops what the caches hold.
 
 The listener also vouches for what the caches read while it listens, so they need not re-read
 it every bound: an entry read on the current listening connection stays trusted while that
-connection has answered a ping started less than the bound ago. A ping's answer comes after
-every notification committed before it was sent (PostgreSQL sends pending notifications before
-it reports a command done, ReadyForQuery), so a change whose notification was lost (a
-silently dead connection) is still seen within the bound: by then the pings have failed or
-lapsed and the entry is rechecked like any other. See ``ChangeWatch``.
+connection has answered a ping started less than ``VAULT_CACHE_MAX_STALENESS_SECONDS`` ago. A
+ping's answer comes after every notification committed before it was sent (PostgreSQL sends
+pending notifications before it reports a command done, ReadyForQuery), so a change whose
+notification was lost (a silently dead connection) is still seen within the bound: by then the
+pings have failed or lapsed and the entry is rechecked like any other. See ``ChangeWatch``.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 log = logging.getLogger("vault.invalidation")
 
@@ -40,31 +43,88 @@ CHANNEL = "vault_credential_changes"
 APPLICATION_NAME = "vault-change-listener"  # how its connection shows in pg_stat_activity
 
 
-async def notify_change(session: AsyncSession, credential_id: uuid.UUID) -> None:
-    await _notify(session, f"credential:{credential_id}")
+# What each table's changes mean to the caches: (kind announced, column naming the id, the
+# columns that matter: None for all). The migration's triggers follow the same table.
+WATCHED: dict[str, tuple[str, str, frozenset[str] | None]] = {
+    "credentials": ("credential", "id", None),
+    "credential_versions": ("credential", "credential_id", None),
+    "oauth_tokens": ("credential", "credential_id", None),
+    "api_clients": (
+        "client",
+        "id",
+        frozenset({"token_hash", "revoked_at", "scopes", "account_ids", "name"}),
+    ),
+}
+_PENDING = "vault_announced_changes"  # in a session's ``info``: what its transaction changed
 
 
-async def notify_changes(session: AsyncSession, credential_ids: Sequence[uuid.UUID]) -> None:
-    """``notify_change`` for many credentials in one statement (a bulk import's batch)."""
-    if credential_ids and session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text(
-                "SELECT pg_notify(:channel, 'credential:' || id) "
-                "FROM unnest(CAST(:ids AS text[])) AS id"
-            ),
-            {"channel": CHANNEL, "ids": [str(i) for i in credential_ids]},
-        )
+class ChangeFeed:
+    """The one place that reacts to a change: it calls the handler of the change's kind."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Callable[[uuid.UUID], None]] = {}
+
+    def on(self, kind: str, handler: Callable[[uuid.UUID], None]) -> None:
+        self.handlers[kind] = handler
+
+    def announce(self, kind: str, changed: uuid.UUID) -> None:
+        handler = self.handlers.get(kind)
+        if handler is not None:
+            handler(changed)
+
+    def announce_payload(self, payload: str) -> None:
+        """A notification's payload, ``kind:uuid``; anything else is ignored."""
+        kind, _, value = payload.partition(":")
+        try:
+            changed = uuid.UUID(value)
+        except ValueError:
+            return
+        self.announce(kind, changed)
 
 
-async def notify_client_change(session: AsyncSession, client_id: uuid.UUID) -> None:
-    await _notify(session, f"client:{client_id}")
+def announce_commits(sessionmaker: async_sessionmaker[AsyncSession], feed: ChangeFeed) -> None:
+    """Announce to ``feed`` what each committed session of ``sessionmaker`` changed in the
+    watched tables (ORM writes: bulk statements on those tables are not seen here)."""
+    # A session class of its own: several apps in one process (tests) each have their feed.
+    announcing: type[Session] = type("AnnouncingSession", (Session,), {})
+    sessionmaker.configure(sync_session_class=announcing)
+
+    def flushed(session: Session, _context: object) -> None:
+        pending: set[tuple[str, uuid.UUID]] = session.info.setdefault(_PENDING, set())
+        for instance, dirty in _touched(session):
+            watched = WATCHED.get(getattr(type(instance), "__tablename__", ""))
+            if watched is None:
+                continue
+            kind, id_column, columns = watched
+            state = inspect(instance)
+            if (
+                dirty
+                and columns is not None
+                and not any(state.attrs[name].history.has_changes() for name in columns)
+            ):
+                continue
+            changed = getattr(instance, id_column)
+            if isinstance(changed, uuid.UUID):
+                pending.add((kind, changed))
+
+    def committed(session: Session) -> None:
+        for kind, changed in session.info.pop(_PENDING, set()):
+            feed.announce(kind, changed)
+
+    def rolled_back(session: Session) -> None:
+        session.info.pop(_PENDING, None)
+
+    event.listen(announcing, "after_flush", flushed)
+    event.listen(announcing, "after_commit", committed)
+    event.listen(announcing, "after_rollback", rolled_back)
 
 
-async def _notify(session: AsyncSession, payload: str) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
-        )
+def _touched(session: Session) -> list[tuple[object, bool]]:
+    return [
+        *((i, False) for i in session.new),
+        *((i, True) for i in session.dirty),
+        *((i, False) for i in session.deleted),
+    ]
 
 
 class ChangeWatch(Protocol):
@@ -95,14 +155,13 @@ class ChangeListener:
         self,
         database_url: str,
         *,
-        on_credential: Callable[[uuid.UUID], None],
-        on_client: Callable[[uuid.UUID], None],
+        feed: ChangeFeed,
         max_staleness: float,
         reconnect_seconds: float = 1.0,
     ) -> None:
         url = make_url(database_url).set(drivername="postgresql")
         self.dsn = url.render_as_string(hide_password=False)
-        self.handlers = {"credential": on_credential, "client": on_client}
+        self.feed = feed
         self.max_staleness = max_staleness
         self.reconnect_seconds = reconnect_seconds
         # Four pings per bound: one lost or slow ping does not yet end the trust. (A bound
@@ -113,6 +172,7 @@ class ChangeListener:
         self._connections = 0
         self._epoch = 0  # the listening connection's number, 0 while there is none
         self._heard_until = -math.inf  # every change committed before it has been delivered
+        self._pinged = asyncio.Event()  # set by the next ping's answer
 
     def epoch(self) -> int:
         return self._epoch
@@ -123,6 +183,13 @@ class ChangeListener:
             and epoch == self._epoch
             and time.monotonic() - self._heard_until < self.max_staleness
         )
+
+    async def caught_up(self) -> None:
+        """Return once every change committed before the call has been delivered: the
+        next ping asked after it has been answered."""
+        asked = time.monotonic()
+        while self._heard_until < asked:
+            await self._pinged.wait()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="change-listener")
@@ -167,17 +234,12 @@ class ChangeListener:
                     asked = time.monotonic()
                     await connection.fetchval("SELECT 1", timeout=max(self.ping_seconds, 1.0))
                     self._heard_until = asked
+                    self._pinged.set()
+                    self._pinged = asyncio.Event()
         finally:
             self._epoch = 0
             with contextlib.suppress(Exception):
                 await connection.close(timeout=2)
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
-        kind, _, value = payload.partition(":")
-        handler = self.handlers.get(kind)
-        try:
-            changed = uuid.UUID(value)
-        except ValueError:
-            return
-        if handler is not None:
-            handler(changed)
+        self.feed.announce_payload(payload)

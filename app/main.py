@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from app import api_docs
 from app.audit.router import router as audit_router
+from app.clients.bootstrap import prepare_callers
 from app.clients.router import router as clients_router
 from app.config import Settings, get_settings
 from app.connections.pages import router as connection_pages_router
@@ -33,12 +34,11 @@ from app.headers.fast_lane import HeadersFastLane
 from app.headers.router import router as headers_router
 from app.intake.pages import router as intake_pages_router
 from app.intake.router import router as intake_links_router
-from app.kek import build_envelope
+from app.keys.providers import build_envelope
 from app.ops.kek_usage import WrapRecorder
 from app.ops.logging import configure_logging
 from app.ops.middleware import MAX_BODY_BYTES, RequestContextMiddleware
 from app.ops.router import router as ops_router
-from app.ops.startup import prepare_callers
 from app.pages.render import STATIC_PATH, static_files
 from app.proxy.router import router as proxy_router
 from app.state import app_state

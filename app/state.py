@@ -1,4 +1,10 @@
-"""What the lifespan builds once per process, and the dependencies that hand it out."""
+"""What the lifespan builds once per process: the composition root.
+
+Only the entry points (``app.main``, ``app.cli``) import this module. Routers take what they
+need from ``request.app.state.vault`` through small typed dependencies of their own package
+(``app.credentials.deps``, ``app.ops.router.ProbeState``, ``app.auth.Authenticator``), so no
+package below imports the one that builds them all.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +12,37 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated
 
 import httpx
-from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.audit.batcher import AuditBatcher
-from app.changes import NOT_LISTENING, ChangeListener
+from app.changes import NOT_LISTENING, ChangeFeed, ChangeListener, announce_commits
 from app.clients.directory import CallerDirectory
 from app.config import Settings
 from app.connections.callback import CallbackHandler
 from app.connections.tokens import AppRefreshGrants
 from app.credentials.drift import DriftWatcher
+from app.credentials.repository import CredentialRepository
 from app.credentials.rotation import rotation_policy
 from app.credentials.testing import LiveTester
 from app.crypto import Envelope
 from app.db import ensure_sqlite_directory, is_sqlite, make_engine, make_sessionmaker
-from app.headers.keystore import KeyStore
 from app.headers.reader import AsyncpgReader, SessionReader, SnapshotReader
 from app.headers.service import HeaderIssuer
 from app.headers.snapshot import SnapshotCache
 from app.intake.handover import Handover
 from app.intake.throttle import SubmissionThrottle
+from app.keys.keystore import KeyStore
 from app.ops.kek_probe import KekProbe
-from app.ops.metrics import DatabaseCollector
+from app.ops.kek_usage import KekWrapsRepository
+from app.ops.metrics import REFRESH_WINDOWS, DatabaseCollector, DatabaseSnapshot
+from app.ops.repository import database_gauges
 from app.proxy.service import WalmartProxy
 from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
 from app.webhooks.dispatcher import WebhookDispatcher
+from app.webhooks.repository import WebhookRepository
 
 # Per worker, beside the engine's pool: enough for a burst of cache misses, which each hold a
 # connection for one short indexed read.
@@ -60,6 +68,23 @@ class AppState:
     intake_throttle: SubmissionThrottle
     kek_probe: KekProbe = field(default_factory=KekProbe)
 
+    async def database_gauges(self) -> DatabaseSnapshot:
+        """Live credentials by status and sealed values by KEK (``/metrics``, ``/readyz``)."""
+        async with self.sessionmaker() as session:
+            return await database_gauges(session, self.envelope.active_kek)
+
+    async def webhooks_pending(self) -> int:
+        async with self.sessionmaker() as session:
+            return await WebhookRepository(session).pending_count()
+
+    async def kek_wraps(self) -> dict[tuple[str, str], int]:
+        async with self.sessionmaker() as session:
+            return await KekWrapsRepository(session).totals()
+
+    async def refresh_expiring(self) -> dict[str, int]:
+        async with self.sessionmaker() as session:
+            return await CredentialRepository(session).refresh_expiring(REFRESH_WINDOWS)
+
 
 @asynccontextmanager
 async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[AppState]:
@@ -83,7 +108,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
             seconds=settings.database_timeout_seconds,
         )
     )
-    keystore = KeyStore(sessionmaker, envelope, max_keys=settings.key_cache_size)
+    keystore = KeyStore(envelope, max_keys=settings.key_cache_size)
     base_urls = {env: settings.walmart_base_url(env) for env in ("production", "sandbox")}
     broker = TokenBroker(
         sessionmaker,
@@ -97,19 +122,17 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
     )
     audit = AuditBatcher(sessionmaker, interval=settings.audit_flush_seconds)
 
-    def drop_secrets(credential_id: uuid.UUID) -> None:
+    def drop_secrets(credential_id: uuid.UUID) -> None:  # a recheck found a new version
         keystore.forget(credential_id)
         broker.forget(credential_id)
 
-    # The listener's handlers are looked up when a notification arrives, after all is built.
+    feed = ChangeFeed()
+    announce_commits(sessionmaker, feed)
     listener = (
         None
         if is_sqlite(settings.database_url)
         else ChangeListener(
-            settings.database_url,
-            on_credential=lambda changed: issuer.forget(changed),
-            on_client=lambda changed: callers.forget_client(changed),
-            max_staleness=settings.cache_max_staleness_seconds,
+            settings.database_url, feed=feed, max_staleness=settings.cache_max_staleness_seconds
         )
     )
     watch = listener or NOT_LISTENING
@@ -129,7 +152,9 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
     callers = CallerDirectory(
         sessionmaker, max_staleness=settings.cache_max_staleness_seconds, watch=watch
     )
-    tester = LiveTester(settings=settings, walmart=walmart, issuer=issuer)
+    feed.on("credential", issuer.forget)
+    feed.on("client", callers.forget_client)
+    tester = LiveTester(settings=settings, walmart=walmart, keystore=keystore, broker=broker)
     drift = DriftWatcher(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -191,13 +216,3 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         await reader.aclose()
         await http.aclose()
         await engine.dispose()
-
-
-# Every dependency is ``async def``: FastAPI runs a plain ``def`` one in a thread pool, a
-# thread hop per request on the hot path for what is an attribute lookup.
-async def get_state(request: Request) -> AppState:
-    state: AppState = request.app.state.vault
-    return state
-
-
-StateDep = Annotated[AppState, Depends(get_state)]

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import asyncpg
 import pytest
 
-from app.changes import APPLICATION_NAME, CHANNEL, ChangeListener
+from app.changes import APPLICATION_NAME, CHANNEL, ChangeFeed, ChangeListener
 from tests.conftest import _postgres_database
 
 pytestmark = [pytest.mark.postgres]
@@ -36,10 +36,12 @@ def _dsn(url: str) -> str:
 @pytest.fixture
 async def listening(postgres_url: str) -> AsyncIterator[tuple[ChangeListener, list[uuid.UUID]]]:
     heard: list[uuid.UUID] = []
+    feed = ChangeFeed()
+    feed.on("credential", heard.append)
+    feed.on("client", heard.append)
     listener = ChangeListener(
         postgres_url,
-        on_credential=heard.append,
-        on_client=heard.append,
+        feed=feed,
         max_staleness=BOUND,
         reconnect_seconds=0.1,
     )

@@ -18,10 +18,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.credentials.sealed import sealed_tables
 from app.crypto import Envelope, LocalKeyring
 from app.db import make_engine
+from app.keys.rewrap import backlog
 from app.main import create_app
-from app.ops.keks import backlog
 from tests.conftest import BOOTSTRAP_TOKEN, _empty_tables
 from tests.factories import CHANNEL_TYPE, oauth_body, rsa_key, signature_body
 from tests.walmart_sim import SimulatorControl, SimulatorServer
@@ -197,12 +198,12 @@ async def test_rewrap_survives_sigkill_and_resumes(
         while process.poll() is None and remaining > count // 2:
             await asyncio.sleep(0.005)
             async with engine.connect() as connection:
-                remaining = await backlog(AsyncSession(connection), rotated_envelope)
+                remaining = await backlog(sealed_tables(AsyncSession(connection)), rotated_envelope)
         assert process.poll() is None, "rewrap finished before it could be killed"
         process.send_signal(signal.SIGKILL)
         process.wait()
         async with engine.connect() as connection:
-            midway = await backlog(AsyncSession(connection), rotated_envelope)
+            midway = await backlog(sealed_tables(AsyncSession(connection)), rotated_envelope)
     finally:
         await engine.dispose()
     assert 0 < midway < count

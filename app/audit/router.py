@@ -11,10 +11,10 @@ from pydantic import AwareDatetime
 
 from app.audit.repository import AuditFilter, AuditRepository
 from app.audit.schemas import AuditEventOut, AuditPage
-from app.clients.auth import AuditCaller
-from app.credentials.fields import AccountId
+from app.auth import AuditCaller
 from app.db import SessionDep
 from app.errors import InvalidRequest, error_responses
+from app.fields import AccountId
 from app.pagination import PageDep, int_cursor
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.chain import PreparedEvent, prepare
 from app.audit.repository import AuditRepository
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.db import utcnow
 
 

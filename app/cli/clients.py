@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
+from app.auth import ALL_SCOPES
 from app.cli.context import OPERATOR, Context, console, run
 from app.cli.output import JsonOption, plain, print_json_lines, print_table
 from app.clients import service
 from app.clients.schemas import ClientOut
-from app.clients.scopes import ALL_SCOPES
 from app.db import transaction
 from app.pagination import PageRequest
 

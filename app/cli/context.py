@@ -12,13 +12,13 @@ import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth import Caller
 from app.cli.output import plain
-from app.clients.scopes import Caller
 from app.config import ConfigurationError, Settings, get_settings
 from app.crypto import Envelope
 from app.db import make_engine, make_sessionmaker
 from app.errors import VaultError
-from app.kek import build_envelope
+from app.keys.providers import build_envelope
 from app.ops.kek_usage import WrapRecorder
 
 T = TypeVar("T")

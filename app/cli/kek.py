@@ -11,9 +11,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.cli.context import Context, console, run
 from app.cli.output import JsonOption, plain, print_json_lines, print_table
+from app.credentials.sealed import sealed_tables
 from app.db import transaction
+from app.keys.rewrap import backlog, kek_counts, rewrap_batch
 from app.ops.kek_usage import WRAP_LIMIT, WRAP_WARNING, KekWrapsRepository
-from app.ops.keks import backlog, kek_counts, rewrap_batch
 
 app = typer.Typer(help="Key-encryption keys: status and re-wrapping.", no_args_is_help=True)
 
@@ -33,7 +34,7 @@ def status(as_json: JsonOption = False) -> None:
 
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
-            counts = await kek_counts(session)
+            counts = await kek_counts(sealed_tables(session))
             wraps = await KekWrapsRepository(session).totals()
         active = context.envelope.active_kek
         rows = [
@@ -72,14 +73,16 @@ def rewrap(
 
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
-            total = await backlog(session, context.envelope)
+            total = await backlog(sealed_tables(session), context.envelope)
         started, done = time.perf_counter(), 0
         columns = (TextColumn("rewrap"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
         with Progress(*columns, TimeRemainingColumn(), console=console) as progress:
             task = progress.add_task("rewrap", total=total)
             while True:
                 async with transaction(context.sessionmaker) as session:
-                    count = await rewrap_batch(session, context.envelope, size=batch_size)
+                    count = await rewrap_batch(
+                        sealed_tables(session), context.envelope, size=batch_size
+                    )
                 if count == 0:
                     break
                 done += count

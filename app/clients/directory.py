@@ -26,10 +26,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth import Caller
 from app.changes import NOT_LISTENING, ChangeWatch
 from app.clients.models import ApiClient
 from app.clients.repository import ApiClientRepository
-from app.clients.scopes import Caller
 from app.crypto import hash_token
 from app.db import transaction, utcnow
 from app.errors import DatabaseUnavailable, Unauthenticated
@@ -79,8 +79,6 @@ class CallerDirectory:
         self.clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._used: dict[uuid.UUID, datetime] = {}
-        # Revoked here: refused even if a request re-reads the row before the revoke commits.
-        self._revoked: set[uuid.UUID] = set()
         self._task: asyncio.Task[None] | None = None
         self._flights: SingleFlight[_Entry] = SingleFlight()
         self._generation = 0  # bumped by forget_client (see SnapshotCache)
@@ -114,7 +112,7 @@ class CallerDirectory:
         generation, epoch = self._generation, self.watch.epoch()
         async with transaction(self.sessionmaker) as session:
             client = await ApiClientRepository(session).by_token_hash(digest)
-        if client is None or client.revoked_at is not None or client.id in self._revoked:
+        if client is None or client.revoked_at is not None:
             self._entries.pop(digest, None)
             raise Unauthenticated("The bearer token is unknown or has been revoked.")
         caller = Caller(
@@ -131,10 +129,6 @@ class CallerDirectory:
         if len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
         return entry
-
-    def revoked(self, client_id: uuid.UUID) -> None:
-        self._revoked.add(client_id)
-        self.forget_client(client_id)
 
     def forget_client(self, client_id: uuid.UUID) -> None:
         self._generation += 1

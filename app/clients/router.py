@@ -6,13 +6,12 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
+from app.auth import ClientAdminCaller
 from app.clients import service
-from app.clients.auth import ClientAdminCaller
 from app.clients.schemas import ClientCreate, ClientCreated, ClientOut, ClientPage
 from app.db import SessionDep
 from app.errors import error_responses
 from app.pagination import PageDep, time_id_cursor
-from app.state import StateDep
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
@@ -58,8 +57,7 @@ async def list_clients(caller: ClientAdminCaller, session: SessionDep, page: Pag
     summary="Revoke an API client; its token is refused from the next request on",
 )
 async def revoke_client(
-    client_id: uuid.UUID, caller: ClientAdminCaller, session: SessionDep, state: StateDep
+    client_id: uuid.UUID, caller: ClientAdminCaller, session: SessionDep
 ) -> Response:
     await service.revoke_client(session, caller=caller, client_id=client_id)
-    state.callers.revoked(client_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.clients.scopes import ALL_SCOPES, Scope
-from app.credentials.fields import AccountId, Label
+from app.auth import ALL_SCOPES, Scope
+from app.fields import AccountId, Label
 
 
 class ClientCreate(BaseModel):

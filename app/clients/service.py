@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
-from app.changes import notify_client_change
+from app.auth import Caller
 from app.clients.models import ApiClient
 from app.clients.repository import ApiClientRepository
-from app.clients.scopes import Caller
 from app.crypto import hash_token, new_token
 from app.db import utcnow
 from app.errors import NotFound
@@ -57,7 +56,6 @@ async def revoke_client(session: AsyncSession, *, caller: Caller, client_id: uui
         raise NotFound(f"No active API client with id {client_id}.")
     client.revoked_at = utcnow()
     await repo.flush()
-    await notify_client_change(session, client_id)
     await record(
         session,
         action="client.revoked",
@@ -78,8 +76,6 @@ async def ensure_bootstrap_client(session: AsyncSession, *, token: str) -> None:
     if existing is not None:
         existing.token_hash = token_hash
         await repo.flush()
-        # Replicas that cached the old token keep it until told (it may have leaked).
-        await notify_client_change(session, existing.id)
         await record(
             session, action="client.rekeyed", caller=None, details={"name": BOOTSTRAP_NAME}
         )

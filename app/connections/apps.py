@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.config import Settings
 from app.connections.models import WalmartApp
 from app.connections.repository import AppRepository

@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.config import Settings
 from app.connections.apps import open_app_secret, redirect_uri
 from app.connections.models import Connection, WalmartApp

@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.connections.apps import CALLBACK_PATH
 from app.connections.callback import CallbackParams, CallbackResult
+from app.connections.deps import StateDep
 from app.connections.outcomes import PAGES
 from app.pages.render import PAGE_HEADERS, render_message
-from app.state import StateDep
 
 router = APIRouter(tags=["seller pages"])
 Param = Annotated[str | None, Query(max_length=4096)]
@@ -51,8 +51,6 @@ async def walmart_callback(
         code=code, state=state_, client_id=client_id, seller_id=seller_id, error=error
     )
     result = await state.callback.handle(params, request_id=request.state.request_id)
-    if result.credential_id is not None:
-        state.issuer.forget(result.credential_id)  # this replica's caches; others are notified
     target = _return_to(result)
     if target is not None:
         return RedirectResponse(target, status_code=303, headers=dict(PAGE_HEADERS))

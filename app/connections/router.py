@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.clients.auth import ClientAdminCaller, ReadCaller, WriteCaller
+from app.auth import ClientAdminCaller, ReadCaller, WriteCaller
 from app.config import Settings
 from app.connections import apps, service
 from app.connections.models import Connection, WalmartApp
@@ -21,11 +21,11 @@ from app.connections.schemas import (
     WalmartAppOut,
     WalmartAppRotate,
 )
-from app.credentials.fields import AccountId
 from app.db import SessionDep
+from app.deps import StateDep
 from app.errors import error_responses
+from app.fields import AccountId
 from app.pagination import PageDep, time_id_cursor
-from app.state import StateDep
 
 apps_router = APIRouter(prefix="/v1/walmart-apps", tags=["walmart apps"])
 router = APIRouter(prefix="/v1/connections", tags=["connections"])

@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from app.credentials.fields import AccountId, Environment, HeaderValue, Label, Market
 from app.credentials.schemas import Secret
+from app.fields import AccountId, Environment, HeaderValue, Label, Market
 
 ConnectionStatus = Literal["pending", "connected", "failed", "expired"]
 

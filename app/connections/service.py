@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.config import Settings
 from app.connections.apps import redirect_uri
 from app.connections.models import Connection, WalmartApp

@@ -18,17 +18,18 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
-from app.changes import notify_change
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.connections.models import Connection, WalmartApp
 from app.connections.tokens import REFRESH_TOKEN_LIFETIME
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.promotion import promote
 from app.credentials.repository import CredentialRepository
-from app.credentials.secrets import PURPOSE, PreparedSecret, associated_data
+from app.credentials.secrets import PreparedSecret
+from app.credentials.snapshot import snapshot_of
 from app.crypto import Envelope
 from app.db import utcnow
-from app.headers.snapshot import CredentialSnapshot, snapshot_of
+from app.keys.binding import PURPOSE, associated_data
+from app.keys.snapshot import CredentialSnapshot
 from app.walmart.client import AppGrant, TokenGrant
 
 KIND = "app_oauth"
@@ -93,8 +94,7 @@ async def store_connection(
     credential.refresh_expires_at = utcnow() + lifetime
     credential.status_reason = None
     await repo.flush()
-    await notify_change(session, credential.id)
-    await tokens.store_grant(session, snapshot_of(credential), grant.token_grant())
+    await tokens.store_grant(session, snapshot_of(credential, None), grant.token_grant())
     return StoredConnection(credential.id, credential.current_version, seller_id)
 
 

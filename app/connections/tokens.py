@@ -22,17 +22,16 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
-from app.changes import notify_change
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.connections.apps import open_app_secret
 from app.connections.repository import AppRepository
 from app.credentials.models import Credential
 from app.credentials.repository import CredentialRepository
-from app.credentials.secrets import associated_data
 from app.crypto import Envelope
 from app.db import transaction, utcnow
 from app.errors import NotFound, ReconnectRequired
-from app.headers.snapshot import CredentialSnapshot
+from app.keys.binding import associated_data
+from app.keys.snapshot import CredentialSnapshot
 from app.walmart.client import TokenGrant, WalmartClient
 from app.walmart.outcomes import WalmartFailure
 from app.webhooks.credential_events import status_changed
@@ -102,7 +101,6 @@ class AppRefreshGrants:
             )
             credential.refresh_expires_at = utcnow() + lifetime
             await repo.flush()
-            await notify_change(session, credential.id)
             await record(
                 session,
                 action="refresh_token.rotated",
@@ -136,7 +134,6 @@ class AppRefreshGrants:
             credential.updated_at = utcnow()
             await repo.drop_access_token(credential.id)
             await repo.flush()
-            await notify_change(session, credential.id)
             await status_changed(session, credential, before, reason=RECONNECT_REQUIRED)
             await record(
                 session,

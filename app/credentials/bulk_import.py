@@ -21,8 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record_all
-from app.changes import notify_changes
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.repository import CredentialRepository, Slot, SlotTaken
 from app.credentials.schemas import CredentialCreate
@@ -209,7 +208,6 @@ async def _store(
         version.test = test
         pairs.append((credential, version))
     await CredentialRepository(session).add_many(pairs)
-    await notify_changes(session, [credential.id for credential, _ in pairs])
     for credential, grant in grants:
         if tester is not None:
             # As for the API: the test's token serves the first headers call.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.credentials.models import Credential
 from app.credentials.testing import LiveTester
 from app.db import is_sqlite, transaction

@@ -6,18 +6,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.service import record
-from app.changes import notify_change
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.secrets import PreparedSecret
 from app.db import utcnow
 from app.errors import Conflict, NotFound
-from app.walmart.models import OAuthToken
+from app.walmart.repository import OAuthTokenRepository
 from app.webhooks.credential_events import status_changed
 from app.webhooks.events import credential_data, emit
 
@@ -66,12 +65,11 @@ async def promote(
     before = credential.status
     if credential.status != "disabled":
         credential.status = "valid" if result is not None else "untested"
-    await session.execute(delete(OAuthToken).where(OAuthToken.credential_id == credential_id))
+    await OAuthTokenRepository(session).delete(credential_id)
     try:
         await session.flush()
     except StaleDataError:
         raise Conflict("The credential changed during the rotation; retry it.") from None
-    await notify_change(session, credential_id)
     await record(
         session,
         action="credential.rotated",

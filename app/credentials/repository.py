@@ -6,16 +6,16 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from sqlalchemy import JSON, Table, delete, insert, select, update
+from sqlalchemy import JSON, Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.credentials.models import Credential, CredentialVersion
-from app.db import ASYNCPG_UNAVAILABLE, Base
+from app.db import ASYNCPG_UNAVAILABLE, Base, utcnow
 from app.errors import DatabaseUnavailable
 from app.walmart.models import OAuthToken
 
@@ -163,22 +163,32 @@ class CredentialRepository:
         return credential
 
     async def drop_access_token(self, credential_id: uuid.UUID) -> None:
-        await self.session.execute(
-            delete(OAuthToken).where(OAuthToken.credential_id == credential_id)
-        )
+        # Through the unit of work, not a bulk DELETE: the session announces what it removed.
+        token = await self.session.get(OAuthToken, credential_id)
+        if token is not None:
+            await self.session.delete(token)
+            await self.session.flush()
 
     async def destroy_versions(self, credential_id: uuid.UUID, *, keep: int | None = None) -> None:
         """Remove every sealed secret of a credential (but version ``keep``): the key material
         is gone, not flagged."""
-        await self.session.execute(
-            update(CredentialVersion)
-            .where(
-                CredentialVersion.credential_id == credential_id,
-                CredentialVersion.version != (keep if keep is not None else -1),
+        # Through the unit of work, not a bulk UPDATE: the session announces what it changed.
+        for version in await self.versions(credential_id):
+            if version.version != keep:
+                version.state, version.sealed_secret = "destroyed", None
+        await self.session.flush()
+
+    async def refresh_expiring(self, windows_days: Iterable[int]) -> dict[str, int]:
+        """Live App Store credentials whose refresh token ends within each window."""
+        now = utcnow()
+        counts = {}
+        for days in windows_days:
+            query = select(func.count()).where(
+                Credential.deleted_at.is_(None),
+                Credential.refresh_expires_at < now + timedelta(days=days),
             )
-            .values(state="destroyed", sealed_secret=None)
-            .execution_options(synchronize_session="fetch")
-        )
+            counts[f"{days}d"] = (await self.session.execute(query)).scalar_one()
+        return counts
 
     async def flush(self) -> None:
         await self.session.flush()

@@ -24,16 +24,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.config import Settings
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.promotion import promote, record_failure
 from app.credentials.schemas import OAuthAuth, SignatureAuth
-from app.credentials.secrets import PreparedSecret, prepare_secret, seal_secret
+from app.credentials.secrets import PreparedSecret, prepare_secret
 from app.credentials.service import NewCredentialTester, get_credential
 from app.crypto import Envelope
 from app.db import transaction, utcnow
 from app.errors import Conflict, CredentialTestFailed, InvalidRequest
+from app.keys.binding import seal_secret
 
 
 class _RotationInProgress(Exception):

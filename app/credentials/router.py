@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.clients.auth import ReadCaller, TestCaller, WriteCaller
+from app.auth import ReadCaller, TestCaller, WriteCaller
 from app.credentials import service
-from app.credentials.fields import AccountId, Environment, Market
+from app.credentials.deps import StateDep
 from app.credentials.models import Credential
 from app.credentials.repository import CredentialFilter
 from app.credentials.rotation import rotate_credential, rotation_policy
@@ -27,8 +27,8 @@ from app.credentials.schemas import (
 )
 from app.db import SessionDep
 from app.errors import error_responses
+from app.fields import AccountId, Environment, Market
 from app.pagination import PageDep, time_id_cursor
-from app.state import StateDep
 
 router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
 
@@ -141,16 +141,11 @@ async def get_credential(
     summary="Edit the label or channel type, or disable / re-enable",
 )
 async def update_credential(
-    credential_id: uuid.UUID,
-    body: CredentialPatch,
-    caller: WriteCaller,
-    session: SessionDep,
-    state: StateDep,
+    credential_id: uuid.UUID, body: CredentialPatch, caller: WriteCaller, session: SessionDep
 ) -> CredentialOut:
     credential = await service.update_credential(
         session, caller=caller, credential_id=credential_id, patch=body
     )
-    state.issuer.forget(credential_id)
     return credential_out(credential)
 
 
@@ -161,10 +156,9 @@ async def update_credential(
     summary="Delete a credential and destroy every version's key material",
 )
 async def delete_credential(
-    credential_id: uuid.UUID, caller: WriteCaller, session: SessionDep, state: StateDep
+    credential_id: uuid.UUID, caller: WriteCaller, session: SessionDep
 ) -> Response:
     await service.delete_credential(session, caller=caller, credential_id=credential_id)
-    state.issuer.forget(credential_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -208,17 +202,14 @@ async def rotate(
     credential_id: uuid.UUID, body: RotateRequest, caller: WriteCaller, state: StateDep
 ) -> CredentialOut:
     policy = rotation_policy(state.settings)
-    try:
-        credential = await rotate_credential(
-            state.sessionmaker,
-            state.envelope,
-            state.tester,
-            caller=caller,
-            credential_id=credential_id,
-            auth=body.auth,
-            test=body.test,
-            policy=policy,
-        )
-    finally:
-        state.issuer.forget(credential_id)
+    credential = await rotate_credential(
+        state.sessionmaker,
+        state.envelope,
+        state.tester,
+        caller=caller,
+        credential_id=credential_id,
+        auth=body.auth,
+        test=body.test,
+        policy=policy,
+    )
     return credential_out(credential)

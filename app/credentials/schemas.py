@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, SecretStr
 
-from app.credentials.fields import AccountId, Environment, HeaderValue, Label, Market
+from app.fields import AccountId, Environment, HeaderValue, Label, Market
 from app.walmart.outcomes import Outcome
 
 CredentialStatus = Literal["untested", "valid", "invalid", "disabled"]

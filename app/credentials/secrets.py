@@ -1,4 +1,4 @@
-"""Turning a submitted ``auth`` block into what gets sealed, and sealing it bound to its row.
+"""Turning a submitted ``auth`` block into what gets sealed (``app.keys.binding`` seals it).
 
 Validation happens before anything touches the database, so a bad key stores nothing.
 """
@@ -6,19 +6,13 @@ Validation happens before anything touches the database, so a bad key stores not
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
-from typing import Protocol
 
-from app.credentials.models import Credential
 from app.credentials.schemas import OAuthAuth, SignatureAuth
-from app.crypto import AssociatedData, Envelope, InvalidPrivateKey
+from app.crypto import InvalidPrivateKey
 from app.crypto.key_worker import parse_private_key_in_worker
 from app.errors import InvalidPrivateKeyError, InvalidRequest, SchemeNotAvailable
 from app.walmart.markets import MARKETS, channel_type_required
-
-PURPOSE = {"signature": "signing_key", "oauth": "client_secret", "app_oauth": "refresh_token"}
-TOKEN_PURPOSE = "access_token"  # noqa: S105  (a label in the associated data)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -81,38 +75,3 @@ def _oauth_fingerprint(client_id: str, secret: bytes) -> str:
     digest = hashlib.sha256(b"mports-vault/oauth-fingerprint/v1\0")
     digest.update(client_id.encode() + b"\0" + secret)
     return digest.hexdigest()
-
-
-class CredentialRef(Protocol):
-    """What binds a sealed value to its row: a credential row or a hot-path snapshot."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def account_id(self) -> str: ...
-    @property
-    def market(self) -> str: ...
-    @property
-    def environment(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-
-
-def associated_data(
-    credential: CredentialRef, version: int, purpose: str | None = None
-) -> AssociatedData:
-    """The row binding of a sealed value; ``purpose`` defaults to the credential's secret."""
-    return AssociatedData(
-        credential_id=str(credential.id),
-        version=version,
-        account_id=credential.account_id,
-        market=credential.market,
-        environment=credential.environment,
-        purpose=purpose or PURPOSE[credential.kind],
-    )
-
-
-async def seal_secret(
-    envelope: Envelope, credential: Credential, version: int, plaintext: bytes
-) -> str:
-    return await envelope.seal(plaintext, aad=associated_data(credential, version))

@@ -11,15 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.service import record
-from app.changes import notify_change
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.repository import CredentialFilter, CredentialRepository
 from app.credentials.schemas import CredentialCreate, CredentialPatch
-from app.credentials.secrets import PreparedSecret, prepare_secret, seal_secret
+from app.credentials.secrets import PreparedSecret, prepare_secret
 from app.crypto import Envelope
 from app.db import utcnow
 from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
+from app.keys.binding import seal_secret
 from app.pagination import PageRequest
 from app.walmart.client import TokenGrant
 from app.walmart.markets import channel_type_required
@@ -69,7 +69,6 @@ async def create_credential(
         await repo.add(credential, version)
     except IntegrityError:
         raise _slot_taken(body.account_id, body.market, body.environment) from None
-    await notify_change(session, credential.id)  # replicas that found the slot empty forget it
     if tester is not None and grant is not None:
         # The test's token is as good as any: the first headers call needs no token call.
         await tester.keep_token(session, credential, grant)
@@ -210,7 +209,6 @@ async def update_credential(
         await CredentialRepository(session).flush()
     except StaleDataError:
         raise Conflict("The credential changed at the same time; retry the edit.") from None
-    await notify_change(session, credential.id)
     await record(
         session,
         action="credential.updated",
@@ -244,7 +242,6 @@ async def delete_credential(
     except StaleDataError:
         raise Conflict("The credential changed at the same time; retry the delete.") from None
     await repo.destroy_versions(credential.id)
-    await notify_change(session, credential.id)
     await record(
         session,
         action="credential.deleted",

@@ -9,18 +9,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
-from app.changes import notify_change
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.config import Settings
 from app.credentials.models import Credential
 from app.credentials.repository import CredentialRepository
 from app.credentials.secrets import PreparedSecret
 from app.credentials.service import get_credential
+from app.credentials.snapshot import snapshot_of
 from app.crypto import load_sealed_pkcs8
 from app.db import utcnow
-from app.headers.service import HeaderIssuer
-from app.headers.snapshot import snapshot_of
+from app.keys.keystore import KeyStore
 from app.ops.metrics import TESTS
+from app.walmart.broker import TokenBroker
 from app.walmart.client import TokenGrant, WalmartClient
 from app.walmart.live_test import TestTarget, run_live_test
 from app.webhooks.credential_events import status_changed
@@ -33,11 +33,15 @@ VERDICTS = {"valid": "valid", "invalid_credentials": "invalid", "channel_mismatc
 
 @dataclass
 class LiveTester:
+    """Runs live tests with what it needs: the Walmart client, the key store that opens the
+    secret, and the broker that keeps an OAuth test's token for the next headers call."""
+
     __test__ = False  # not a pytest test class
 
     settings: Settings
     walmart: WalmartClient
-    issuer: HeaderIssuer
+    keystore: KeyStore
+    broker: TokenBroker
 
     async def check_new(
         self, prepared: PreparedSecret, *, market: str, environment: str
@@ -66,7 +70,7 @@ class LiveTester:
         self, session: AsyncSession, credential: Credential, grant: TokenGrant
     ) -> None:
         """Cache the token a registration test obtained, for the credential now stored."""
-        await self.issuer.broker.store_grant(session, snapshot_of(credential), grant)
+        await self.broker.store_grant(session, snapshot_of(credential, None), grant)
 
     async def check_stored(
         self,
@@ -78,7 +82,9 @@ class LiveTester:
     ) -> dict[str, Any]:
         """Test a stored credential's current version and keep the result on it."""
         credential = await get_credential(session, caller=caller, credential_id=credential_id)
-        snapshot = snapshot_of(credential)
+        repo = CredentialRepository(session)
+        version = await repo.version(credential.id, credential.current_version)
+        snapshot = snapshot_of(credential, version.sealed_secret if version else None)
         target = TestTarget(
             kind=credential.kind,
             base_url=self.settings.walmart_base_url(credential.environment),
@@ -86,27 +92,23 @@ class LiveTester:
             public_id=credential.public_id,
             channel_type=credential.channel_type,
         )
-        keystore = self.issuer.keystore
         secret = (
-            await keystore.signing_key(snapshot)
+            await self.keystore.signing_key(snapshot)
             if credential.kind == "signature"
-            else await keystore.open_secret(snapshot)
+            else await self.keystore.open_secret(snapshot)
         )
         result, grant = await run_live_test(
             self.walmart, target, secret=secret, budget=self.settings.walmart_timeout_seconds
         )
         TESTS.labels(result["outcome"], trigger).inc()
-        repo = CredentialRepository(session)
         credential.last_test = result
         before = credential.status
         if credential.status != "disabled" and result["outcome"] in VERDICTS:
             credential.status = VERDICTS[result["outcome"]]
         credential.updated_at = utcnow()
-        version = await repo.version(credential.id, credential.current_version)
         if version is not None:
             version.test = result
         await repo.flush()
-        await notify_change(session, credential.id)  # the status replicas hold changed
         reason = "drift" if trigger == "schedule" else "test_failed"
         await status_changed(session, credential, before, reason=reason)
         await record(
@@ -123,7 +125,6 @@ class LiveTester:
                 "trigger": trigger,
             },
         )
-        self.issuer.snapshots.forget(credential.id)
         if grant is not None:
-            await self.issuer.broker.store_grant(session, snapshot, grant)
+            await self.broker.store_grant(session, snapshot, grant)
         return result

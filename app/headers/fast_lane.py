@@ -25,9 +25,9 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.clients.scopes import Caller
-from app.credentials.fields import AccountId
+from app.auth import Caller
 from app.errors import Unauthenticated
+from app.fields import AccountId
 from app.headers.router import router
 from app.headers.schemas import AccountHeadersRequest, HeadersOut, HeadersRequest
 from app.headers.service import HeaderIssuer

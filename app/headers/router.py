@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from app.clients.auth import HeadersCaller
-from app.credentials.fields import AccountId
+from app.auth import HeadersCaller
 from app.db import SessionDep
 from app.errors import error_responses
+from app.fields import AccountId
 from app.headers.schemas import AccountHeadersRequest, HeadersOut, HeadersRequest
 from app.headers.service import HeaderIssuer
 

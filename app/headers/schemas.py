@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.credentials.fields import Environment, Market
+from app.fields import Environment, Market
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

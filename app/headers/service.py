@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.batcher import AuditBatcher
 from app.audit.service import record
-from app.changes import notify_change
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.config import Settings
 from app.errors import (
     CredentialDisabled,
@@ -31,9 +30,10 @@ from app.errors import (
     WalmartTimeout,
     WalmartUnreachable,
 )
-from app.headers.keystore import KeyStore
 from app.headers.schemas import HeadersOut
-from app.headers.snapshot import CredentialSnapshot, SnapshotCache
+from app.headers.snapshot import SnapshotCache
+from app.keys.keystore import KeyStore
+from app.keys.snapshot import CredentialSnapshot
 from app.ops.metrics import HEADERS_ISSUED
 from app.walmart.broker import TokenBroker
 from app.walmart.markets import DEFAULT_ACCEPT
@@ -203,8 +203,6 @@ class HeaderIssuer:
                 details={"kind": snapshot.kind},
             )
         await self.broker.invalidate(session, credential_id)
-        await notify_change(session, credential_id)
-        self.snapshots.forget(credential_id)
         await record(
             session,
             action="token.invalidated",

@@ -15,39 +15,17 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TypeVar
 
 from app.changes import NOT_LISTENING, ChangeWatch
-from app.credentials.models import Credential
 from app.db import utcnow
 from app.headers.reader import SnapshotReader, SnapshotRow
+from app.keys.snapshot import CredentialSnapshot
 from app.single_flight import SingleFlight
 
 Slot = tuple[str, str, str]  # account id, market, environment
 K = TypeVar("K")
 V = TypeVar("V")
-
-
-@dataclass(frozen=True, slots=True)
-class CredentialSnapshot:
-    id: uuid.UUID
-    account_id: str
-    market: str
-    environment: str
-    kind: str
-    public_id: str
-    channel_type: str | None
-    version: int
-    status: str
-    token_fetched_at: datetime | None  # the shared token's fetch time, as of ``loaded_wall``
-    loaded_wall: datetime
-    loaded_at: float  # monotonic
-    # The current version's sealed secret when read with the snapshot (one query per miss);
-    # ciphertext, but kept out of reprs all the same.
-    sealed_secret: str | None = field(default=None, repr=False, compare=False)
-    epoch: int = field(default=0, compare=False)  # the listening connection it was read under
 
 
 class SnapshotCache:
@@ -192,22 +170,3 @@ def _bounded_put(entries: OrderedDict[K, V], key: K, value: V, limit: int) -> No
 
 def _slot_of(snapshot: CredentialSnapshot) -> Slot:
     return (snapshot.account_id, snapshot.market, snapshot.environment)
-
-
-def snapshot_of(
-    credential: Credential, *, token_fetched_at: datetime | None = None, at: float | None = None
-) -> CredentialSnapshot:
-    return CredentialSnapshot(
-        id=credential.id,
-        account_id=credential.account_id,
-        market=credential.market,
-        environment=credential.environment,
-        kind=credential.kind,
-        public_id=credential.public_id,
-        channel_type=credential.channel_type,
-        version=credential.current_version,
-        status=credential.status,
-        token_fetched_at=token_fetched_at,
-        loaded_wall=utcnow(),
-        loaded_at=time.monotonic() if at is None else at,
-    )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.credentials.models import Credential
 from app.credentials.repository import CredentialRepository
 from app.credentials.rotation import RotationPolicy, rotate_credential

@@ -17,13 +17,13 @@ from app.credentials.models import Credential
 from app.db import SessionDep, transaction
 from app.errors import ServiceUnavailable
 from app.intake import handover
+from app.intake.deps import IntakeState, StateDep
 from app.intake.form import FormErrors, fields_for, parse_auth
 from app.intake.handover import LinkBusy, LinkGone, link_caller, record_refusal
 from app.intake.models import IntakeLink, LinkState
 from app.intake.refusals import Refusal
 from app.intake.tokens import csrf_matches, csrf_token
 from app.pages.render import render_message, render_page
-from app.state import AppState, StateDep
 
 router = APIRouter(prefix="/intake", include_in_schema=False)
 
@@ -95,7 +95,6 @@ async def submit_form(token: str, request: Request, state: StateDep) -> Any:
             status_code=503,
             outcome="problem",
         )
-    state.issuer.forget(credential.id)
     return _done_page(request, credential)
 
 
@@ -171,7 +170,7 @@ def _done_page(request: Request, credential: Credential) -> HTMLResponse:
 
 
 def _gone_page(
-    request: Request, state: AppState, link_state: LinkState | None, *, first: str = ""
+    request: Request, state: IntakeState, link_state: LinkState | None, *, first: str = ""
 ) -> HTMLResponse:
     contact = state.settings.intake_contact
     why = {

@@ -7,15 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.clients.auth import ReadCaller, WriteCaller
-from app.credentials.fields import AccountId
+from app.auth import ReadCaller, WriteCaller
 from app.db import SessionDep, utcnow
+from app.deps import StateDep
 from app.errors import error_responses
+from app.fields import AccountId
 from app.intake import service
 from app.intake.models import IntakeLink
 from app.intake.schemas import IntakeLinkCreate, IntakeLinkCreated, IntakeLinkOut, IntakeLinkPage
 from app.pagination import PageDep, time_id_cursor
-from app.state import StateDep
 
 router = APIRouter(prefix="/v1/intake-links", tags=["hand-over links"])
 

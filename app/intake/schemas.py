@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.credentials.fields import AccountId, Environment, Label, Market
+from app.fields import AccountId, Environment, Label, Market
 from app.intake.models import LinkState
 
 DEFAULT_HOURS = 72

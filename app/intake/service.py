@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.credentials.repository import CredentialRepository
 from app.credentials.service import get_credential
 from app.db import utcnow

@@ -3,22 +3,57 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.ops.kek_usage import KekWrapsRepository
-from app.ops.metrics import exposition
-from app.ops.state_gauges import database_gauges, refresh_expiring
-from app.state import AppState, StateDep
-from app.webhooks.repository import WebhookRepository
+from app.config import Settings
+from app.crypto import Envelope
+from app.ops.kek_probe import KekProbe
+from app.ops.metrics import DatabaseCollector, DatabaseSnapshot, exposition
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("vault.ops")
+
+
+class ProbeState(Protocol):
+    """What the probes take from the lifespan state (``app.state.AppState`` provides it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def engine(self) -> AsyncEngine: ...
+    @property
+    def envelope(self) -> Envelope: ...
+    @property
+    def metrics(self) -> DatabaseCollector: ...
+    @property
+    def kek_probe(self) -> KekProbe: ...
+
+    async def database_gauges(self) -> DatabaseSnapshot:
+        """Credentials by status and data keys by KEK, read from the database."""
+
+    async def webhooks_pending(self) -> int:
+        """Webhook deliveries waiting in the outbox."""
+
+    async def refresh_expiring(self) -> dict[str, int]:
+        """Live App Store credentials whose refresh token ends within each window."""
+
+    async def kek_wraps(self) -> dict[tuple[str, str], int]:
+        """Data keys wrapped per KEK so far (``app.ops.kek_usage``)."""
+
+
+async def get_state(request: Request) -> ProbeState:
+    state: ProbeState = request.app.state.vault
+    return state
+
+
+StateDep = Annotated[ProbeState, Depends(get_state)]
 
 
 class Health(BaseModel):
@@ -47,15 +82,14 @@ async def metrics(state: StateDep) -> PlainTextResponse:
     return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
 
-async def _refresh_gauges(state: AppState) -> None:
+async def _refresh_gauges(state: ProbeState) -> None:
     if not state.metrics.stale():
         return
     try:
-        async with state.sessionmaker() as session:
-            state.metrics.update(await database_gauges(session, state.envelope))
-            state.metrics.webhooks_pending = await WebhookRepository(session).pending_count()
-            state.metrics.refresh_expiring = await refresh_expiring(session)
-            state.metrics.kek_wraps = await KekWrapsRepository(session).totals()
+        state.metrics.update(await state.database_gauges())
+        state.metrics.webhooks_pending = await state.webhooks_pending()
+        state.metrics.refresh_expiring = await state.refresh_expiring()
+        state.metrics.kek_wraps = await state.kek_wraps()
     except Exception:  # probes and scrapes answer even while the database is away
         log.warning("database gauges unavailable")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.responses import StreamingResponse
 
-from app.clients.auth import WalmartCaller
-from app.credentials.fields import AccountId, Environment, Market
+from app.auth import WalmartCaller
 from app.errors import error_responses
+from app.fields import AccountId, Environment, Market
 from app.proxy.service import ProxyCall, WalmartProxy
 
 router = APIRouter(tags=["proxy"])

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.db import transaction
 from app.errors import NotFound, WalmartTimeout, WalmartUnreachable
 from app.headers.service import HeaderIssuer
-from app.headers.snapshot import CredentialSnapshot
+from app.keys.snapshot import CredentialSnapshot
 from app.proxy.forwarding import back_to_caller, towards_walmart
 from app.walmart.client import basic_authorization
 from app.walmart.markets import DEFAULT_ACCEPT, MARKETS

@@ -33,20 +33,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
-from app.changes import notify_change
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.db import utcnow
 from app.errors import ReconnectRequired
-from app.headers.keystore import KeyStore
-from app.headers.snapshot import CredentialSnapshot
+from app.keys.keystore import KeyStore
+from app.keys.snapshot import CredentialSnapshot
 from app.ops.metrics import TOKEN_CACHE_HITS, TOKEN_FETCHES
 from app.walmart.client import TokenGrant, WalmartClient
-from app.walmart.models import OAuthToken
 from app.walmart.outcomes import WalmartFailure, failure_from_exception
+from app.walmart.repository import OAuthTokenRepository
 
 # A token this close to its end is not handed out even when a refresh fails: the caller could
 # not finish its Walmart call with it.
@@ -196,13 +194,9 @@ class TokenBroker:
     async def _lock(self, session: AsyncSession, credential_id: uuid.UUID, *, wait: bool) -> bool:
         """Take the credential's advisory lock; when waiting, poll so no statement outlives the
         database timeout and the wait ends with the Walmart time budget."""
-        key = int.from_bytes(credential_id.bytes[:8], "big", signed=True)
         deadline = asyncio.get_running_loop().time() + self.timeout
         while True:
-            got = await session.execute(
-                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}
-            )
-            if got.scalar_one():
+            if await OAuthTokenRepository(session).try_refresh_lock(credential_id):
                 return True
             if not wait:
                 return False
@@ -215,7 +209,7 @@ class TokenBroker:
     async def _stored(
         self, session: AsyncSession, snapshot: CredentialSnapshot
     ) -> CachedToken | None:
-        row = await session.get(OAuthToken, snapshot.id, populate_existing=True)
+        row = await OAuthTokenRepository(session).get(snapshot.id)
         if row is None or row.version != snapshot.version:
             return None
         token = await self.keystore.open_token(snapshot, row.sealed_token)
@@ -256,16 +250,13 @@ class TokenBroker:
         now = utcnow()
         expires_at = now + timedelta(seconds=grant.expires_in)
         sealed = await self.keystore.seal_token(snapshot, grant.access_token)
-        row = await session.get(OAuthToken, snapshot.id)
-        if row is None:
-            row = OAuthToken(credential_id=snapshot.id)
-            session.add(row)
-        row.version, row.sealed_token = snapshot.version, sealed
-        row.expires_at, row.fetched_at = expires_at, now
-        await session.flush()
-        # Other replicas drop the token they hold and take this one from the row: without
-        # it, their snapshots (kept while the listener vouches) would never show the refresh.
-        await notify_change(session, snapshot.id)
+        await OAuthTokenRepository(session).put(
+            snapshot.id,
+            version=snapshot.version,
+            sealed_token=sealed,
+            expires_at=expires_at,
+            fetched_at=now,
+        )
         return CachedToken(snapshot.version, grant.access_token, expires_at, now)
 
     def _back_off(self, credential_id: uuid.UUID, failure: WalmartFailure) -> _Backoff:
@@ -289,8 +280,7 @@ class TokenBroker:
 
     async def invalidate(self, session: AsyncSession, credential_id: uuid.UUID) -> None:
         """Drop the shared and the local token; the next headers call fetches a new one."""
-        await session.execute(delete(OAuthToken).where(OAuthToken.credential_id == credential_id))
-        self.forget(credential_id)
+        await OAuthTokenRepository(session).delete(credential_id)
 
     def forget(self, credential_id: uuid.UUID) -> None:
         self._memory.pop(credential_id, None)

@@ -6,11 +6,11 @@ import uuid
 
 from fastapi import APIRouter, Body, Response, status
 
-from app.clients.auth import ClientAdminCaller
+from app.auth import ClientAdminCaller
 from app.db import SessionDep
+from app.deps import StateDep
 from app.errors import error_responses
 from app.pagination import PageDep, int_cursor, time_id_cursor
-from app.state import StateDep
 from app.webhooks import service
 from app.webhooks.schemas import (
     Attempt,

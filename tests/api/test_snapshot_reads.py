@@ -12,12 +12,14 @@ import httpx
 import pytest
 
 from app.changes import ChangeListener
+from app.credentials.sealed import sealed_tables
 from app.crypto import Envelope, LocalKeyring
 from app.db import make_engine, transaction
 from app.errors import DatabaseUnavailable
 from app.headers.reader import AsyncpgReader, SnapshotReader, SnapshotRow
-from app.headers.snapshot import CredentialSnapshot, SnapshotCache
-from app.ops.keks import rewrap_batch
+from app.headers.snapshot import SnapshotCache
+from app.keys.rewrap import rewrap_batch
+from app.keys.snapshot import CredentialSnapshot
 from app.state import AppState
 from tests.api.walmart_setup import headers_for, signature_credential
 from tests.factories import CHANNEL_TYPE, new_rsa_key, signature_auth
@@ -175,6 +177,8 @@ async def test_postgres_keeps_what_its_listener_vouches_for_and_sqlite_rereads(
     if listening:  # the listener connects at start-up; reads before it are not vouched for
         assert isinstance(snapshots.watch, ChangeListener)
         await asyncio.wait_for(snapshots.watch.connected.wait(), timeout=10)
+        # Earlier tests' clean-up is announced too: let those announcements arrive first.
+        await asyncio.wait_for(snapshots.watch.caught_up(), timeout=10)
     reader = CountingReader(snapshots.reader)
     snapshots.reader = reader
     snapshots.forget(uuid.UUID(credential["id"]))
@@ -209,7 +213,7 @@ async def test_a_rewrap_makes_every_listening_replica_drop_the_old_sealed_secret
         LocalKeyring.parse(f"{LocalKeyring.generate_spec('next-1')},{keks.get_secret_value()}")
     )
     async with transaction(vault_state.sessionmaker) as session:
-        assert await rewrap_batch(session, rotated, size=10) == 1
+        assert await rewrap_batch(sealed_tables(session), rotated, size=10) == 1
     started = asyncio.get_running_loop().time()
     while (now := await snapshots.get(credential_id)) is before:
         # Well inside the bound: only the notification can have dropped it.

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cli.context import OPERATOR
 from app.credentials.bulk_import import ImportLine, import_batch, parse_line
 from app.credentials.models import Credential
+from app.credentials.sealed import sealed_tables
 from app.crypto import Envelope, LocalKeyring
 from app.db import transaction
-from app.ops.keks import kek_counts, rewrap_batch
+from app.keys.rewrap import kek_counts, rewrap_batch
 from app.ops.models import StateCount
 from app.state import AppState
 from tests.api.test_metrics import value
@@ -43,7 +44,7 @@ async def recounted(session: AsyncSession) -> tuple[dict[str, int], Counter[tupl
         .where(Credential.deleted_at.is_(None))
         .group_by(Credential.status)
     )
-    return {status: count for status, count in rows}, await kek_counts(session)
+    return {status: count for status, count in rows}, await kek_counts(sealed_tables(session))
 
 
 async def assert_counts_true(state: AppState) -> tuple[dict[str, int], Counter[tuple[str, str]]]:
@@ -100,7 +101,7 @@ async def test_counts_follow_every_change(
     # A KEK rotation moves data keys from one label to another, batch by batch.
     rotated = Envelope(LocalKeyring.parse(f"{LocalKeyring.generate_spec('test-3')},{local_keks}"))
     async with transaction(vault_state.sessionmaker) as session:
-        assert await rewrap_batch(session, rotated, size=3) == 3
+        assert await rewrap_batch(sealed_tables(session), rotated, size=3) == 3
     _, by_kek = await assert_counts_true(vault_state)
     assert by_kek[("local", "test-3")] == 3
 

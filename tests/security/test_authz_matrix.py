@@ -22,7 +22,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from app.clients.scopes import ALL_SCOPES
+from app.auth import ALL_SCOPES
 from tests.api.helpers import bearer, new_client_token
 from tests.conftest import BOOTSTRAP_TOKEN
 from tests.factories import oauth_body

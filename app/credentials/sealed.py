@@ -1,0 +1,82 @@
+"""The tables that hold sealed values, as ``app.keys.rewrap`` sees them: credential versions'
+secrets and stored access tokens. Each binds its values to their credential row, so both
+join ``credentials``. Flushes, never commits."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from functools import partial
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.credentials.models import Credential, CredentialVersion
+from app.keys.binding import TOKEN_PURPOSE, associated_data
+from app.keys.repository import count_by_kek, count_not_on, not_on
+from app.keys.rewrap import SealedTable, SealedValue
+from app.walmart.models import OAuthToken
+
+
+class SealedSecrets:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def count_by_kek(self) -> Counter[tuple[str, str]]:
+        return await count_by_kek(self.session, CredentialVersion.sealed_secret)
+
+    async def count_not_on(self, prefix: str) -> int:
+        return await count_not_on(self.session, CredentialVersion.sealed_secret, prefix)
+
+    async def not_on(self, prefix: str, limit: int) -> Sequence[SealedValue]:
+        query = (
+            select(CredentialVersion, Credential)
+            .join(Credential, Credential.id == CredentialVersion.credential_id)
+            .where(
+                CredentialVersion.sealed_secret.is_not(None),
+                not_on(CredentialVersion.sealed_secret, prefix),
+            )
+            .limit(limit)
+            .with_for_update(of=CredentialVersion, skip_locked=True)
+        )
+        return [
+            SealedValue(
+                version.sealed_secret or "",
+                associated_data(credential, version.version),
+                partial(setattr, version, "sealed_secret"),
+            )
+            for version, credential in (await self.session.execute(query)).all()
+        ]
+
+
+class SealedTokens:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def count_by_kek(self) -> Counter[tuple[str, str]]:
+        return await count_by_kek(self.session, OAuthToken.sealed_token)
+
+    async def count_not_on(self, prefix: str) -> int:
+        return await count_not_on(self.session, OAuthToken.sealed_token, prefix)
+
+    async def not_on(self, prefix: str, limit: int) -> Sequence[SealedValue]:
+        query = (
+            select(OAuthToken, Credential)
+            .join(Credential, Credential.id == OAuthToken.credential_id)
+            .where(not_on(OAuthToken.sealed_token, prefix))
+            .limit(limit)
+            .with_for_update(of=OAuthToken, skip_locked=True)
+        )
+        return [
+            SealedValue(
+                token.sealed_token,
+                associated_data(credential, token.version, TOKEN_PURPOSE),
+                partial(setattr, token, "sealed_token"),
+            )
+            for token, credential in (await self.session.execute(query)).all()
+        ]
+
+
+def sealed_tables(session: AsyncSession) -> list[SealedTable]:
+    """Every table holding sealed values, in one session."""
+    return [SealedSecrets(session), SealedTokens(session)]

@@ -1,0 +1,60 @@
+"""The one place that opens sealed secrets: the signing, token and live-test paths come here.
+
+It opens what it is handed (a snapshot carries its current version's sealed secret, read with
+it in one query) and reads no table itself. Decrypted signing keys are kept in a bounded LRU
+keyed by (credential id, version), so a rotation naturally stops using the old entry and
+``forget`` drops it at once. The bound is small on purpose: an OpenSSL RSA key object costs
+several KB, and under random access a larger cache barely raises the hit rate (a miss costs
+an unseal). Nothing here logs, and nothing returned carries a ``repr`` that shows key material.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from cachetools import LRUCache
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from app.crypto import Envelope, load_sealed_pkcs8
+from app.errors import NotFound
+from app.keys.binding import TOKEN_PURPOSE, associated_data
+from app.keys.snapshot import CredentialSnapshot
+
+
+class KeyStore:
+    def __init__(self, envelope: Envelope, *, max_keys: int = 2_000) -> None:
+        self.envelope = envelope
+        self._keys: LRUCache[tuple[uuid.UUID, int], RSAPrivateKey] = LRUCache(maxsize=max_keys)
+
+    def __repr__(self) -> str:
+        return f"KeyStore(cached_keys={len(self._keys)})"
+
+    async def signing_key(self, snapshot: CredentialSnapshot) -> RSAPrivateKey:
+        slot = (snapshot.id, snapshot.version)
+        key = self._keys.get(slot)
+        if key is None:
+            key = self._keys[slot] = load_sealed_pkcs8(await self.open_secret(snapshot))
+        return key
+
+    async def open_secret(self, snapshot: CredentialSnapshot) -> bytes:
+        """The plaintext secret of the snapshot's version (PKCS#8 DER or client secret)."""
+        if snapshot.sealed_secret is None:  # destroyed: the credential was deleted meanwhile
+            raise NotFound(f"Credential {snapshot.id} has no key material any more.")
+        return await self.envelope.open(
+            snapshot.sealed_secret, aad=associated_data(snapshot, snapshot.version)
+        )
+
+    async def seal_token(self, snapshot: CredentialSnapshot, token: str) -> str:
+        return await self.envelope.seal(
+            token.encode(), aad=associated_data(snapshot, snapshot.version, TOKEN_PURPOSE)
+        )
+
+    async def open_token(self, snapshot: CredentialSnapshot, sealed: str) -> str:
+        plaintext = await self.envelope.open(
+            sealed, aad=associated_data(snapshot, snapshot.version, TOKEN_PURPOSE)
+        )
+        return plaintext.decode()
+
+    def forget(self, credential_id: uuid.UUID) -> None:
+        for slot in [s for s in self._keys if s[0] == credential_id]:
+            self._keys.pop(slot, None)
