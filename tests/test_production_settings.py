@@ -8,9 +8,9 @@ import secrets
 from pathlib import Path
 
 import pytest
-from app.keys.providers import build_envelope
 
 from app.config import ConfigurationError, Settings
+from app.keys.providers import build_envelope
 from tests.test_startup import make_settings
 
 
