@@ -8,12 +8,14 @@ Walmart would after "Regenerate Key". The Python block then runs with the SDK im
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,9 +23,11 @@ from tests.conftest import BOOTSTRAP_TOKEN, PUBLIC_URL, ROOT, migrate
 from tests.factories import CHANNEL_TYPE, new_rsa_key, public_pem, seller_center_key
 from tests.replicas import Replicas
 from tests.walmart_sim import SimulatorControl, SimulatorServer
+from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 BLOCK = re.compile(r"<!-- readme-test -->\n```(sh|python)\n(.*?)```", re.DOTALL)
+RECEIVER_BLOCK = re.compile(r"<!-- readme-receiver -->\n```python\n(.*?)```", re.DOTALL)
 
 
 def readme_blocks() -> list[tuple[str, str]]:
@@ -34,6 +38,18 @@ def test_readme_marks_examples() -> None:
     kinds = [kind for kind, _ in readme_blocks()]
     assert kinds.count("sh") >= 6
     assert kinds.count("python") == 1
+
+
+def readme_receiver(secret: str, receiver: Receiver) -> list[str]:
+    """The README's receiver code, run on what the vault delivered to a real receiver."""
+    (code,) = RECEIVER_BLOCK.findall((ROOT / "README.md").read_text())
+    namespace: dict[str, Any] = {}
+    os.environ["VAULT_WEBHOOK_SECRET"] = secret
+    try:
+        exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102  (our own README)
+    finally:
+        del os.environ["VAULT_WEBHOOK_SECRET"]
+    return [namespace["on_webhook"](r.body, r.headers) for r in receiver.received]
 
 
 def test_readme_examples_run(
@@ -68,6 +84,13 @@ def test_readme_examples_run(
         '--data-urlencode "private_key=$SELLER_PRIVATE_KEY" '
         '--data-urlencode "channel_type=$CHANNEL_TYPE" > /dev/null\n'
     )
+    # The webhook guide: the seller regenerates the key (Walmart forgets it), then sends it.
+    consumer = f'"{walmart.base_url}/_sim/consumers'
+    break_and_fix = [
+        f'curl -sf -X DELETE {consumer}/{consumer_id}" > /dev/null\n',
+        f"curl -sf -X POST {consumer}\" -H 'Content-Type: application/json' "
+        "-d @regenerated.json > /dev/null\n",
+    ]
     shell, python = [], []
     for kind, code in readme_blocks():
         if kind == "python":
@@ -77,6 +100,8 @@ def test_readme_examples_run(
             shell.append(glue)
         if "intake-links?account_id" in code:
             shell.append(seller)
+        if "/v1/credentials/$CREDENTIAL/test" in code:
+            shell.append(break_and_fix.pop(0))
         shell.append(code)
     shell.append('printf "%s" "$SERVICE_TOKEN" > service-token\n')
     settings = {
@@ -87,8 +112,9 @@ def test_readme_examples_run(
         "VAULT_WALMART_PRODUCTION_URL": walmart.base_url,
         "VAULT_PUBLIC_URL": PUBLIC_URL,
         "VAULT_WALMART_ALLOW_HTTP": "true",
+        "VAULT_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
     }
-    with Replicas(1, settings, tmp_path) as vault:
+    with Replicas(1, settings, tmp_path) as vault, Receiver() as receiver:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")} | {
             **settings,  # vault-admin reads the service's own settings
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -102,14 +128,21 @@ def test_readme_examples_run(
             "CHANNEL_TYPE": CHANNEL_TYPE,
             "CLIENT_ID": client_id,
             "CLIENT_SECRET": client_secret,
+            "RECEIVER": receiver.url,
         }
         ran = subprocess.run(
             ["bash", "-c", "set -euo pipefail\n" + "\n".join(shell)],
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert ran.returncode == 0, ran.stdout + ran.stderr
-        expected = ["valid", "2", "current", "used", "credential.rotated", "0", "True"]
-        assert ran.stdout.split() == expected
+        assert ran.stdout.split() == [
+            "valid", "2", "current", "used", "credential.rotated",
+            "invalid_credentials", "valid", "credential.recovered", "0", "True",
+        ]  # fmt: skip
+        asyncio.run(receiver.wait_for(2))
+        handled = readme_receiver((tmp_path / "webhook-secret").read_text().strip(), receiver)
+        assert handled == ["acme-ca: ask the seller to reconnect (test_failed)",
+                           "acme-ca: connected again"]  # fmt: skip
         env["SERVICE_TOKEN"] = (tmp_path / "service-token").read_text()
         env["PYTHONPATH"] = str(ROOT / "clients" / "python")
         sdk = subprocess.run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import audit, clients, connections, credentials, intake, kek
+from app.cli import audit, clients, connections, credentials, intake, kek, webhooks
 
 cli = typer.Typer(
     help="Operate the mPorts Walmart credential vault (uses the service's VAULT_ settings).",
@@ -16,6 +16,7 @@ cli.add_typer(kek.app, name="kek")
 cli.add_typer(audit.app, name="audit")
 cli.add_typer(intake.app, name="intake")
 cli.add_typer(connections.app, name="connections")
+cli.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:

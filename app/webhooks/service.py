@@ -151,14 +151,21 @@ async def send_test(
     return event, delivery
 
 
+async def get_delivery(
+    session: AsyncSession, *, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDelivery:
+    delivery = await WebhookRepository(session).delivery(endpoint_id, delivery_id)
+    if delivery is None:
+        raise NotFound(f"No delivery {delivery_id} for webhook endpoint {endpoint_id}.")
+    return delivery
+
+
 async def retry_delivery(
     session: AsyncSession, *, caller: Caller, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
 ) -> tuple[WebhookDelivery, WebhookEvent]:
     """Send a delivery again as soon as possible, whatever became of it."""
     endpoint = await get_endpoint(session, endpoint_id)
-    delivery = await WebhookRepository(session).delivery(endpoint.id, delivery_id)
-    if delivery is None:
-        raise NotFound(f"No delivery {delivery_id} for webhook endpoint {endpoint_id}.")
+    delivery = await get_delivery(session, endpoint_id=endpoint.id, delivery_id=delivery_id)
     delivery.state, delivery.next_attempt_at = "pending", utcnow()
     await WebhookRepository(session).flush()
     wake_after_commit(session)

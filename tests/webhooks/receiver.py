@@ -25,6 +25,7 @@ class Received:
     body: bytes
     status: int
     at: float
+    held: bool = False  # held until released: its sender may be gone by then
 
     @property
     def webhook_id(self) -> str:
@@ -69,7 +70,7 @@ class Receiver:
         """Wait (without blocking the event loop) until ``count`` successful deliveries came."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            ok = [r for r in self.received if 200 <= r.status < 300]
+            ok = [r for r in self.received if 200 <= r.status < 300 and not r.held]
             if len(ok) >= count:
                 return ok
             await asyncio.sleep(0.02)
@@ -110,7 +111,7 @@ class Receiver:
                     receiver.release.wait(60)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._lock:
-                    receiver.received.append(Received(headers, body, status, time.time()))
+                    receiver.received.append(Received(headers, body, status, time.time(), hold))
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
