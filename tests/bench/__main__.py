@@ -15,7 +15,8 @@ def parse(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m tests.bench",
         description="Benchmark the vault's headers hot path against OpenBao Transit and a "
-        "bare FastAPI signer, plus a scale run with many credentials.",
+        "bare FastAPI signer, plus a scale run with many credentials and webhook delivery "
+        "latency.",
     )
     parser.add_argument("--duration", type=float, default=20, help="seconds per load run")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every target")
@@ -50,6 +51,13 @@ def parse(argv: list[str] | None = None) -> Options:
         metavar="VAULT_NAME=VALUE",
         help="a vault setting for this run (repeatable), e.g. VAULT_KEY_CACHE_SIZE=500",
     )
+    parser.add_argument(
+        "--webhook-events", type=int, default=1000, help="events in the webhook latency run"
+    )
+    parser.add_argument("--webhook-rate", type=float, default=100, help="webhook events per second")
+    parser.add_argument(
+        "--only-webhooks", action="store_true", help="only the webhook delivery latency run"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="report file")
     parser.add_argument("--keep-logs", action="store_true", help="keep the work directory")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -60,6 +68,7 @@ def parse(argv: list[str] | None = None) -> Options:
     if args.quick:
         args.duration, args.rounds, args.warmup = 3.0, 1, 1.0
         args.scale = min(args.scale, 2_000)
+        args.webhook_events = min(args.webhook_events, 200)
     for setting in args.vault_setting:
         if not setting.startswith("VAULT_") or "=" not in setting:
             parser.error(f"--vault-setting takes VAULT_NAME=VALUE, not {setting!r}")
@@ -84,6 +93,9 @@ def parse(argv: list[str] | None = None) -> Options:
         keep_logs=args.keep_logs,
         strict=args.strict,
         vault_settings=tuple(args.vault_setting),
+        webhook_events=args.webhook_events,
+        webhook_rate=args.webhook_rate,
+        webhooks_only=args.only_webhooks,
     )
 
 

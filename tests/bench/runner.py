@@ -18,7 +18,7 @@ from tests.kms_servers import BaoServer
 from tests.walmart_sim import SimulatorControl
 from tests.walmart_sim.process import SimulatorProcess
 
-from . import environment, fixtures, machine, profiling, proxy, scale, services, wrk
+from . import environment, fixtures, machine, profiling, proxy, scale, services, webhooks, wrk
 from .report import Report, ratio_line, ratios, rounds_summary
 
 
@@ -40,6 +40,9 @@ class Options:
     vault_settings: tuple[str, ...] = ()  # "VAULT_NAME=value", over the bench's own
     scale_only: bool = False
     max_wait: float = 120.0  # seconds to wait for other processes to go quiet, per run
+    webhook_events: int = 1000
+    webhook_rate: float = 100.0
+    webhooks_only: bool = False
 
 
 @dataclass
@@ -177,6 +180,10 @@ def _run(bench: Bench, stack: ExitStack) -> None:
     replicas = stack.enter_context(services.vault(env, bench.work, options.workers))
     launcher = replicas.processes[0].pid
     bench.vault_launcher, bench.vault_url = launcher, replicas.urls[0]
+    vault = fixtures.Vault(replicas.urls[0], env["VAULT_BOOTSTRAP_TOKEN"], sim.base_url)
+    if options.webhooks_only:
+        webhooks.run(report, vault, events=options.webhook_events, rate=options.webhook_rate)
+        return
     bao = stack.enter_context(BaoServer())
     key_file = bench.work / "ceiling-key.pem"
     key_file.write_bytes(
@@ -187,7 +194,6 @@ def _run(bench: Bench, stack: ExitStack) -> None:
         )
     )
     ceiling_url = stack.enter_context(services.ceiling(key_file, bench.work, options.workers))
-    vault = fixtures.Vault(replicas.urls[0], env["VAULT_BOOTSTRAP_TOKEN"], sim.base_url)
     report.line(
         f"vault {vault.url} (workers {services.worker_pids(launcher)}), simulator {sim.base_url},"
         f" bao {bao.address}, ceiling {ceiling_url} (workers {options.workers})"
@@ -215,6 +221,7 @@ def _run(bench: Bench, stack: ExitStack) -> None:
         scale.run(report, setup, bench.load, options.rounds)
     if not options.scale_only:  # the OAuth target ran only in the main rounds
         _token_calls(bench, sim.base_url)
+        webhooks.run(report, vault, events=options.webhook_events, rate=options.webhook_rate)
 
 
 def _interrupted(signum: int, _frame: object) -> None:

@@ -74,6 +74,7 @@ def vault_env(database_url: str, sim_url: str) -> dict[str, str]:
         "VAULT_WALMART_ALLOW_HTTP": "true",
         "VAULT_WALMART_SANDBOX_URL": sim_url.replace("127.0.0.1", "localhost"),
         "VAULT_LOG_LEVEL": "WARNING",
+        "VAULT_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",  # the webhook run's receiver
     }
 
 
