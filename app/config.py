@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     webhook_disable_after_seconds: float = Field(default=3 * 86400, ge=0)
     webhook_secret_grace_seconds: float = Field(default=86400, ge=0, le=7 * 86400)
     webhook_batch_size: int = Field(default=20, ge=1, le=200)
+    # How often to look for App Store refresh tokens 30 or 7 days from their end (0: never).
+    refresh_expiry_check_seconds: float = Field(default=3600, ge=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Set by ``app.serve`` when it runs several workers (with PROMETHEUS_MULTIPROC_DIR).

@@ -42,6 +42,7 @@ from app.proxy.service import WalmartProxy
 from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
 from app.webhooks.dispatcher import WebhookDispatcher
+from app.webhooks.expiry import RefreshExpiryWatcher
 from app.webhooks.repository import WebhookRepository
 
 # Per worker, beside the engine's pool: enough for a burst of cache misses, which each hold a
@@ -66,6 +67,7 @@ class AppState:
     proxy: WalmartProxy
     handover: Handover
     intake_throttle: SubmissionThrottle
+    refresh_expiry: RefreshExpiryWatcher
     kek_probe: KekProbe = field(default_factory=KekProbe)
 
     async def database_gauges(self) -> DatabaseSnapshot:
@@ -196,11 +198,15 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
             per_link=settings.intake_submissions_per_link_per_minute,
             per_address=settings.intake_submissions_per_address_per_minute,
         ),
+        refresh_expiry=RefreshExpiryWatcher(
+            sessionmaker, interval=settings.refresh_expiry_check_seconds
+        ),
     )
     audit.start()
     drift.start()
     callers.start()
     webhooks.start()
+    state.refresh_expiry.start()
     if listener is not None:
         listener.start()
     try:
@@ -208,6 +214,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
     finally:
         if listener is not None:
             await listener.stop()
+        await state.refresh_expiry.stop()
         await webhooks.stop()
         await drift.stop()
         await callers.stop()
