@@ -1,7 +1,7 @@
 """Refresh expiry notices: each refresh_token.expiring webhook goes out once per threshold.
 
 Revision ID: e239c451c281
-Revises: 3fe5e5bd2a69
+Revises: 40c92f353a8c
 Create Date: 2026-11-29 21:32:10.839636
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e239c451c281"
-down_revision: str | None = "3fe5e5bd2a69"
+down_revision: str | None = "40c92f353a8c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
