@@ -41,6 +41,7 @@ def replica_settings(
         "VAULT_LOCAL_KEKS": local_keks,
         "VAULT_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "VAULT_WALMART_PRODUCTION_URL": walmart.base_url,
+        "VAULT_WALMART_ALLOW_HTTP": "true",
         "VAULT_LOG_LEVEL": "WARNING",
         "VAULT_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         "VAULT_WEBHOOK_POLL_SECONDS": "0.2",
