@@ -1,7 +1,7 @@
 """Refresh expiry notices: each refresh_token.expiring webhook goes out once per threshold.
 
 Revision ID: e239c451c281
-Revises: 5a1c0e7d9b42
+Revises: 7c1e4a9b2d30
 Create Date: 2026-11-29 21:32:10.839636
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e239c451c281"
-down_revision: str | None = "5a1c0e7d9b42"
+down_revision: str | None = "7c1e4a9b2d30"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
