@@ -23,6 +23,7 @@ from app.config import Settings
 from app.connections.callback import CallbackHandler
 from app.connections.tokens import AppRefreshGrants
 from app.credentials.drift import DriftWatcher
+from app.credentials.refresh_expiry import RefreshExpiryWatcher
 from app.credentials.repository import CredentialRepository
 from app.credentials.rotation import rotation_policy
 from app.credentials.testing import LiveTester
@@ -42,7 +43,6 @@ from app.proxy.service import WalmartProxy
 from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
 from app.webhooks.dispatcher import WebhookDispatcher
-from app.webhooks.expiry import RefreshExpiryWatcher
 from app.webhooks.repository import WebhookRepository
 
 # Per worker, beside the engine's pool: enough for a burst of cache misses, which each hold a

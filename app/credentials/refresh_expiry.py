@@ -20,12 +20,11 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.credentials.expiry_notices import ExpiryNoticeRepository, RefreshExpiryNotice
 from app.credentials.models import Credential
 from app.db import DATABASE_UNAVAILABLE, transaction, utcnow
 from app.errors import VaultError
 from app.webhooks.events import credential_data, emit
-from app.webhooks.models import RefreshExpiryNotice
-from app.webhooks.repository import WebhookRepository
 
 log = logging.getLogger("vault.jobs.refresh_expiry")
 THRESHOLDS_DAYS = (30, 7)
@@ -61,7 +60,7 @@ class RefreshExpiryWatcher:
         """Announce every expiry that crossed a threshold since the last pass; how many."""
         now = utcnow()
         async with self.sessionmaker() as session:
-            due = await WebhookRepository(session).expiring_unannounced(now, THRESHOLDS_DAYS)
+            due = await ExpiryNoticeRepository(session).expiring_unannounced(now, THRESHOLDS_DAYS)
         sent = 0
         for credential_id in due:
             try:
@@ -78,7 +77,7 @@ class RefreshExpiryWatcher:
         expiry = credential.refresh_expires_at
         left = expiry - utcnow()
         crossed = [d for d in THRESHOLDS_DAYS if left <= timedelta(days=d)]
-        repo = WebhookRepository(session)
+        repo = ExpiryNoticeRepository(session)
         fresh = [d for d in crossed if not await repo.notice_sent(credential.id, expiry, d)]
         if not fresh:
             return 0
