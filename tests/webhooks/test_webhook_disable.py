@@ -44,7 +44,10 @@ async def test_endpoint_that_keeps_failing_is_disabled_audited_and_counted(
     receiver.answers.clear()
     await client.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": True})
     await receiver.wait_for(1)
-    pending = await rows(
-        settings, "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'"
-    )
-    assert pending == [(0,)]
+    # The dispatcher records the delivery once the receiver has answered.
+    query = "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'"
+    for _ in range(50):
+        if await rows(settings, query) == [(0,)]:
+            break
+        await asyncio.sleep(0.05)
+    assert await rows(settings, query) == [(0,)]
