@@ -7,13 +7,16 @@ asserting the form needed nothing from outside and broke no rule of its own poli
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.async_api import Page
 
+from tests.api.test_secret_hygiene import _database_dump
 from tests.browser.conftest import BrowserPage, LiveVault
 from tests.conftest import BOOTSTRAP_TOKEN
 from tests.factories import CHANNEL_TYPE, new_rsa_key, seller_center_key
@@ -47,8 +50,12 @@ async def _paste(page: Page, selector: str, text: str) -> None:
 
 
 async def test_seller_pastes_the_key_and_the_link_then_says_used(
-    live_vault: LiveVault, browser_page: BrowserPage, walmart_control: SimulatorControl
+    live_vault: LiveVault,
+    browser_page: BrowserPage,
+    walmart_control: SimulatorControl,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     key = new_rsa_key(1024)
     walmart_control.add_consumer(CONSUMER_ID, key, channel_type=CHANNEL_TYPE)
     url = await _link(live_vault)
@@ -76,6 +83,20 @@ async def test_seller_pastes_the_key_and_the_link_then_says_used(
     assert again.status == 410
     assert await page.locator("h1").inner_text() == "This link has already been used"
     browser_page.assert_self_contained()
+    # The key the seller pasted is in no log record of the vault and no database column.
+    pasted = seller_center_key(key)
+    der_hex = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).hex()
+    logs = "\n".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    dump = await _database_dump(live_vault.settings.database_url)
+    assert "intake_link.used" in dump
+    assert "/intake/{token}" in logs  # the scan read the vault's request log
+    for canary in (pasted[40:100], der_hex[80:200], url.rsplit("/", 1)[1]):
+        assert canary not in logs
+        assert canary not in dump
 
 
 async def test_wrong_key_shows_its_message_with_an_empty_key_field(
