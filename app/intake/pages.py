@@ -80,7 +80,10 @@ async def submit_form(token: str, request: Request, state: StateDep) -> Any:
     except LinkGone as gone:
         return _gone_page(request, state, gone.state)
     except LinkBusy:
-        busy = "These keys are being checked with Walmart right now. Wait a minute, then reload."
+        busy = (
+            "Keys sent with this link are being checked with Walmart right now. Wait a "
+            "minute, then open the link again: it will say whether they were accepted."
+        )
         refusal = Refusal("busy", {"": busy}, counted=False)
         return _form_page(request, link, token, values=identifiers, refusal=refusal, status=409)
     except Refusal as refused:

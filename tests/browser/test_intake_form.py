@@ -116,6 +116,8 @@ async def test_wrong_key_shows_its_message_with_an_empty_key_field(
     await page.get_by_role("button", name="Check and send keys").click()
     await page.wait_for_load_state()
     assert await page.get_by_role("alert").get_by_text("There is a problem").count() == 1
+    focused = await page.evaluate("document.activeElement.className")
+    assert focused == "error-summary"  # the keyboard starts at the errors
     message = await page.locator("#private_key-error").inner_text()
     assert "EC (elliptic curve), not RSA" in message
     assert await page.input_value("#private_key") == ""
