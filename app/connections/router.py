@@ -80,7 +80,7 @@ async def create_app(
 @apps_router.get(
     "",
     response_model=WalmartAppList,
-    responses=error_responses(401, 403, 503),
+    responses=error_responses(401, 403, 422, 503),
     summary="List the registered apps (never their secrets)",
 )
 async def list_apps(

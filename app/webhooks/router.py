@@ -117,7 +117,8 @@ async def rotate_webhook_secret(
     caller: ClientAdminCaller,
     session: SessionDep,
     state: StateDep,
-    body: SecretRotation | None = Body(default=None),  # noqa: B008
+    # Optional, so the schema is "SecretRotation or null": the example goes on the body itself.
+    body: SecretRotation | None = Body(default=None, examples=[{"grace_seconds": 3600}]),  # noqa: B008
 ) -> WebhookWithSecret:
     grace = body.grace_seconds if body is not None else None
     endpoint, secret = await service.rotate_secret(
