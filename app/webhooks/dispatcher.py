@@ -46,6 +46,9 @@ MAX_DELAY_SECONDS = 12 * 3600.0
 HISTORY_KEPT = 20
 SIGNER_CACHE = 1024
 USER_AGENT = "mports-walmart-vault-webhooks/1"
+# Its own generator: jitter must not move the process-wide random state, which code sharing
+# the process may have seeded or be watching (Hypothesis flags any change during a draw).
+_JITTER = random.Random()  # noqa: S311  (spreading load, not security)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,7 @@ def retry_delay(attempts: int, first: float) -> float:
     """Seconds before attempt ``attempts + 1``: exponential, jittered downwards only, so the
     first retry never comes later than ``first``."""
     delay: float = min(first * 3.0 ** (attempts - 1), MAX_DELAY_SECONDS)
-    return delay * random.uniform(0.8, 1.0)  # noqa: S311  (spreading load, not security)
+    return delay * _JITTER.uniform(0.8, 1.0)
 
 
 def payload(event: WebhookEvent) -> str:
