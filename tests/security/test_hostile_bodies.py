@@ -3,8 +3,9 @@
 Proves that on every operation that takes a body: more than 64 KB is 413 whether the size is
 declared, absent (chunked) or understated; an unknown field anywhere in any body schema is 422
 and changes nothing; and bodies built to hurt a parser (10,000 nested arrays or objects,
-60 KB strings, thousands of keys, a 5,000-digit number) are refused in the one error shape in
-well under a second, leaving the service fast for the next caller.
+60 KB strings, thousands of keys, a 5,000-digit number) are refused in the one error shape at
+once (within ``FAST``: a parser that chokes takes far longer), leaving the service answering the
+next caller.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from tests.security.world import World, assert_refused
 
 JSON = {"Content-Type": "application/json"}
 LIMIT = 64 * 1024
-FAST = 1.0  # seconds; each of these answers in a few milliseconds on a laptop
+# Seconds. Each of these answers in a few milliseconds on a laptop; speed is measured by
+# `make bench`, so this bound only has to catch a parser that chokes (seconds to minutes per
+# bomb), with room for a loaded CI machine (up to 2.5 s seen on 2 shared cores).
+FAST = 10.0
 
 
 def body_operations(world: World) -> dict[tuple[str, str], tuple[str, list[dict[str, Any]]]]:
