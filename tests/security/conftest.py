@@ -13,8 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.config import Settings
 from tests.conftest import BOOTSTRAP_TOKEN
-from tests.security.world import World, build_world
+from tests.security.world import Newer, World, build_newer, build_world
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 COUNTS: Counter[str] = Counter()
@@ -23,6 +24,12 @@ COUNTS: Counter[str] = Counter()
 @pytest.fixture
 def security_counts() -> Counter[str]:
     return COUNTS
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Webhooks may go to loopback, so the suite can create the endpoints it attacks."""
+    return settings.model_copy(update={"webhook_allowed_hosts": "127.0.0.1"})
 
 
 @pytest.fixture
@@ -43,6 +50,11 @@ async def world(
     http: httpx.AsyncClient, walmart: SimulatorServer, walmart_control: SimulatorControl
 ) -> World:
     return await build_world(http, walmart_control, walmart.base_url)
+
+
+@pytest.fixture
+async def newer(http: httpx.AsyncClient, world: World) -> Newer:
+    return await build_newer(http, world)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

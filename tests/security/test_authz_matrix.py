@@ -2,10 +2,12 @@
 
 Proves that each `/v1` route refuses exactly what it should and nothing more: no token, an
 unknown token, a revoked one or a non-Bearer scheme get 401; a token without the route's scope
-(see CONTRACT.md; ``admin`` implies all) or restricted to another account gets 403; a token with
-the scope and the account is never refused (and never gets a 5xx). The probes and the docs
-answer everyone. The routes come from ``vault_app.routes``, so a route added without an entry
-in ``ROUTES`` fails this test, as does an entry for a route that no longer exists.
+(see CONTRACT.md; ``admin`` implies all) or restricted to another account gets 403, as does any
+account-restricted token on the routes that act for every account (clients, Walmart apps,
+webhooks); a token with the scope and the account is never refused (and never gets a 5xx). The
+probes, the docs and the App Store callback (a seller's browser) answer everyone. The routes
+come from ``vault_app.routes``, so a route added without an entry in ``ROUTES`` fails this test,
+as does an entry for a route that no longer exists.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from app.auth import ALL_SCOPES
 from tests.api.helpers import bearer, new_client_token
 from tests.conftest import BOOTSTRAP_TOKEN
 from tests.factories import oauth_body
-from tests.security.world import World
+from tests.security.world import (
+    NEW_APP,
+    NEW_WEBHOOK,
+    Newer,
+    World,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,29 +47,41 @@ class Req:
 class Ctx:
     admin: httpx.AsyncClient
     world: World
+    newer: Newer
     spare: dict[str, str] = field(default_factory=dict)  # targets that refused cells share
 
 
 Build = Callable[[Ctx, bool], Awaitable[Req]]
 
 
-def fill(template: Any, world: World) -> Any:
-    """``template`` with ``{sig}``, ``{oauth}``, ``{acct}``, ``{url}`` and ``{auth}`` filled in."""
+def fill(template: Any, ctx: Ctx) -> Any:
+    """``template`` with ``{sig}``, ``{oauth}``, ``{acct}``, ``{url}``, ``{auth}`` and the ids
+    of ``ctx.newer`` (``{app}``, ``{conn}``, ``{hook}``, ``{delivery}``) filled in."""
+    world, newer = ctx.world, ctx.newer
     if isinstance(template, dict):
-        return {k: fill(v, world) for k, v in template.items()}
+        return {k: fill(v, ctx) for k, v in template.items()}
     if template == "{auth}":
         return world.signature_auth
     if isinstance(template, str) and "{" in template:
         ids = {"sig": world.signature_id, "oauth": world.oauth_id, "acct": world.account_id}
-        return template.format(**ids, url=world.feeds_url())
+        ids |= {"app": newer.app_id, "conn": newer.connection_id, "hook": newer.webhook_id}
+        return template.format(**ids, delivery=newer.delivery_id, url=world.feeds_url())
     return template
 
 
 def fixed(path: str, params: dict[str, str] | None = None, json: Any = None) -> Build:
     async def build(ctx: Ctx, allowed: bool) -> Req:
-        return Req(fill(path, ctx.world), fill(params, ctx.world), fill(json, ctx.world))
+        return Req(fill(path, ctx), fill(params, ctx), fill(json, ctx))
 
     return build
+
+
+def unique_app() -> dict[str, str]:
+    return NEW_APP | {"client_id": f"app-{uuid.uuid4().hex[:12]}"}
+
+
+async def new_app(ctx: Ctx, allowed: bool) -> Req:
+    return Req("/v1/walmart-apps", json=unique_app())  # a new Client ID: 201, not 409
 
 
 def fresh(kind: str) -> Build:
@@ -77,7 +96,11 @@ def fresh(kind: str) -> Build:
                     oauth_body(account_id=ctx.world.account_id, market=market),
                 )
             elif kind == "intake_link":
-                path, body = "/v1/intake-links", fill(NEW_LINK, ctx.world)
+                path, body = "/v1/intake-links", fill(NEW_LINK, ctx)
+            elif kind == "walmart_app":
+                path, body = "/v1/walmart-apps", unique_app()
+            elif kind == "webhook":
+                path, body = "/v1/webhooks", NEW_WEBHOOK
             else:
                 path, body = "/v1/clients", {"name": "victim", "scopes": ["admin"]}
             response = await ctx.admin.post(path, json=body)
@@ -95,6 +118,12 @@ class Entry:
     scope: str | None  # None: no authentication at all
     build: Build
     account_bound: bool = False  # the request targets ``world.account_id``
+    all_accounts: bool = False  # refused to any account-restricted token, even an admin's
+
+
+def every_account(path: str, json: Any = None) -> Entry:
+    """An admin route acting for all accounts, with a fixed request."""
+    return Entry("admin", fixed(path, json=json), all_accounts=True)
 
 
 def bound(scope: str, path: str, params: dict[str, str] | None = None, json: Any = None) -> Entry:
@@ -112,20 +141,27 @@ NEW_LINK = {
     "kind": "oauth",
     "label": "Hand-over",
 }
+NEW_CONNECTION = {"account_id": "{acct}", "market": "US", "environment": "production"} | {
+    "label": "App Store",
+    "app_id": "{app}",  # more apps appear as the matrix runs: name the one to use
+}
 CRED = "/v1/credentials/{credential_id}"
+APP = "/v1/walmart-apps/{app_id}"
+HOOK = "/v1/webhooks/{webhook_id}"
 ROUTES: dict[tuple[str, str], Entry] = {
-    **{(m, p): Entry(None, fixed(p)) for p in ("/openapi.json", "/docs") for m in ("GET", "HEAD")},
-    **{("GET", p): Entry(None, fixed(p)) for p in ("/metrics", "/healthz", "/readyz")},
+    **{(m, "/openapi.json"): Entry(None, fixed("/openapi.json")) for m in ("GET", "HEAD")},
+    **{
+        ("GET", p): Entry(None, fixed(p))
+        for p in ("/docs", "/metrics", "/healthz", "/readyz", "/connect/walmart/callback")
+    },
     # The seller's hand-over pages take no token at all (an unknown link: a 404 page).
     **{
         (m, "/intake/{token}"): Entry(None, fixed("/intake/mpvl_" + "A" * 43))
         for m in ("GET", "POST")
     },
-    ("POST", "/v1/clients"): Entry(
-        "admin", fixed("/v1/clients", json={"name": "m", "scopes": ["audit:read"]})
-    ),
-    ("GET", "/v1/clients"): Entry("admin", fixed("/v1/clients")),
-    ("DELETE", "/v1/clients/{client_id}"): Entry("admin", fresh("client")),
+    ("POST", "/v1/clients"): every_account("/v1/clients", {"name": "m", "scopes": ["audit:read"]}),
+    ("GET", "/v1/clients"): every_account("/v1/clients"),
+    ("DELETE", "/v1/clients/{client_id}"): Entry("admin", fresh("client"), all_accounts=True),
     ("POST", "/v1/credentials"): bound("credentials:write", "/v1/credentials", json=NEW_CREDENTIAL),
     ("GET", "/v1/credentials"): bound("credentials:read", "/v1/credentials", ACCOUNT),
     ("GET", CRED): bound("credentials:read", "/v1/credentials/{sig}"),
@@ -159,6 +195,27 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("DELETE", "/v1/intake-links/{link_id}"): Entry(
         "credentials:write", fresh("intake_link"), account_bound=True
     ),
+    ("POST", "/v1/walmart-apps"): Entry("admin", new_app, all_accounts=True),
+    ("GET", "/v1/walmart-apps"): every_account("/v1/walmart-apps"),
+    ("POST", f"{APP}/rotate"): every_account(
+        "/v1/walmart-apps/{app}/rotate", {"client_secret": "app-secret-after-regenerate"}
+    ),
+    ("DELETE", APP): Entry("admin", fresh("walmart_app"), all_accounts=True),
+    ("POST", "/v1/connections"): bound("credentials:write", "/v1/connections", json=NEW_CONNECTION),
+    ("GET", "/v1/connections"): bound("credentials:read", "/v1/connections", ACCOUNT),
+    ("GET", "/v1/connections/{connection_id}"): bound("credentials:read", "/v1/connections/{conn}"),
+    ("POST", "/v1/webhooks"): every_account("/v1/webhooks", NEW_WEBHOOK),
+    ("GET", "/v1/webhooks"): every_account("/v1/webhooks"),
+    ("PATCH", HOOK): every_account("/v1/webhooks/{hook}", {"description": "patched"}),
+    ("DELETE", HOOK): Entry("admin", fresh("webhook"), all_accounts=True),
+    ("POST", f"{HOOK}/rotate-secret"): every_account(
+        "/v1/webhooks/{hook}/rotate-secret", {"grace_seconds": 0}
+    ),
+    ("POST", f"{HOOK}/test"): every_account("/v1/webhooks/{hook}/test"),
+    ("GET", f"{HOOK}/deliveries"): every_account("/v1/webhooks/{hook}/deliveries"),
+    ("POST", f"{HOOK}/deliveries/{{delivery_id}}/retry"): every_account(
+        "/v1/webhooks/{hook}/deliveries/{delivery}/retry"
+    ),
 }
 
 
@@ -177,7 +234,7 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
 class Caller:
     name: str
     headers: dict[str, str]
-    expect: Callable[[Entry], int | None]  # 401/403, 0 for "allowed", None: not applicable
+    expect: Callable[[Entry], int]  # 401/403, 0 for "allowed"
 
 
 def unauthenticated(name: str, headers: dict[str, str]) -> Caller:
@@ -194,13 +251,14 @@ def scoped(scope: str, token: str) -> Caller:
 def restricted(scope: str, token: str, *, right_account: bool) -> Caller:
     """Holds ``scope`` but only for the target account, or only for another one."""
 
-    def expect(entry: Entry) -> int | None:
+    def expect(entry: Entry) -> int:
         if entry.scope is None:
             return 0
         if scope != "admin" and scope != entry.scope:
             return 403
-        if not entry.account_bound:
-            return None  # an account-restricted admin on /v1/clients: see test_privilege
+        if entry.all_accounts:
+            return 403  # whichever accounts it is limited to (escalation: see test_privilege)
+        assert entry.account_bound, "a route with a scope acts on one account or on all"
         return 0 if right_account else 403
 
     where = "its account" if right_account else "another account"
@@ -246,12 +304,16 @@ async def check_cell(
 
 
 async def test_every_route_refuses_exactly_the_callers_it_should(
-    vault_app: FastAPI, http: httpx.AsyncClient, world: World, security_counts: Counter[str]
+    vault_app: FastAPI,
+    http: httpx.AsyncClient,
+    world: World,
+    newer: Newer,
+    security_counts: Counter[str],
 ) -> None:
     routes = app_routes(vault_app)
     assert routes - ROUTES.keys() == set(), "routes without an authorization-matrix entry"
     assert ROUTES.keys() - routes == set(), "matrix entries for routes that no longer exist"
-    ctx = Ctx(http, world)
+    ctx = Ctx(http, world, newer)
     everyone = await callers(http, world)
     transport = httpx.ASGITransport(app=vault_app, raise_app_exceptions=False)
     mismatches, cells = [], 0
@@ -259,8 +321,6 @@ async def test_every_route_refuses_exactly_the_callers_it_should(
         for key in sorted(ROUTES):
             for caller in everyone:
                 expected = caller.expect(ROUTES[key])
-                if expected is None:
-                    continue
                 cells += 1
                 if (problem := await check_cell(bare, ctx, key, caller, expected)) is not None:
                     mismatches.append(problem)

@@ -17,11 +17,20 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.security.world import World, assert_refused
+from tests.security.world import NEW_WEBHOOK, Newer, World, assert_refused
 
 BAD_LIMITS = ["0", "201", "-1", "abc", "1.5", "", "1e2", "9" * 30, "0x10", "\u0665", "5 5"]
 REFUSED_CURSOR = ("validation_error", "invalid_request")
-SEEDED_LISTS = {"/v1/audit", "/v1/clients", "/v1/credentials", "/v1/intake-links"}
+DELIVERIES = "/v1/webhooks/{webhook_id}/deliveries"
+LISTS = [
+    "/v1/audit",
+    "/v1/clients",
+    "/v1/connections",
+    "/v1/credentials",
+    "/v1/intake-links",
+    "/v1/webhooks",
+    DELIVERIES,
+]
 
 
 def cursor(value: object) -> str:
@@ -49,22 +58,21 @@ GARBAGE_CURSORS = [
 ]
 
 
-async def list_paths(http: httpx.AsyncClient) -> list[str]:
+async def list_paths(http: httpx.AsyncClient, newer: Newer) -> list[str]:
     document = (await http.get("/openapi.json")).json()
     found = [
         path
         for path, item in document["paths"].items()
         if any(p["name"] == "limit" for p in item.get("get", {}).get("parameters", []))
     ]
-    # The lists the world fills with more than one page; newer lists test their own paging.
-    assert set(found) >= SEEDED_LISTS
-    return sorted(SEEDED_LISTS)
+    assert sorted(found) == LISTS
+    return [path.format(webhook_id=newer.webhook_id) for path in found]
 
 
 async def test_limit_outside_1_to_200_is_422_on_every_list(
-    http: httpx.AsyncClient, world: World, security_counts: Counter[str]
+    http: httpx.AsyncClient, newer: Newer, security_counts: Counter[str]
 ) -> None:
-    for path in await list_paths(http):
+    for path in await list_paths(http, newer):
         for limit in BAD_LIMITS:
             response = await http.get(path, params={"limit": limit})
             assert_refused(response, 422, "validation_error", counts=security_counts)
@@ -75,14 +83,19 @@ async def test_limit_outside_1_to_200_is_422_on_every_list(
 
 
 async def test_cursor_the_service_did_not_issue_is_422_on_every_list(
-    http: httpx.AsyncClient, world: World, security_counts: Counter[str]
+    http: httpx.AsyncClient, world: World, newer: Newer, security_counts: Counter[str]
 ) -> None:
-    paths = await list_paths(http)
+    paths = await list_paths(http, newer)
     await http.post("/v1/clients", json={"name": "second", "scopes": ["audit:read"]})
     for _ in range(2):
         link = {"account_id": "acme-sec", "market": "US", "environment": "sandbox"}
         link |= {"kind": "oauth", "label": "Hand-over"}
         assert (await http.post("/v1/intake-links", json=link)).status_code == 201
+    # A second connection and webhook endpoint (``newer`` queued two deliveries already).
+    connection = {"account_id": "acme-sec", "market": "CA", "environment": "production"}
+    connection |= {"label": "Second", "app_id": newer.app_id}
+    assert (await http.post("/v1/connections", json=connection)).status_code == 201
+    assert (await http.post("/v1/webhooks", json=NEW_WEBHOOK)).status_code == 201
     issued = {}
     for path in paths:
         page = await http.get(path, params={"limit": 1})
@@ -100,7 +113,10 @@ async def test_cursor_the_service_did_not_issue_is_422_on_every_list(
         assert follow.status_code == 200, follow.text
 
 
-@pytest.mark.parametrize("path", ["/v1/credentials", "/v1/clients", "/v1/intake-links"])
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/credentials", "/v1/clients", "/v1/intake-links", "/v1/connections", "/v1/webhooks"],
+)
 @pytest.mark.parametrize(
     "at", ["2020-01-01T00:00:00", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"]
 )
@@ -111,14 +127,24 @@ async def test_cursor_with_a_zoneless_or_overflowing_time_is_422(
     assert_refused(await http.get(path, params={"cursor": bad}), 422, "invalid_request")
 
 
-@pytest.mark.parametrize(
-    "last_id", ["9223372036854775808", "9" * 40, "-1", " 5", "1_000", "\u0665", "+5"]
-)
+BAD_IDS = ["9223372036854775808", "9" * 40, "-1", " 5", "1_000", "\u0665", "+5"]
+
+
+@pytest.mark.parametrize("last_id", BAD_IDS)
 async def test_audit_cursor_outside_bigint_or_not_plain_digits_is_422(
     http: httpx.AsyncClient, last_id: str
 ) -> None:
     response = await http.get("/v1/audit", params={"cursor": cursor([last_id])})
     assert_refused(response, 422, "invalid_request")
+
+
+async def test_delivery_cursor_outside_bigint_or_not_plain_digits_is_422(
+    http: httpx.AsyncClient, newer: Newer
+) -> None:
+    path = DELIVERIES.format(webhook_id=newer.webhook_id)
+    for last_id in BAD_IDS:
+        response = await http.get(path, params={"cursor": cursor([last_id])})
+        assert_refused(response, 422, "invalid_request")
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,42 @@ async def build_world(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Newer:
+    """One of each resource of the App Store and webhook routes, for the tests that enumerate
+    every route: a Walmart app, a pending connection of ``world.account_id`` and a webhook
+    endpoint with two queued deliveries (to a closed loopback port: they never succeed)."""
+
+    app_id: str
+    connection_id: str
+    webhook_id: str
+    delivery_id: str
+
+
+NEW_APP = {"label": "mPorts", "environment": "production", "client_secret": "app-secret-0123"}
+WEBHOOK_URL = "http://127.0.0.1:9/vault-events"  # the discard port: nothing listens
+NEW_WEBHOOK = {"url": WEBHOOK_URL, "events": ["connection.completed"]}
+
+
+async def build_newer(client: httpx.AsyncClient, world: World) -> Newer:
+    app = await client.post("/v1/walmart-apps", json=NEW_APP | {"client_id": "sec-app-0001"})
+    assert app.status_code == 201, app.text
+    link = {"account_id": world.account_id, "market": "US", "environment": "production"}
+    connection = await client.post("/v1/connections", json=link | {"label": "Acme App Store"})
+    assert connection.status_code == 201, connection.text
+    webhook = await client.post("/v1/webhooks", json=NEW_WEBHOOK)
+    assert webhook.status_code == 201, webhook.text
+    webhook_id = webhook.json()["id"]
+    deliveries = [(await client.post(f"/v1/webhooks/{webhook_id}/test")) for _ in range(2)]
+    assert [d.status_code for d in deliveries] == [202, 202], deliveries[0].text
+    return Newer(
+        app_id=app.json()["id"],
+        connection_id=connection.json()["id"],
+        webhook_id=webhook_id,
+        delivery_id=deliveries[0].json()["delivery_id"],
+    )
+
+
 def assert_refused(
     response: httpx.Response,
     status: int,
