@@ -21,6 +21,7 @@ from app.changes import NOT_LISTENING, ChangeFeed, ChangeListener, announce_comm
 from app.clients.directory import CallerDirectory
 from app.config import Settings
 from app.connections.callback import CallbackHandler
+from app.connections.testing import AppConnectionTester
 from app.connections.tokens import AppRefreshGrants
 from app.credentials.drift import DriftWatcher
 from app.credentials.refresh_expiry import RefreshExpiryWatcher
@@ -156,7 +157,13 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
     )
     feed.on("credential", issuer.forget)
     feed.on("client", callers.forget_client)
-    tester = LiveTester(settings=settings, walmart=walmart, keystore=keystore, broker=broker)
+    tester = LiveTester(
+        settings=settings,
+        walmart=walmart,
+        keystore=keystore,
+        broker=broker,
+        app_connections=AppConnectionTester(settings, envelope, walmart, broker),
+    )
     drift = DriftWatcher(
         engine=engine,
         sessionmaker=sessionmaker,

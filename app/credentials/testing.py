@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from app.credentials.snapshot import snapshot_of
 from app.crypto import load_sealed_pkcs8
 from app.db import utcnow
 from app.keys.keystore import KeyStore
+from app.keys.snapshot import CredentialSnapshot
 from app.ops.metrics import TESTS
 from app.walmart.broker import TokenBroker
 from app.walmart.client import TokenGrant, WalmartClient
@@ -29,6 +30,15 @@ from app.webhooks.credential_events import status_changed
 # outages, timeouts) leave the status as it was, and so does a 403: the keys authenticated
 # and only lack a permission.
 VERDICTS = {"valid": "valid", "invalid_credentials": "invalid", "channel_mismatch": "invalid"}
+
+
+class AppConnectionTests(Protocol):
+    """The live test of an App Store connection (kind ``app_oauth``): an access token from its
+    refresh token, checked by Walmart."""
+
+    async def test(
+        self, session: AsyncSession, snapshot: CredentialSnapshot, caller: Caller
+    ) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -42,6 +52,7 @@ class LiveTester:
     walmart: WalmartClient
     keystore: KeyStore
     broker: TokenBroker
+    app_connections: AppConnectionTests | None = None
 
     async def check_new(
         self, prepared: PreparedSecret, *, market: str, environment: str
@@ -92,14 +103,20 @@ class LiveTester:
             public_id=credential.public_id,
             channel_type=credential.channel_type,
         )
-        secret = (
-            await self.keystore.signing_key(snapshot)
-            if credential.kind == "signature"
-            else await self.keystore.open_secret(snapshot)
-        )
-        result, grant = await run_live_test(
-            self.walmart, target, secret=secret, budget=self.settings.walmart_timeout_seconds
-        )
+        grant: TokenGrant | None = None
+        if credential.kind == "app_oauth" and self.app_connections is not None:
+            result = await self.app_connections.test(session, snapshot, caller)
+            # The token path may have changed the row meanwhile (a refused refresh token).
+            credential = await repo.fresh(credential.id) or credential
+        else:
+            secret = (
+                await self.keystore.signing_key(snapshot)
+                if credential.kind == "signature"
+                else await self.keystore.open_secret(snapshot)
+            )
+            result, grant = await run_live_test(
+                self.walmart, target, secret=secret, budget=self.settings.walmart_timeout_seconds
+            )
         TESTS.labels(result["outcome"], trigger).inc()
         credential.last_test = result
         before = credential.status

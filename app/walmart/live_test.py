@@ -201,3 +201,8 @@ async def token_detail_result(
         )
         return _result(started, failure=refused)
     return _result(started, status=200, correlation_id=correlation_id, details=details)
+
+
+def failure_result(failure: WalmartFailure) -> dict[str, Any]:
+    """A failed test result for a failure met before any test call could be made."""
+    return _result(time.perf_counter(), failure=failure)

@@ -59,7 +59,7 @@ async def consent(consent_url: str, decision: str = "authorize") -> dict[str, st
         answer = await browser.post(base, data=form | {"decision": decision})
     assert answer.status_code == 302, answer.text
     location = urlsplit(answer.headers["location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == PUBLIC_URL + CALLBACK
+    assert f"{location.scheme}://{location.netloc}{location.path}" == query["redirectUri"]
     return {k: v[0] for k, v in parse_qs(location.query).items()}
 
 

@@ -186,3 +186,23 @@ async def test_a_metric_counts_refresh_tokens_ending_soon(
         )
     await engine.dispose()
     assert await expiring() == {"7d": 0, "30d": 1}
+
+
+async def test_the_live_test_of_a_connection(
+    client: httpx.AsyncClient, walmart_control: SimulatorControl
+) -> None:
+    await register_app(client, walmart_control)
+    credential = await connect(client)
+    tested = await client.post(f"/v1/credentials/{credential['id']}/test")
+    assert tested.status_code == 200, tested.text
+    assert tested.json()["ok"] is True
+    assert walmart_control.stats()["app_store"]["grants"] == {"authorization_code": 1}
+    walmart_control.revoke_app(credential["client_id"], credential["seller_id"])
+    await refresh(client, credential)
+    tested = await client.post(f"/v1/credentials/{credential['id']}/test")
+    assert tested.status_code == 200, tested.text
+    assert tested.json()["outcome"] == "invalid_credentials"
+    assert "connect again" in tested.json()["message"]
+    shown = (await client.get(f"/v1/credentials/{credential['id']}")).json()
+    assert shown["status"] == "invalid"
+    assert shown["status_reason"] == "reconnect_required"

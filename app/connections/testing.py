@@ -1,0 +1,59 @@
+"""The live test of an App Store connection: an access token from the broker (cached, or
+from the refresh token under the usual locks, so a test never races a refresh), then
+Walmart's token detail with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clients.scopes import Caller
+from app.config import Settings
+from app.connections.apps import open_app_secret
+from app.connections.repository import AppRepository
+from app.credentials.repository import CredentialRepository
+from app.crypto import Envelope
+from app.errors import ReconnectRequired
+from app.keys.snapshot import CredentialSnapshot
+from app.walmart.broker import TokenBroker
+from app.walmart.client import WalmartClient
+from app.walmart.live_test import failure_result, token_detail_result
+from app.walmart.outcomes import WalmartFailure
+
+
+@dataclass
+class AppConnectionTester:
+    settings: Settings
+    envelope: Envelope
+    walmart: WalmartClient
+    broker: TokenBroker
+
+    async def test(
+        self, session: AsyncSession, snapshot: CredentialSnapshot, caller: Caller
+    ) -> dict[str, Any]:
+        credential = await CredentialRepository(session).get_live(snapshot.id)
+        app_id = credential.app_id if credential is not None else None
+        app = await AppRepository(session).get(app_id) if app_id is not None else None
+        if app is None:
+            return failure_result(_refused("The Walmart app of this connection was deleted."))
+        try:
+            token = await self.broker.token(snapshot, caller=caller)
+        except ReconnectRequired as exc:
+            return failure_result(_refused(exc.message))
+        except WalmartFailure as failure:
+            return failure_result(failure)
+        return await token_detail_result(
+            self.walmart,
+            base_url=self.settings.walmart_base_url(snapshot.environment),
+            market=snapshot.market,
+            access_token=token.token,
+            client_id=app.client_id,
+            client_secret=await open_app_secret(self.envelope, app),
+            budget=self.settings.walmart_timeout_seconds,
+        )
+
+
+def _refused(message: str) -> WalmartFailure:
+    return WalmartFailure("invalid_credentials", message, details={"reason": "reconnect_required"})
