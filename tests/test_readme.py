@@ -26,6 +26,24 @@ from tests.walmart_sim import SimulatorControl, SimulatorServer
 from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.slow
+CALLBACK = "/connect/walmart/callback"
+APP_CLIENT_ID, APP_CLIENT_SECRET = "readme-app", "readme-app-secret"
+# The seller's part of the App Store guide, in place of their browser: open the consent page,
+# press Authorize, and follow Walmart's redirect to the callback page (on this test's vault).
+SELLER_AUTHORIZES = """CONSENT_URL="$CONSENT_URL" python3 - <<'SELLER'
+import os
+from urllib.parse import parse_qs, urlsplit
+import httpx
+url = os.environ["CONSENT_URL"]
+query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+httpx.get(url).raise_for_status()
+form = {k: query[k] for k in ("clientId", "redirectUri", "clientType", "nonce", "state")}
+answer = httpx.post(url.split("?")[0], data=form | {"decision": "authorize"})
+back = urlsplit(answer.headers["location"])
+page = httpx.get(os.environ["VAULT"] + back.path + "?" + back.query)
+assert page.status_code == 200, page.text
+SELLER
+"""
 BLOCK = re.compile(r"<!-- readme-test -->\n```(sh|python)\n(.*?)```", re.DOTALL)
 RECEIVER_BLOCK = re.compile(r"<!-- readme-receiver -->\n```python\n(.*?)```", re.DOTALL)
 
@@ -91,6 +109,7 @@ def test_readme_examples_run(
         f"curl -sf -X POST {consumer}\" -H 'Content-Type: application/json' "
         "-d @regenerated.json > /dev/null\n",
     ]
+    walmart_control.add_app(APP_CLIENT_ID, APP_CLIENT_SECRET, [PUBLIC_URL + CALLBACK])
     shell, python = [], []
     for kind, code in readme_blocks():
         if kind == "python":
@@ -102,6 +121,8 @@ def test_readme_examples_run(
             shell.append(seller)
         if "/v1/credentials/$CREDENTIAL/test" in code:
             shell.append(break_and_fix.pop(0))
+        if '/v1/connections/$CONNECTION"' in code:
+            shell.append(SELLER_AUTHORIZES)
         shell.append(code)
     shell.append('printf "%s" "$SERVICE_TOKEN" > service-token\n')
     settings = {
@@ -113,6 +134,7 @@ def test_readme_examples_run(
         "VAULT_PUBLIC_URL": PUBLIC_URL,
         "VAULT_WALMART_ALLOW_HTTP": "true",
         "VAULT_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        "VAULT_WALMART_CONSENT_URL": f"{walmart.base_url}/consent",
     }
     with Replicas(1, settings, tmp_path) as vault, Receiver() as receiver:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")} | {
@@ -129,6 +151,8 @@ def test_readme_examples_run(
             "CLIENT_ID": client_id,
             "CLIENT_SECRET": client_secret,
             "RECEIVER": receiver.url,
+            "APP_CLIENT_ID": APP_CLIENT_ID,
+            "APP_CLIENT_SECRET": APP_CLIENT_SECRET,
         }
         ran = subprocess.run(
             ["bash", "-c", "set -euo pipefail\n" + "\n".join(shell)],
@@ -136,7 +160,7 @@ def test_readme_examples_run(
         )  # fmt: skip
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert ran.stdout.split() == [
-            "valid", "2", "current", "used", "credential.rotated",
+            "valid", "connected", "app_oauth", "2", "current", "used", "credential.rotated",
             "invalid_credentials", "valid", "credential.recovered", "0", "True",
         ]  # fmt: skip
         asyncio.run(receiver.wait_for(2))
