@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.clients.scopes import Caller
+from app.auth import Caller
 from app.config import Settings
 from app.connections.apps import open_app_secret
 from app.connections.repository import AppRepository

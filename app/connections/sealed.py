@@ -1,0 +1,43 @@
+"""mPorts' App Store app secrets as ``app.keys.rewrap`` sees them: a KEK rotation re-wraps them
+like every other sealed value. Flushes, never commits."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from functools import partial
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.connections.apps import app_secret_aad
+from app.connections.models import WalmartApp
+from app.keys.repository import count_by_kek, count_not_on, not_on
+from app.keys.rewrap import SealedValue
+
+
+class SealedAppSecrets:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def count_by_kek(self) -> Counter[tuple[str, str]]:
+        return await count_by_kek(self.session, WalmartApp.sealed_secret)
+
+    async def count_not_on(self, prefix: str) -> int:
+        return await count_not_on(self.session, WalmartApp.sealed_secret, prefix)
+
+    async def not_on(self, prefix: str, limit: int) -> Sequence[SealedValue]:
+        query = (
+            select(WalmartApp)
+            .where(not_on(WalmartApp.sealed_secret, prefix))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            SealedValue(
+                app.sealed_secret,
+                app_secret_aad(app.id, app.secret_version, app.environment),
+                partial(setattr, app, "sealed_secret"),
+            )
+            for app in (await self.session.execute(query)).scalars().all()
+        ]
