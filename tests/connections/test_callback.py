@@ -233,3 +233,31 @@ async def test_connect_again_makes_a_new_version_and_migrates_delegated_keys(
     again = await connect(client)
     assert again["version"] == 3
     assert again["id"] == credential["id"]
+
+
+async def test_a_new_token_walmart_does_not_confirm_leaves_the_current_version(
+    client: httpx.AsyncClient, walmart_control: SimulatorControl
+) -> None:
+    await register_app(client, walmart_control)
+    first = await connect(client)
+    walmart_control.add_fault("/v3/token/detail", status=401, times=1)
+    page = await callback(client, await consent((await new_link(client))["consent_url"]))
+    assert page.status_code == 502
+    assert "did not accept the new connection" in page.text
+    shown = (await client.get(f"/v1/credentials/{first['id']}")).json()
+    assert shown["version"] == 1
+    assert shown["status"] == "valid"
+    reasons = [e["outcome"] for e in await audit(client, "connection.failed")]
+    assert reasons == ["test_failed"]
+
+
+async def test_an_app_in_use_cannot_be_deleted(
+    client: httpx.AsyncClient, walmart_control: SimulatorControl
+) -> None:
+    app = await register_app(client, walmart_control)
+    credential = await connect(client)
+    refused = await client.delete(f"/v1/walmart-apps/{app['id']}")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "walmart_app_in_use"
+    assert (await client.delete(f"/v1/credentials/{credential['id']}")).status_code == 204
+    assert (await client.delete(f"/v1/walmart-apps/{app['id']}")).status_code == 204
