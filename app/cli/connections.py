@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.table import Table
 
 from app.cli.context import OPERATOR, Context, console, run
@@ -16,6 +17,18 @@ from app.credentials import service as credentials
 from app.credentials.repository import CredentialFilter
 from app.db import transaction
 from app.pagination import PageRequest
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def _valid(model: type[Body], values: dict[str, object]) -> Body:
+    """The options as a request body, or a usage error naming the fields (never their values)."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise typer.BadParameter(f"not valid: {fields}") from None
+
 
 app = typer.Typer(
     help="Walmart App Store connections: apps, links, expiring refresh tokens.",
@@ -58,11 +71,13 @@ def create(
 ) -> None:
     """Create a connection link and print its consent URL (send it to the seller)."""
 
+    body = _valid(
+        ConnectionCreate,
+        {"account_id": account, "market": market.upper(), "environment": environment,
+         "label": label},
+    )  # fmt: skip
+
     async def command(context: Context) -> str:
-        body = ConnectionCreate.model_validate(
-            {"account_id": account, "market": market.upper(), "environment": environment,
-             "label": label}
-        )  # fmt: skip
         async with transaction(context.sessionmaker) as session:
             connection, consent_url = await service.create_connection(
                 session, context.settings, caller=OPERATOR, body=body
@@ -85,11 +100,13 @@ def add_app(
     """Register mPorts' App Store app; the client secret is read from stdin, never an option."""
     secret = sys.stdin.readline().strip()
 
+    body = _valid(
+        WalmartAppCreate,
+        {"label": label, "environment": environment, "client_id": client_id,
+         "client_secret": secret},
+    )  # fmt: skip
+
     async def command(context: Context) -> None:
-        body = WalmartAppCreate.model_validate(
-            {"label": label, "environment": environment, "client_id": client_id,
-             "client_secret": secret}
-        )  # fmt: skip
         async with transaction(context.sessionmaker) as session:
             created = await apps.create_app(
                 session, context.envelope, context.settings, caller=OPERATOR, body=body
