@@ -54,6 +54,7 @@ def replicas(
         "VAULT_LOCAL_KEKS": local_keks,
         "VAULT_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "VAULT_WALMART_PRODUCTION_URL": walmart.base_url,
+        "VAULT_WALMART_ALLOW_HTTP": "true",
         "VAULT_PUBLIC_URL": PUBLIC_URL,
         "VAULT_WALMART_CONSENT_URL": f"{walmart.base_url}/consent",
         "VAULT_TOKEN_REFRESH_MARGIN_SECONDS": str(MARGIN),
