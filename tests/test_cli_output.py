@@ -73,3 +73,21 @@ async def test_every_list_has_json_lines(
     assert [e["id"] for e in events] == [e["id"] for e in api]
     keks = _json_lines(vault_admin(settings, "kek", "status", "--json", cwd=tmp_path).stdout)
     assert sum(k["data_keys"] for k in keks) == len(HOSTILE)
+
+
+LISTING_COMMANDS = {"list", "tail", "status", "expiring"}
+
+
+def test_every_listing_command_takes_json() -> None:
+    import typer
+
+    from app.cli.main import cli
+
+    root = typer.main.get_command(cli)
+    listings = []
+    for group_name, group in getattr(root, "commands", {}).items():
+        for name, command in getattr(group, "commands", {}).items():
+            if name in LISTING_COMMANDS:
+                listings.append(f"{group_name} {name}")
+                assert any("--json" in p.opts for p in command.params), f"{group_name} {name}"
+    assert len(listings) >= 6, listings

@@ -8,13 +8,15 @@ from typing import Annotated, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
-from rich.table import Table
 
 from app.cli.context import OPERATOR, Context, console, run
+from app.cli.output import JsonOption, print_json_lines, print_table
 from app.connections import apps, service
+from app.connections.router import connection_out
 from app.connections.schemas import ConnectionCreate, WalmartAppCreate
 from app.credentials import service as credentials
 from app.credentials.repository import CredentialFilter
+from app.credentials.router import credential_out
 from app.db import transaction
 from app.pagination import PageRequest
 
@@ -40,6 +42,7 @@ app = typer.Typer(
 def list_connections(
     account: Annotated[str | None, typer.Option(help="Only this account id.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    as_json: JsonOption = False,
 ) -> None:
     """List connection links, newest first (never a consent URL)."""
 
@@ -49,15 +52,17 @@ def list_connections(
                 session, caller=OPERATOR, account_id=account,
                 page=PageRequest(limit=limit, cursor=None),
             )  # fmt: skip
-        table = Table(title="Connections")
-        for column in ("id", "account", "market", "env", "status", "credential", "expires"):
-            table.add_column(column)
-        for c in rows[:limit]:
-            table.add_row(
-                str(c.id), c.account_id, c.market, c.environment, service.shown_status(c),
-                str(c.credential_id or ""), c.expires_at.isoformat(timespec="seconds"),
-            )  # fmt: skip
-        console.print(table)
+        if as_json:
+            print_json_lines(connection_out(c) for c in rows[:limit])
+            return
+        columns = ("id", "account", "market", "env", "status", "credential", "expires")
+        print_table(
+            console, "Connections", columns,
+            ((c.id, c.account_id, c.market, c.environment, service.shown_status(c),
+              c.credential_id or "", c.expires_at.isoformat(timespec="seconds"))
+             for c in rows[:limit]),
+            id_columns=("id", "credential"),
+        )  # fmt: skip
 
     run(command)
 
@@ -122,6 +127,7 @@ def expiring(
     days: Annotated[
         int, typer.Option(min=1, help="Refresh tokens ending within this many days.")
     ] = 30,
+    as_json: JsonOption = False,
 ) -> None:
     """App Store credentials whose refresh token ends soon: ask those sellers to reconnect."""
     before = datetime.now(UTC) + timedelta(days=days)
@@ -133,14 +139,16 @@ def expiring(
                 where=CredentialFilter(refresh_expires_before=before),
                 page=PageRequest(limit=200, cursor=None),
             )  # fmt: skip
-        table = Table(title=f"Refresh tokens ending before {before:%Y-%m-%d}")
-        for column in ("credential", "account", "market", "env", "refresh expires"):
-            table.add_column(column)
-        for c in rows[:200]:
-            expires = (
-                c.refresh_expires_at.isoformat(timespec="seconds") if c.refresh_expires_at else ""
-            )
-            table.add_row(str(c.id), c.account_id, c.market, c.environment, expires)
-        console.print(table)
+        if as_json:
+            print_json_lines(credential_out(c) for c in rows[:200])
+            return
+        columns = ("credential", "account", "market", "env", "refresh expires")
+        print_table(
+            console, f"Refresh tokens ending before {before:%Y-%m-%d}", columns,
+            ((c.id, c.account_id, c.market, c.environment,
+              c.refresh_expires_at.isoformat(timespec="seconds") if c.refresh_expires_at else "")
+             for c in rows[:200]),
+            id_columns=("credential",),
+        )  # fmt: skip
 
     run(command)

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.markup import escape
-from rich.table import Table
 
 from app.cli.context import OPERATOR, Context, console, run
+from app.cli.output import JsonOption, print_json_lines, print_table
 from app.db import transaction
 from app.intake import service
 from app.intake.router import link_out
@@ -64,7 +63,7 @@ def create(
 def list_links(
     account: Annotated[str | None, typer.Option(help="Only this account id.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List links, newest first, with their state (never their URLs)."""
 
@@ -76,20 +75,16 @@ def list_links(
             )  # fmt: skip
         links = [link_out(link) for link in rows[:limit]]
         if as_json:
-            for link in links:
-                console.print(link.model_dump_json(), markup=False, soft_wrap=True)
+            print_json_lines(links)
             return
-        table = Table(title="Hand-over links")
-        table.add_column("id", no_wrap=True)
-        for column in ("account", "market", "env", "kind", "purpose", "state", "expires", "label"):
-            table.add_column(column)
-        for link in links:
-            table.add_row(
-                str(link.id), escape(link.account_id), link.market, link.environment, link.kind,
-                "rotate" if link.credential_id else "register", link.state,
-                link.expires_at.isoformat(timespec="minutes"), escape(link.label),
-            )  # fmt: skip
-        console.print(table)
+        columns = ("id", "account", "market", "env", "kind", "purpose", "state", "expires", "label")
+        print_table(
+            console, "Hand-over links", columns,
+            ((link.id, link.account_id, link.market, link.environment, link.kind,
+              "rotate" if link.credential_id else "register", link.state,
+              link.expires_at.isoformat(timespec="minutes"), link.label)
+             for link in links),
+        )  # fmt: skip
 
     run(command)
 
