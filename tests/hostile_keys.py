@@ -35,7 +35,8 @@ def _integer(value: int) -> bytes:
     return _tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
 
 
-def _odd(bits: int) -> int:
+def odd(bits: int) -> int:
+    """A random odd integer of exactly ``bits`` bits."""
     return secrets.randbits(bits) | (1 << (bits - 1)) | 1
 
 
@@ -48,15 +49,20 @@ def shaped_pkcs1(modulus_bits: int, *, exponent: int = 65537, prime_bits: int = 
     half = prime_bits or modulus_bits // 2
     values = [
         0,
-        _odd(modulus_bits),
+        odd(modulus_bits),
         exponent,
-        _odd(modulus_bits - 1),
-        _odd(half),
-        _odd(half),
-        _odd(half - 1),
-        _odd(half - 1),
-        _odd(half - 1),
+        odd(modulus_bits - 1),
+        odd(half),
+        odd(half),
+        odd(half - 1),
+        odd(half - 1),
+        odd(half - 1),
     ]
+    return pkcs1_of(values)
+
+
+def pkcs1_of(values: list[int]) -> bytes:
+    """An RSAPrivateKey SEQUENCE of these integers (version, n, e, d, p, q, dp, dq, qinv)."""
     return _tlv(0x30, b"".join(_integer(v) for v in values))
 
 

@@ -44,7 +44,10 @@ def test_weak_kek_still_runs_in_development(database_url: str, tmp_path: Path) -
     assert build_envelope(settings).envelope.active_kek == ("local", "k1")
 
 
-@pytest.mark.parametrize("token", ["b" * 32, "ab" * 16, "password" * 5, "0" * 64])
+@pytest.mark.parametrize(
+    "token",
+    ["b" * 32, "ab" * 16, "password" * 5, "0" * 64, "ab" * 20 + "b"],
+)
 def test_predictable_bootstrap_token_refused(database_url: str, tmp_path: Path, token: str) -> None:
     settings = _production(database_url, tmp_path, bootstrap_token=token)
     refused = "VAULT_BOOTSTRAP_TOKEN (has about|repeats a pattern)"

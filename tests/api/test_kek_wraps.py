@@ -85,3 +85,18 @@ async def test_warning_well_before_the_limit(
         settings, "kek", "status", "--json", cwd=tmp_path
     ).stdout.splitlines()]  # fmt: skip
     assert next(r for r in rows if r["active"])["wraps"] >= WRAP_WARNING
+
+
+async def test_counts_wait_out_a_database_outage(vault_state: AppState) -> None:
+    from app.db import make_engine, make_sessionmaker
+
+    dead = make_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none", timeout_seconds=1)
+    try:
+        await vault_state.envelope.self_check()
+        await WrapRecorder(make_sessionmaker(dead), vault_state.envelope).flush()
+    finally:
+        await dead.dispose()
+    active = vault_state.envelope.active_kek
+    before = (await _totals(vault_state)).get(active, 0)
+    await WrapRecorder(vault_state.sessionmaker, vault_state.envelope).flush()
+    assert (await _totals(vault_state))[active] >= before + 1

@@ -12,7 +12,9 @@ from app.crypto.key_bounds import MAX_KEY_DER_BYTES
 from tests.factories import rsa_key
 from tests.hostile_keys import (
     key_with_exponent,
+    odd,
     pem,
+    pkcs1_of,
     pkcs8,
     private_der,
     seller_center,
@@ -64,6 +66,12 @@ def test_unbalanced_primes_refused() -> None:
     # primality check of that prime cost seconds.
     message = _refused(seller_center(pkcs8(shaped_pkcs1(2048, prime_bits=4000))))
     assert "4000-bit prime for a 2048-bit modulus" in message
+
+
+def test_value_larger_than_the_modulus_refused() -> None:
+    # A private exponent wider than n: no RSA key is like that, and OpenSSL would work on it.
+    values = [0, odd(2048), 65537, odd(3000), odd(1024), odd(1024), odd(1023), odd(1023), 1]
+    assert "larger than its modulus" in _refused(seller_center(pkcs8(pkcs1_of(values))))
 
 
 def test_oversized_der_that_is_no_readable_rsa_key_refused() -> None:
