@@ -12,37 +12,37 @@ import uuid
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from app.cli.context import OPERATOR, Context, console, errors, run
+from app.cli.output import JsonOption, print_json_lines, print_table
 from app.db import transaction
 from app.pagination import PageRequest
 from app.webhooks import service
+from app.webhooks.schemas import WebhookOut
 
 app = typer.Typer(help="Webhook endpoints: list, test.", no_args_is_help=True)
 POLL_SECONDS = 0.2
 
 
 @app.command("list")
-def list_webhooks() -> None:
+def list_webhooks(as_json: JsonOption = False) -> None:
     """List webhook endpoints (never their secrets)."""
 
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
             rows = await service.list_endpoints(session, page=PageRequest(limit=200, cursor=None))
-        table = Table(title="Webhook endpoints")
-        for column in ("id", "url", "events", "enabled", "failing since", "secret version"):
-            table.add_column(column)
-        for e in rows[:200]:
-            table.add_row(
-                str(e.id),
-                e.url,
-                ",".join(e.events),
-                "yes" if e.enabled else f"no ({e.disabled_reason})",
-                e.failing_since.isoformat(timespec="seconds") if e.failing_since else "",
-                str(e.secret_version),
-            )
-        console.print(table)
+        if as_json:
+            print_json_lines(WebhookOut.model_validate(e) for e in rows[:200])
+            return
+        columns = ("id", "url", "events", "enabled", "failing since", "secret version")
+        print_table(
+            console, "Webhook endpoints", columns,
+            ((e.id, e.url, ",".join(e.events),
+              "yes" if e.enabled else f"no ({e.disabled_reason})",
+              e.failing_since.isoformat(timespec="seconds") if e.failing_since else "",
+              e.secret_version)
+             for e in rows[:200]),
+        )  # fmt: skip
 
     run(command)
 
@@ -70,7 +70,8 @@ def send_test(
                 last = current.history[-1]
                 console.print(
                     f"attempt {current.attempts}: status {last['status_code']}, "
-                    f"{last['latency_ms']} ms, {last['error'] or 'delivered'}"
+                    f"{last['latency_ms']} ms, {last['error'] or 'delivered'}",
+                    markup=False,
                 )
                 return current.state == "succeeded"
             await asyncio.sleep(POLL_SECONDS)
