@@ -39,6 +39,7 @@ def vault(
         "VAULT_LOCAL_KEKS": local_keks,
         "VAULT_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "VAULT_WALMART_PRODUCTION_URL": walmart.base_url,
+        "VAULT_WALMART_ALLOW_HTTP": "true",
     }
     with Replicas(1, settings, directory) as running:  # one worker: it serves in this pid
         yield running
