@@ -38,6 +38,8 @@ from app.errors import VaultError, describe_validation_errors
 from app.walmart.client import TokenGrant
 
 Tested = tuple[dict[str, Any], TokenGrant | None]  # a live test's result and its token
+Sealed = list[tuple[Credential, CredentialVersion, TokenGrant | None]]
+SEAL_CONCURRENCY = 16
 
 # A slot written by someone else between our check and our insert: the batch is checked
 # again, at most this many times.
@@ -113,9 +115,10 @@ async def import_batch(
         if dry_run or not new:
             outcome.imported = len(new)
             return outcome
+        sealed = await _sealed(envelope, new, caller, tested)
         try:
             async with transaction(sessionmaker) as session:
-                await _store(session, envelope, new, caller, tester, tested)
+                await _store(session, sealed, caller, tester)
         except SlotTaken:
             continue
         outcome.imported = len(new)
@@ -187,29 +190,32 @@ def _passed(
     return passed
 
 
-async def _store(
-    session: AsyncSession,
-    envelope: Envelope,
-    lines: Sequence[ImportLine],
-    caller: Caller,
-    tester: NewCredentialTester | None,
-    tested: dict[int, Tested],
-) -> None:
-    pairs: list[tuple[Credential, CredentialVersion]] = []
-    grants: list[tuple[Credential, TokenGrant]] = []
-    for item in lines:
+async def _sealed(
+    envelope: Envelope, lines: Sequence[ImportLine], caller: Caller, tested: dict[int, Tested]
+) -> Sealed:
+    """New rows with their secrets sealed, ``SEAL_CONCURRENCY`` at a time: a remote KEK
+    (Transit, KMS) costs a round trip per seal, and no database connection waits for them."""
+    gate = asyncio.Semaphore(SEAL_CONCURRENCY)
+
+    async def one(item: ImportLine) -> tuple[Credential, CredentialVersion, TokenGrant | None]:
         test, grant = tested.get(item.line, (None, None))
         credential = new_credential(item.body, item.prepared, test)
-        if grant is not None:
-            grants.append((credential, grant))
-        version = await sealed_version(
-            envelope, credential, 1, item.prepared, caller, state="current"
-        )
+        async with gate:
+            version = await sealed_version(
+                envelope, credential, 1, item.prepared, caller, state="current"
+            )
         version.test = test
-        pairs.append((credential, version))
-    await CredentialRepository(session).add_many(pairs)
-    for credential, grant in grants:
-        if tester is not None:
+        return credential, version, grant
+
+    return list(await asyncio.gather(*(one(item) for item in lines)))
+
+
+async def _store(
+    session: AsyncSession, sealed: Sealed, caller: Caller, tester: NewCredentialTester | None
+) -> None:
+    await CredentialRepository(session).add_many([(c, v) for c, v, _ in sealed])
+    for credential, _, grant in sealed:
+        if tester is not None and grant is not None:
             # As for the API: the test's token serves the first headers call.
             await tester.keep_token(session, credential, grant)
-    await record_all(session, (created_event(c, caller, source="import") for c, _ in pairs))
+    await record_all(session, (created_event(c, caller, source="import") for c, _, _ in sealed))
