@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     signature_validity_seconds: int = Field(default=300, ge=10, le=900)
     cache_max_staleness_seconds: float = Field(default=2.0, gt=0, le=300)
     snapshot_cache_size: int = Field(default=20_000, ge=1)
-    key_cache_size: int = Field(default=2_000, ge=1)
+    key_cache_mb: float = Field(default=48, ge=1)
     audit_flush_seconds: float = Field(default=1.0, gt=0, le=1.0)
     version_retention: int = Field(default=1, ge=0, le=10)
     retest_interval_seconds: float = Field(default=6 * 3600, ge=0)

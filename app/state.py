@@ -111,7 +111,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
             seconds=settings.database_timeout_seconds,
         )
     )
-    keystore = KeyStore(envelope, max_keys=settings.key_cache_size)
+    keystore = KeyStore(envelope, max_bytes=int(settings.key_cache_mb * 1_000_000))
     base_urls = {env: settings.walmart_base_url(env) for env in ("production", "sandbox")}
     broker = TokenBroker(
         sessionmaker,

@@ -49,7 +49,7 @@ def parse(argv: list[str] | None = None) -> Options:
         action="append",
         default=[],
         metavar="VAULT_NAME=VALUE",
-        help="a vault setting for this run (repeatable), e.g. VAULT_KEY_CACHE_SIZE=500",
+        help="a vault setting for this run (repeatable), e.g. VAULT_KEY_CACHE_MB=16",
     )
     parser.add_argument(
         "--webhook-events", type=int, default=1000, help="events in the webhook latency run"

@@ -155,7 +155,7 @@ def test_scale_checks_compare_each_figure_with_its_target() -> None:
         zipf=_runs(12.5, 800, 40),  # 1.25x: over the 1.2x target
         final_memory=[services.Memory(1, 200_000, 210_000)],
         distinct=50_000,
-        key=miss_cost.KeyCost(1024, 406.0, 131.0, 7_000.0),
+        key=miss_cost.KeyCost(1024, 406.0, 131.0, 7_000.0, 7_038),
         small_scrapes=[0.010, 0.012, 0.011],
         large_scrapes=[0.015, 0.030, 0.018],  # median 18 ms: 1.64x
         parse_rate=300.0,
