@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -163,7 +164,8 @@ class Settings(BaseSettings):
         urls = {"VAULT_WALMART_PRODUCTION_URL": self.walmart_production_url,
                 "VAULT_WALMART_SANDBOX_URL": self.walmart_sandbox_url}  # fmt: skip
         for name, url in urls.items():
-            if url.scheme != "https" and not self.walmart_allow_http:
+            # Read as text: a copy made with model_copy(update=...) holds the value unvalidated.
+            if urlsplit(str(url)).scheme.lower() != "https" and not self.walmart_allow_http:
                 raise ConfigurationError(
                     f"{name} must be an https:// URL in production: the client secret travels "
                     "in its Basic auth (VAULT_WALMART_ALLOW_HTTP=true allows http:// for a test "
