@@ -9,7 +9,8 @@ Faults never apply to the control plane (``/_sim/...``), so a broad prefix such 
 cannot lock tests out of clearing it. Modes:
 
 * ``status``: answer that status with a Walmart error body (and ``Retry-After`` if given);
-* ``slow``: ``asyncio.sleep(delay_seconds)`` - the loop keeps serving others - then proceed;
+* ``slow``: ``asyncio.sleep(delay_seconds)`` - the loop keeps serving others - then proceed,
+  unless the simulator was reset meanwhile (then 503: the test that asked for the delay is over);
 * ``garbage``: 200, ``Content-Type: application/json``, a body that is not JSON;
 * ``reset``: no HTTP response at all. The handler reaches the connection's transport through
   uvicorn's ``send`` (a bound method of its request cycle), sets ``SO_LINGER`` to 0 and aborts,
@@ -101,6 +102,9 @@ class SimulatorMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return
+        # A request outliving a reset (a client that gave up on a slow answer) belongs to the
+        # test before it: it must neither touch nor show in the next test's state and log.
+        epoch = self.state.epoch
         record = new_record(scope)
         scope[RECORD_KEY] = record
         fault = self.state.take_fault(scope["path"])
@@ -112,9 +116,11 @@ class SimulatorMiddleware:
             await send(message)
 
         try:
-            if fault is None or fault.mode == "slow":
-                if fault is not None:
-                    await asyncio.sleep(fault.delay_seconds)
+            if fault is not None and fault.mode == "slow":
+                await asyncio.sleep(fault.delay_seconds)
+            if self.state.epoch != epoch:
+                await errors.fault_error(503, None, None)(scope, receive, send)
+            elif fault is None or fault.mode == "slow":
                 await self.app(scope, receive, send_noting_status)
             elif fault.mode == "reset":
                 await reset_connection(send)
@@ -125,4 +131,5 @@ class SimulatorMiddleware:
                 response = errors.fault_error(fault.status, fault.code, fault.retry_after)
                 await response(scope, receive, send_noting_status)
         finally:
-            self.state.record(record)
+            if self.state.epoch == epoch:
+                self.state.record(record)

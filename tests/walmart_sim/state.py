@@ -32,10 +32,13 @@ def now_ms() -> int:
 
 class SimulatorState:
     def __init__(self) -> None:
+        self.epoch = 0
         self.reset()
 
     def reset(self) -> None:
-        """Everything back to empty and default, as if the process had just started."""
+        """Everything back to empty and default, as if the process had just started. A new
+        ``epoch`` begins: requests still in flight from before belong to the old one."""
+        self.epoch += 1
         self.oauth_clients: dict[str, OAuthClient] = {}
         self.consumers: dict[str, Consumer] = {}
         self.tokens: dict[str, IssuedToken] = {}
