@@ -44,6 +44,7 @@ async def _link(vault: LiveVault, **overrides: Any) -> str:
 
 async def _paste(page: Page, selector: str, text: str) -> None:
     """Paste ``text`` into the focused ``selector`` the way a seller does: from the clipboard."""
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     await page.focus(selector)
     await page.evaluate("text => navigator.clipboard.writeText(text)", text)
     await page.keyboard.press("Control+V")
@@ -60,7 +61,6 @@ async def test_seller_pastes_the_key_and_the_link_then_says_used(
     walmart_control.add_consumer(CONSUMER_ID, key, channel_type=CHANNEL_TYPE)
     url = await _link(live_vault)
     page = browser_page.page
-    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     opened = await page.goto(url)
     assert opened is not None
     assert opened.status == 200
@@ -147,4 +147,32 @@ async def test_keyboard_alone_hands_the_keys_over(
     await page.keyboard.press("Enter")
     await page.wait_for_load_state()
     assert await page.locator("h1").inner_text() == "Your keys are with mPorts"
+    browser_page.assert_self_contained()
+
+
+async def test_rotation_link_warns_that_regenerate_key_deactivates_the_old_key(
+    live_vault: LiveVault, browser_page: BrowserPage, walmart_control: SimulatorControl
+) -> None:
+    old, new = new_rsa_key(1024), new_rsa_key(1024)
+    walmart_control.add_consumer(CONSUMER_ID, old, channel_type=CHANNEL_TYPE)
+    auth = {"kind": "signature", "consumer_id": CONSUMER_ID, "channel_type": CHANNEL_TYPE}
+    body: dict[str, Any] = {"account_id": "acme-ca", "market": "CA", "environment": "production"}
+    body |= {"label": "Acme Canada", "auth": auth | {"private_key": seller_center_key(old)}}
+    async with _operator(live_vault) as operator:
+        created = await operator.post("/v1/credentials", json=body)
+    assert created.status_code == 201, created.text
+    page = browser_page.page
+    await page.goto(await _link(live_vault, credential_id=created.json()["id"]))
+    warning = await page.locator("[data-warning=regenerate]").inner_text()
+    assert "Regenerate Key deactivates your old Private Key" in warning
+    assert await page.input_value("#consumer_id") == CONSUMER_ID  # it stays the same
+    walmart_control.add_consumer(CONSUMER_ID, new, channel_type=CHANNEL_TYPE)
+    await _paste(page, "#private_key", seller_center_key(new))
+    await page.get_by_role("button", name="Check and send keys").click()
+    await page.wait_for_load_state()
+    assert await page.locator("h1").inner_text() == "Your keys are with mPorts"
+    async with _operator(live_vault) as operator:
+        rotated = (await operator.get(f"/v1/credentials/{created.json()['id']}")).json()
+    assert rotated["version"] == 2
+    assert rotated["fingerprint"] == await page.locator("[data-fingerprint]").inner_text()
     browser_page.assert_self_contained()
