@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import AnyHttpUrl
 
 from app.config import Settings
 from app.main import create_app
@@ -158,7 +159,9 @@ async def test_slow_walmart_times_out_within_the_budget(
 
 
 async def test_unreachable_walmart_is_a_network_error(settings: Settings) -> None:
-    closed = settings.model_copy(update={"walmart_production_url": "http://127.0.0.1:9"})
+    closed = settings.model_copy(
+        update={"walmart_production_url": AnyHttpUrl("http://127.0.0.1:9")}
+    )
     app = create_app(closed)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

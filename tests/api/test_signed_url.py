@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
+from pydantic import AnyHttpUrl
 
 from app.config import Settings
 from app.walmart.urls import normalise_url
@@ -21,9 +22,12 @@ from tests.walmart_sim import SimulatorControl, SimulatorServer
 @pytest.fixture
 def settings(settings: Settings, walmart: SimulatorServer) -> Settings:
     # A host name rather than an IP, so that its case can be got wrong.
-    production = walmart.base_url.replace("127.0.0.1", "localhost")
+    production = AnyHttpUrl(walmart.base_url.replace("127.0.0.1", "localhost"))
     return settings.model_copy(
-        update={"walmart_production_url": production, "walmart_sandbox_url": walmart.base_url}
+        update={
+            "walmart_production_url": production,
+            "walmart_sandbox_url": AnyHttpUrl(walmart.base_url),
+        }
     )
 
 
