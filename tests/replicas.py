@@ -15,6 +15,8 @@ from types import TracebackType
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+BIND_ATTEMPTS = 3
+ADDRESS_IN_USE = "address already in use"
 
 
 def free_port() -> int:
@@ -39,29 +41,47 @@ class Replicas:
         self.urls: list[str] = []
 
     def __enter__(self) -> Replicas:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-        env.update(self.settings)
         for index in range(self.count):
-            port = free_port()
-            log_path = self.log_dir / f"replica-{index}.log"
-            command = [
-                sys.executable, "-m", "app.serve",
-                "--host", "127.0.0.1", "--port", str(port), "--workers", str(self.workers),
-            ]  # fmt: skip
-            with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
-                self.processes.append(
-                    subprocess.Popen(
-                        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-                    )
-                )
-            self.urls.append(f"http://127.0.0.1:{port}")
+            self.processes.append(self._start(index))
         try:
-            for index, (url, process) in enumerate(zip(self.urls, self.processes, strict=True)):
-                _wait_ready(url, process, functools.partial(self.log, index))
+            for index in range(self.count):
+                self._wait_ready(index)
         except RuntimeError:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def _start(self, index: int) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+        env.update(self.settings)
+        port = free_port()
+        command = [
+            sys.executable, "-m", "app.serve",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(self.workers),
+        ]  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        if index < len(self.urls):
+            self.urls[index] = url
+        else:
+            self.urls.append(url)
+        with (self.log_dir / f"replica-{index}.log").open("wb") as log:  # the child keeps a copy
+            return subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def _wait_ready(self, index: int) -> None:
+        # free_port() closes its socket before uvicorn binds: on a busy machine another process
+        # (or an outgoing connection's ephemeral port) can take it first. Then try another port.
+        for attempt in range(BIND_ATTEMPTS):
+            process = self.processes[index]
+            try:
+                _wait_ready(self.urls[index], process, functools.partial(self.log, index))
+                return
+            except RuntimeError:
+                port_taken = process.poll() is not None and ADDRESS_IN_USE in self.log(index)
+                if not port_taken or attempt == BIND_ATTEMPTS - 1:
+                    raise
+            self.processes[index] = self._start(index)
 
     def __exit__(
         self,
