@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     webhook_disable_after_seconds: float = Field(default=3 * 86400, ge=0)
     webhook_secret_grace_seconds: float = Field(default=86400, ge=0, le=7 * 86400)
     webhook_batch_size: int = Field(default=20, ge=1, le=200)
+    webhook_retention_days: float = Field(default=30, gt=0)
     # How often to look for App Store refresh tokens 30 or 7 days from their end (0: never).
     refresh_expiry_check_seconds: float = Field(default=3600, ge=0)
 

@@ -9,58 +9,42 @@ takes the delivery over (the receiver may then see the event twice, hence "at le
 
 A failed attempt is retried after ``first_retry * 3^(n-1)`` seconds (at most 12 hours) until
 the event is three days old; an endpoint failing for ``disable_after`` seconds is disabled,
-with an audit event and a metric.
+with an audit event and a metric. Deliveries that ended (and events left without any) are
+removed once older than ``VAULT_WEBHOOK_RETENTION_DAYS``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
-import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from standardwebhooks.webhooks import Webhook
 
 from app.audit.service import record
 from app.config import Settings
-from app.crypto import Envelope, EnvelopeError, KekUnavailable
+from app.crypto import Envelope
 from app.db import DATABASE_UNAVAILABLE, transaction, utcnow
 from app.errors import VaultError
 from app.ops.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_DISABLED, WEBHOOK_FAILURES, WEBHOOK_LATENCY
-from app.webhooks import events, signing
-from app.webhooks.hosts import host_allowed
+from app.webhooks import events
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.webhooks.repository import WebhookRepository
+from app.webhooks.sending import Outcome, Sender
 
 log = logging.getLogger("vault.webhooks")
 
 RETRY_WINDOW = timedelta(days=3)
 MAX_DELAY_SECONDS = 12 * 3600.0
 HISTORY_KEPT = 20
-SIGNER_CACHE = 1024
-USER_AGENT = "mports-walmart-vault-webhooks/1"
+PRUNE_EVERY_SECONDS = 3600.0
 # Its own generator: jitter must not move the process-wide random state, which code sharing
 # the process may have seeded or be watching (Hypothesis flags any change during a draw).
 _JITTER = random.Random()  # noqa: S311  (spreading load, not security)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    at: datetime
-    status_code: int | None
-    latency_ms: float
-    error: str | None
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 def retry_delay(attempts: int, first: float) -> float:
@@ -68,11 +52,6 @@ def retry_delay(attempts: int, first: float) -> float:
     first retry never comes later than ``first``."""
     delay: float = min(first * 3.0 ** (attempts - 1), MAX_DELAY_SECONDS)
     return delay * _JITTER.uniform(0.8, 1.0)
-
-
-def payload(event: WebhookEvent) -> str:
-    body = {"type": event.type, "timestamp": event.created_at.isoformat(), "data": event.data}
-    return json.dumps(body, separators=(",", ":"), sort_keys=True)
 
 
 class WebhookDispatcher:
@@ -87,19 +66,17 @@ class WebhookDispatcher:
         loops: int,
     ) -> None:
         self.sessionmaker = sessionmaker
-        self.envelope = envelope
-        self.http = http
         self.settings = settings
         self.skip_locked = skip_locked
         self.loops = loops
-        self._signers: dict[tuple[uuid.UUID, int], Webhook] = {}
+        self.sender = Sender(envelope, http, settings)
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         events.add_waker(self.wake)
         self._tasks = [
-            asyncio.create_task(self._loop(), name=f"webhooks-{n}") for n in range(self.loops)
+            asyncio.create_task(self._loop(n), name=f"webhooks-{n}") for n in range(self.loops)
         ]
 
     def wake(self) -> None:
@@ -113,10 +90,14 @@ class WebhookDispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _loop(self) -> None:
+    async def _loop(self, number: int) -> None:
+        pruned_at = float("-inf")
         while True:
             self._wakeup.clear()
             try:
+                if number == 0 and time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
+                    await self.prune()
+                    pruned_at = time.monotonic()
                 handled = await self.run_once()
             except (VaultError, *DATABASE_UNAVAILABLE) as exc:
                 log.warning("webhook dispatch failed", extra={"error": type(exc).__name__})
@@ -127,6 +108,12 @@ class WebhookDispatcher:
                 async with asyncio.timeout(self.settings.webhook_poll_seconds):
                     await self._wakeup.wait()
 
+    async def prune(self) -> int:
+        """Remove ended deliveries, and events without deliveries, past the retention."""
+        cutoff = utcnow() - timedelta(days=self.settings.webhook_retention_days)
+        async with transaction(self.sessionmaker) as session:
+            return await WebhookRepository(session).prune(before=cutoff)
+
     async def run_once(self) -> int:
         """Claim, send and settle one batch; the number of deliveries attempted."""
         async with transaction(self.sessionmaker) as session:
@@ -135,64 +122,12 @@ class WebhookDispatcher:
                 utcnow(), limit=self.settings.webhook_batch_size, skip_locked=self.skip_locked
             )
             outcomes = await asyncio.gather(
-                *(self._attempt(event, endpoint) for _, event, endpoint in claimed)
+                *(self.sender.send(event, endpoint) for _, event, endpoint in claimed)
             )
             for (delivery, event, endpoint), outcome in zip(claimed, outcomes, strict=True):
                 await self._settle(session, delivery, event, endpoint, outcome)
             await repo.flush()
         return len(claimed)
-
-    async def _attempt(self, event: WebhookEvent, endpoint: WebhookEndpoint) -> Outcome:
-        at = utcnow()
-        if not host_allowed(httpx.URL(endpoint.url).host, self.settings.webhook_hosts):
-            return Outcome(at, None, 0.0, "host_not_allowed")
-        try:
-            signers = await self._signers_of(endpoint, at)
-        except (EnvelopeError, KekUnavailable) as exc:
-            return Outcome(at, None, 0.0, f"secret_unavailable:{type(exc).__name__}")
-        body = payload(event)
-        headers = {
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "webhook-id": event.id,
-            "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": signing.signature_header(signers, event.id, at, body),
-        }
-        started = time.perf_counter()
-        try:
-            # Streamed and never read: a receiver's answer body is not ours to keep.
-            async with self.http.stream(
-                "POST",
-                endpoint.url,
-                content=body.encode(),
-                headers=headers,
-                timeout=self.settings.webhook_timeout_seconds,
-                follow_redirects=False,
-            ) as response:
-                status: int | None = response.status_code
-            error = None if 200 <= response.status_code < 300 else f"http_{status}"
-        except httpx.TimeoutException:
-            status, error = None, "timeout"
-        except httpx.HTTPError as exc:
-            status, error = None, type(exc).__name__
-        return Outcome(at, status, round((time.perf_counter() - started) * 1000, 1), error)
-
-    async def _signers_of(self, endpoint: WebhookEndpoint, now: datetime) -> list[Webhook]:
-        signers = [await self._signer(endpoint.id, endpoint.secret_version, endpoint.sealed_secret)]
-        previous, until = endpoint.sealed_previous_secret, endpoint.previous_secret_until
-        if previous is not None and until is not None and now < until:
-            signers.append(await self._signer(endpoint.id, endpoint.secret_version - 1, previous))
-        return signers
-
-    async def _signer(self, endpoint_id: uuid.UUID, version: int, sealed: str) -> Webhook:
-        key = (endpoint_id, version)
-        signer = self._signers.get(key)
-        if signer is None:
-            if len(self._signers) >= SIGNER_CACHE:
-                self._signers.clear()
-            signer = await signing.open_signer(self.envelope, sealed, endpoint_id, version)
-            self._signers[key] = signer
-        return signer
 
     async def _settle(
         self,

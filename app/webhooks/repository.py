@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -127,3 +127,19 @@ class WebhookRepository:
             .where(WebhookDelivery.state == "pending")
         )
         return int(count or 0)
+
+    async def prune(self, *, before: datetime) -> int:
+        """Delete deliveries that ended before ``before`` and the events left without any;
+        how many deliveries went."""
+        gone = await self.session.execute(
+            delete(WebhookDelivery).where(
+                WebhookDelivery.state != "pending", WebhookDelivery.created_at < before
+            )
+        )
+        await self.session.execute(
+            delete(WebhookEvent).where(
+                WebhookEvent.created_at < before,
+                ~exists().where(WebhookDelivery.event_seq == WebhookEvent.seq),
+            )
+        )
+        return int(gone.rowcount or 0)  # type: ignore[attr-defined]

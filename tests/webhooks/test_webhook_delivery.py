@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from datetime import timedelta
 
 import httpx
+from sqlalchemy import update
 
+from app.db import utcnow
+from app.state import AppState
 from app.webhooks.dispatcher import retry_delay
+from app.webhooks.models import WebhookDelivery, WebhookEvent
 from tests.api.walmart_setup import signature_credential
 from tests.walmart_sim import SimulatorControl
 from tests.webhooks.conftest import subscribe
@@ -83,3 +88,22 @@ async def test_pending_deliveries_and_latency_are_measured(
     metrics = (await client.get("/metrics")).text
     assert "vault_webhook_delivery_latency_seconds_count" in metrics
     assert "vault_webhook_deliveries_pending" in metrics
+
+
+async def test_finished_deliveries_are_pruned_after_the_retention(
+    client: httpx.AsyncClient, vault_state: AppState, receiver: Receiver
+) -> None:
+    hook = await subscribe(client, receiver, "credential.invalid")
+    await client.post(f"/v1/webhooks/{hook['id']}/test")
+    await receiver.wait_for(1)
+    await client.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": False})
+    async with vault_state.sessionmaker() as session, session.begin():
+        old = utcnow() - timedelta(days=31)
+        await session.execute(update(WebhookDelivery).values(created_at=old))
+        await session.execute(update(WebhookEvent).values(created_at=old))
+    for _ in range(50):  # the dispatcher records the answered delivery
+        if await vault_state.webhooks.prune() == 1:
+            break
+        await asyncio.sleep(0.05)
+    listed = await client.get(f"/v1/webhooks/{hook['id']}/deliveries")
+    assert listed.json()["items"] == []
