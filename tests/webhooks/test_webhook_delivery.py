@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import update
@@ -20,6 +21,18 @@ from tests.webhooks.conftest import subscribe
 from tests.webhooks.receiver import Receiver
 
 
+async def settled(client: httpx.AsyncClient, hook_id: str) -> list[dict[str, Any]]:
+    """The deliveries, once none is pending (the dispatcher commits after the answer)."""
+    for _ in range(100):
+        items: list[dict[str, Any]] = (
+            await client.get(f"/v1/webhooks/{hook_id}/deliveries")
+        ).json()["items"]
+        if all(item["state"] != "pending" for item in items):
+            break
+        await asyncio.sleep(0.05)
+    return items
+
+
 async def test_receiver_that_fails_twice_then_succeeds(
     client: httpx.AsyncClient, receiver: Receiver
 ) -> None:
@@ -30,8 +43,7 @@ async def test_receiver_that_fails_twice_then_succeeds(
     assert [r.status for r in receiver.received] == [500, 500, 204]
     assert {r.webhook_id for r in receiver.received} == {queued["event_id"]}
     delivered.verify(hook["secret"])
-    await asyncio.sleep(0.2)  # the dispatcher commits after the answer arrives
-    (item,) = (await client.get(f"/v1/webhooks/{hook['id']}/deliveries")).json()["items"]
+    (item,) = await settled(client, hook["id"])
     assert (item["id"], item["state"], item["attempts"]) == (queued["delivery_id"], "succeeded", 3)
     assert [a["status_code"] for a in item["history"]] == [500, 500, 204]
     assert [a["error"] for a in item["history"]] == ["http_500", "http_500", None]
@@ -63,7 +75,7 @@ async def test_retry_resends_a_delivered_event(
     hook = await subscribe(client, receiver, "credential.invalid")
     queued = (await client.post(f"/v1/webhooks/{hook['id']}/test")).json()
     await receiver.wait_for(1)
-    await asyncio.sleep(0.2)
+    await settled(client, hook["id"])
     path = f"/v1/webhooks/{hook['id']}/deliveries/{queued['delivery_id']}/retry"
     again = await client.post(path)
     assert again.status_code == 202, again.text

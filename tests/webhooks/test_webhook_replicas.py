@@ -46,6 +46,8 @@ def replica_settings(
         "VAULT_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         "VAULT_WEBHOOK_POLL_SECONDS": "0.2",
         "VAULT_WEBHOOK_FIRST_RETRY_SECONDS": "0.2",
+        # The held delivery must outlast starting the second replica on a busy machine.
+        "VAULT_WEBHOOK_TIMEOUT_SECONDS": "30",
     }
 
 
@@ -82,9 +84,12 @@ async def test_replica_killed_mid_delivery_loses_nothing(
                 receiver.release.set()
                 assert delivered.webhook_id == queued["event_id"]
                 assert delivered.verify(hook["secret"])["type"] == "webhook.test"
-                await asyncio.sleep(0.3)
-                deliveries = await http.get(f"{second.urls[0]}/v1/webhooks/{hook['id']}/deliveries")
-                (item,) = deliveries.json()["items"]
+                for _ in range(100):  # recorded once the receiver has answered
+                    listed = await http.get(f"{second.urls[0]}/v1/webhooks/{hook['id']}/deliveries")
+                    (item,) = listed.json()["items"]
+                    if item["state"] != "pending":
+                        break
+                    await asyncio.sleep(0.05)
                 # The killed replica's attempt rolled back with its connection.
                 assert (item["state"], item["attempts"]) == ("succeeded", 1)
 
