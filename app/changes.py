@@ -136,6 +136,10 @@ class ChangeWatch(Protocol):
     def vouches_for(self, epoch: int) -> bool:
         """Whether every change since a read made under ``epoch`` would have been announced."""
 
+    def confirmed_at(self, epoch: int) -> float:
+        """The last moment (monotonic) up to which a read made under ``epoch`` is known to
+        be current, as far as the listener can tell (-inf: it cannot)."""
+
 
 class NotListening:
     """SQLite, or no listener: nothing is vouched for, entries live by the bound alone."""
@@ -145,6 +149,9 @@ class NotListening:
 
     def vouches_for(self, epoch: int) -> bool:
         return False
+
+    def confirmed_at(self, epoch: int) -> float:
+        return -math.inf
 
 
 NOT_LISTENING = NotListening()
@@ -171,11 +178,15 @@ class ChangeListener:
         self._task: asyncio.Task[None] | None = None
         self._connections = 0
         self._epoch = 0  # the listening connection's number, 0 while there is none
+        self._last_epoch = 0  # the last one, kept once it is lost: what it heard still counts
         self._heard_until = -math.inf  # every change committed before it has been delivered
         self._pinged = asyncio.Event()  # set by the next ping's answer
 
     def epoch(self) -> int:
         return self._epoch
+
+    def confirmed_at(self, epoch: int) -> float:
+        return self._heard_until if epoch != 0 and epoch == self._last_epoch else -math.inf
 
     def vouches_for(self, epoch: int) -> bool:
         return (
@@ -224,6 +235,7 @@ class ChangeListener:
             await connection.add_listener(CHANNEL, self._notified)
             self._connections += 1
             self._epoch, self._heard_until = self._connections, listening_from
+            self._last_epoch = self._epoch
             self.connected.set()
             # Pinged: a silently dead connection never reports its termination, and each
             # answer proves the notifications committed before the ping have arrived.

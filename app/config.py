@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     token_refresh_margin_seconds: float = Field(default=120, ge=0, le=600)
     signature_validity_seconds: int = Field(default=300, ge=10, le=900)
     cache_max_staleness_seconds: float = Field(default=2.0, gt=0, le=300)
+    cache_outage_grace_seconds: float = Field(default=30.0, ge=0, le=600)
     snapshot_cache_size: int = Field(default=20_000, ge=1)
     key_cache_mb: float = Field(default=48, ge=1)
     audit_flush_seconds: float = Field(default=1.0, gt=0, le=1.0)

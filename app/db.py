@@ -50,9 +50,12 @@ ASYNCPG_UNAVAILABLE = (
     asyncpg.TooManyConnectionsError,
 )
 
+# Through SQLAlchemy: any driver error (a DBAPIError: the server shutting down, a connection
+# cut, "cannot connect now") and a pool that gave none in time. An IntegrityError is a
+# DBAPIError too, but it is a query the database refused: ``transaction`` lets it through for
+# the caller to translate (and ``app.main`` answers an untranslated one with 409).
 DATABASE_UNAVAILABLE = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
+    sa_exc.DBAPIError,
     sa_exc.TimeoutError,
     OSError,
     TimeoutError,
@@ -105,8 +108,10 @@ async def transaction(
         try:
             yield session
             await session.commit()
+        except sa_exc.IntegrityError:
+            raise
         except DATABASE_UNAVAILABLE as exc:
-            raise DatabaseUnavailable("The database did not answer; try again shortly.") from exc
+            raise DatabaseUnavailable() from exc
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

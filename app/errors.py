@@ -82,7 +82,20 @@ class ServiceUnavailable(VaultError):
 
 
 class DatabaseUnavailable(ServiceUnavailable):
+    """The database did not answer (down, restarting, unreachable, out of connections)."""
+
     code = "database_unavailable"
+    RETRY_AFTER_SECONDS = 1  # a restart or a failover is over in seconds
+
+    def __init__(
+        self,
+        message: str = "The database did not answer; try again shortly.",
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        retry = {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
+        super().__init__(message, details=details, headers=retry | (headers or {}))
 
 
 class KeyServiceUnavailable(ServiceUnavailable):

@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
 from app import api_docs
@@ -25,6 +27,7 @@ from app.credentials.router import router as credentials_router
 from app.crypto import EnvelopeError, KekUnavailable
 from app.db import DATABASE_UNAVAILABLE
 from app.errors import (
+    Conflict,
     DatabaseUnavailable,
     KeyServiceUnavailable,
     VaultError,
@@ -163,11 +166,20 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # Raised outside a `transaction` (hot-path reads): the same answer as inside one.
-        error = DatabaseUnavailable("The database did not answer; try again shortly.")
-        return JSONResponse(error.body(), status_code=error.status_code)
+        error = DatabaseUnavailable()
+        return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
 
     for error_class in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_class, database_unavailable)
+
+    async def changed_meanwhile(request: Request, exc: Exception) -> JSONResponse:
+        # A write that lost a race no service translated: another request changed the same
+        # row (optimistic version check) or took the same unique value first.
+        error = Conflict("The record changed at the same time; read it again and retry.")
+        return JSONResponse(error.body(), status_code=error.status_code)
+
+    app.add_exception_handler(IntegrityError, changed_meanwhile)
+    app.add_exception_handler(StaleDataError, changed_meanwhile)
 
     @app.exception_handler(KekUnavailable)
     async def kek_unavailable(request: Request, exc: KekUnavailable) -> JSONResponse:

@@ -122,6 +122,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         timeout=timeout,
         shared_locks=not is_sqlite(settings.database_url),
         refresh_grants=AppRefreshGrants(sessionmaker, envelope, walmart, base_urls),
+        max_tokens=settings.snapshot_cache_size,
     )
     audit = AuditBatcher(sessionmaker, interval=settings.audit_flush_seconds)
 
@@ -147,18 +148,23 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
             on_change=drop_secrets,
             max_entries=settings.snapshot_cache_size,
             watch=watch,
+            outage_grace=settings.cache_outage_grace_seconds,
         ),
         keystore=keystore,
         broker=broker,
         audit=audit,
     )
     callers = CallerDirectory(
-        sessionmaker, max_staleness=settings.cache_max_staleness_seconds, watch=watch
+        sessionmaker,
+        max_staleness=settings.cache_max_staleness_seconds,
+        watch=watch,
+        outage_grace=settings.cache_outage_grace_seconds,
     )
     feed.on("credential", issuer.forget)
     feed.on("client", callers.forget_client)
     tester = LiveTester(
         settings=settings,
+        sessionmaker=sessionmaker,
         walmart=walmart,
         keystore=keystore,
         broker=broker,

@@ -38,6 +38,16 @@ BOOTSTRAP_TOKEN = "test-bootstrap-token-0123456789abcdef"
 PUBLIC_URL = "https://vault.example.com"  # where links and callbacks point sellers' browsers
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``-m postgres`` selects exactly what runs on PostgreSQL: the ``[postgres]`` variant of
+    every test over both databases, and every test that uses a ``postgres_url`` of its own."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("database_url") if callspec is not None else None
+        if backend == "postgres" or "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 def migrate(url: str) -> None:
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["url"] = url

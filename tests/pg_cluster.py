@@ -72,6 +72,15 @@ class PrivatePostgres:
             str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
         )
 
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: sessions are ended, the server is back in about a
+        second (what ``pg_ctlcluster ... restart`` does on a Debian host)."""
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_postgres(
+            str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
+            str(self.root / "log"), "-m", "fast", "-w", "restart",
+        )  # fmt: skip
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,

@@ -60,7 +60,9 @@ async def test_outage_under_load_fails_fast_and_recovers(
 ) -> None:
     body = signature_body()
     walmart_control.add_consumer(body["auth"]["consumer_id"], rsa_key(), channel_type=CHANNEL_TYPE)
-    with Replicas(1, vault_env(private_pg, local_keks, walmart), tmp_path) as vault:
+    # No grace: past the staleness bound, an outage is answered 503 at once.
+    env = vault_env(private_pg, local_keks, walmart) | {"VAULT_CACHE_OUTAGE_GRACE_SECONDS": "0"}
+    with Replicas(1, env, tmp_path) as vault:
         url = vault.urls[0]
         async with httpx.AsyncClient(headers=AUTH, timeout=30) as http:
             created = (await http.post(f"{url}/v1/credentials", json=body)).json()
@@ -104,6 +106,76 @@ async def test_outage_under_load_fails_fast_and_recovers(
     assert during.get("503 database_unavailable", 0) > 0, during
     assert slowest < DB_TIMEOUT * 2 + 1, f"a request hung for {slowest:.1f}s"
     print(f"\noutage: {during}; slowest answer {slowest:.2f}s")
+
+
+WARM_CREDENTIALS = 20
+LOADERS = 8
+
+
+async def test_a_restart_under_load_costs_no_answer_that_memory_can_give(
+    private_pg: PrivatePostgres,
+    local_keks: str,
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
+    tmp_path: Path,
+) -> None:
+    """Two workers, 20 warm signature credentials, 8 clients in a loop; ``pg_ctl restart -m
+    fast`` in the middle. Every answer is a 200 (the caches hold the callers and keys, within
+    the outage grace), no connection is dropped, and no worker logs an unhandled error."""
+    bodies = [signature_body(account_id=f"warm-{i}") for i in range(WARM_CREDENTIALS)]
+    for body in bodies:
+        consumer = body["auth"]["consumer_id"]
+        walmart_control.add_consumer(consumer, rsa_key(), channel_type=CHANNEL_TYPE)
+    env = vault_env(private_pg, local_keks, walmart) | {"VAULT_LOG_LEVEL": "INFO"}
+    request = {"method": "GET", "url": walmart.base_url + "/v3/ca/feeds"}
+    with Replicas(1, env, tmp_path, workers=2) as vault:
+        url = vault.urls[0]
+        async with httpx.AsyncClient(headers=AUTH, timeout=30) as http:
+            paths = []
+            for body in bodies:
+                created = await http.post(f"{url}/v1/credentials", json=body)
+                assert created.status_code == 201, created.text
+                paths.append(f"{url}/v1/credentials/{created.json()['id']}/headers")
+        # Warm both workers: a new connection per request lands on either.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(headers=AUTH, timeout=30, limits=fresh) as http:
+            for _ in range(12):
+                for path in paths:
+                    assert (await http.post(path, json=request)).status_code == 200
+        answers: Counter[str] = Counter()
+        stop = asyncio.Event()
+
+        async def load(index: int) -> None:
+            async with httpx.AsyncClient(headers=AUTH, timeout=30) as http:
+                turn = index
+                while not stop.is_set():
+                    turn += 1
+                    try:
+                        response = await http.post(paths[turn % len(paths)], json=request)
+                    except httpx.HTTPError as exc:
+                        answers[f"dropped {type(exc).__name__}"] += 1
+                        continue
+                    code = response.json().get("error", {}).get("code", "")
+                    answers[f"{response.status_code} {code}".strip()] += 1
+
+        loaders = [asyncio.create_task(load(i)) for i in range(LOADERS)]
+        await asyncio.sleep(1.0)
+        before = sum(answers.values())
+        restarted_at = time.perf_counter()
+        await asyncio.to_thread(private_pg.restart)
+        restart_seconds = time.perf_counter() - restarted_at
+        await asyncio.sleep(2.0)
+        stop.set()
+        await asyncio.gather(*loaders)
+        log = vault.log(0)
+    total = sum(answers.values())
+    print(
+        f"\nrestart under load: {dict(answers)} ({total - before} answers after the restart "
+        f"began; restart took {restart_seconds:.2f}s)"
+    )
+    assert set(answers) == {"200"}, answers
+    assert "Traceback" not in log
+    assert "unhandled exception" not in log
 
 
 async def test_replica_killed_mid_rotation_leaves_one_current_version(

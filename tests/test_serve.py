@@ -1,61 +1,37 @@
-"""``python -m app.serve``'s metrics folders: one per launcher, none left behind."""
+"""``python -m app.serve``: one worker on SQLite, and a private metrics folder per launcher."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-from app.serve import (
-    LOCK_FILE,
-    METRICS_PREFIX,
-    UNLOCKED_GRACE_SECONDS,
-    held_metrics_dir,
-    remove_orphaned_metrics_dirs,
-)
-
-HOLD_ONE = """
-import sys, time
-from pathlib import Path
-from app.serve import held_metrics_dir
-with held_metrics_dir(Path(sys.argv[1])) as folder:
-    print(folder, flush=True)
-    time.sleep(60)
-"""
+from tests.replicas import ROOT
 
 
-def test_a_folder_is_held_while_in_use_and_removed_after(tmp_path: Path) -> None:
-    with held_metrics_dir(tmp_path) as folder:
-        assert (folder / LOCK_FILE).exists()
-        remove_orphaned_metrics_dirs(tmp_path)  # held: kept
-        assert folder.exists()
-    assert not folder.exists()
+def _serve(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+    env["VAULT_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "app.serve", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
-def test_folders_nobody_holds_are_removed_and_others_kept(tmp_path: Path) -> None:
-    # Another launcher, in its own process, holding its folder.
-    with subprocess.Popen(
-        [sys.executable, "-c", HOLD_ONE, str(tmp_path)], stdout=subprocess.PIPE, text=True
-    ) as other:
-        assert other.stdout is not None
-        held = Path(other.stdout.readline().strip())
-        killed = tmp_path / f"{METRICS_PREFIX}killed"  # its launcher died holding nothing
-        killed.mkdir()
-        (killed / LOCK_FILE).touch()
-        being_made = tmp_path / f"{METRICS_PREFIX}new"  # no lock file yet
-        being_made.mkdir()
-        abandoned = tmp_path / f"{METRICS_PREFIX}old"  # no lock file for over a minute
-        abandoned.mkdir()
-        long_ago = time.time() - UNLOCKED_GRACE_SECONDS - 5
-        os.utime(abandoned, (long_ago, long_ago))
-        with held_metrics_dir(tmp_path) as ours:
-            assert held.exists()
-            assert being_made.exists()
-            assert not abandoned.exists()
-            assert not killed.exists()
-            assert ours.exists()
-        other.kill()
-    remove_orphaned_metrics_dirs(tmp_path)  # its launcher is gone now
-    assert not held.exists()
+def test_more_than_one_worker_on_sqlite_is_refused_naming_postgresql() -> None:
+    refused = _serve("--workers", "2", database_url="sqlite+aiosqlite:///./var/never.db")
+    assert refused.returncode == 2
+    assert "SQLite serves one process" in refused.stderr
+    assert "PostgreSQL" in refused.stderr
+    assert "--workers 1" in refused.stderr
+
+
+def test_the_docker_image_default_keeps_one_worker_on_its_sqlite_default() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "VAULT_DATABASE_URL=sqlite" in dockerfile
+    assert "--workers ${VAULT_WORKERS:-1}" in dockerfile

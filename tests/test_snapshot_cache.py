@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 
 import pytest
 
+from app.errors import DatabaseUnavailable
 from app.headers.reader import SnapshotRow
 from app.headers.snapshot import SnapshotCache
 
@@ -26,6 +28,9 @@ class Watch:
     def vouches_for(self, epoch: int) -> bool:
         return self.vouching and epoch == self.current
 
+    def confirmed_at(self, epoch: int) -> float:
+        return -math.inf  # entries count from their read alone
+
 
 @dataclass
 class Rows:
@@ -33,6 +38,7 @@ class Rows:
 
     live: dict[uuid.UUID, SnapshotRow] = field(default_factory=dict)
     reads: dict[str, int] = field(default_factory=lambda: {"id": 0, "slot": 0})
+    down: bool = False  # the database does not answer
 
     def add(self, account_id: str, version: int = 1) -> uuid.UUID:
         credential_id = uuid.uuid4()
@@ -44,6 +50,8 @@ class Rows:
 
     async def by_id(self, credential_id: uuid.UUID) -> SnapshotRow | None:
         self.reads["id"] += 1
+        if self.down:
+            raise DatabaseUnavailable()
         return self.live.get(credential_id)
 
     async def by_slot(self, account_id: str, market: str, environment: str) -> SnapshotRow | None:
@@ -154,3 +162,33 @@ async def test_without_a_listener_a_vacant_slot_lives_by_the_bound(
     now[0] = BOUND + 0.1
     assert await cache.for_slot("acme", "CA", "production") is not None
     assert rows.reads["slot"] == 2
+
+
+async def test_during_an_outage_an_entry_is_served_for_the_grace_then_refused(
+    rows: Rows, now: list[float]
+) -> None:
+    cache = SnapshotCache(rows, max_staleness=BOUND, clock=lambda: now[0], outage_grace=30.0)
+    credential_id = rows.add("acme")
+    first = await cache.get(credential_id)
+    rows.down = True
+    now[0] = BOUND + 29.0  # past the bound, within the grace: the entry it has
+    assert await cache.get(credential_id) is first
+    now[0] = BOUND + 31.0  # past the grace: the outage is the answer
+    with pytest.raises(DatabaseUnavailable):
+        await cache.get(credential_id)
+    rows.down = False  # back: read again, and kept
+    again = await cache.get(credential_id)
+    assert again is not None
+    assert again is not first
+
+
+async def test_without_a_grace_an_outage_past_the_bound_is_refused(
+    cache: SnapshotCache, rows: Rows, now: list[float], watch: Watch
+) -> None:
+    watch.vouching = False
+    credential_id = rows.add("acme")
+    await cache.get(credential_id)
+    rows.down = True
+    now[0] = BOUND + 0.1
+    with pytest.raises(DatabaseUnavailable):
+        await cache.get(credential_id)

@@ -74,7 +74,7 @@ class AuditRepository:
                 AuditEvent.__tablename__, columns=COPY_COLUMNS, records=records
             )
         except UNAVAILABLE as exc:  # the raw driver's errors: SQLAlchemy never sees them
-            raise DatabaseUnavailable("The database did not answer; try again shortly.") from exc
+            raise DatabaseUnavailable() from exc
 
     async def page(
         self, where: AuditFilter, *, limit: int, before_id: int | None

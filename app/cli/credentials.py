@@ -14,7 +14,6 @@ from app.cli.output import JsonOption, print_json_lines, print_table
 from app.credentials import service
 from app.credentials.repository import CredentialFilter
 from app.credentials.router import credential_out
-from app.db import transaction
 from app.pagination import PageRequest
 from app.state import app_state
 
@@ -78,12 +77,9 @@ def test(credential_id: Annotated[uuid.UUID, typer.Argument()]) -> None:
     """Test a credential live against Walmart and keep the result; exit 1 if it fails."""
 
     async def command(context: Context) -> bool:
-        async with (
-            app_state(context.settings, context.envelope) as state,
-            transaction(state.sessionmaker) as session,
-        ):
+        async with app_state(context.settings, context.envelope) as state:
             result = await state.tester.check_stored(
-                session, caller=OPERATOR, credential_id=credential_id, trigger="cli"
+                caller=OPERATOR, credential_id=credential_id, trigger="cli"
             )
         console.print_json(json.dumps(result))
         return bool(result["ok"])

@@ -71,10 +71,12 @@ class CallerDirectory:
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         watch: ChangeWatch = NOT_LISTENING,
+        outage_grace: float = 0.0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.watch = watch
         self.max_staleness = max_staleness
+        self.outage_grace = outage_grace
         self.max_entries = max_entries
         self.clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -86,7 +88,7 @@ class CallerDirectory:
     async def authenticate(self, authorization: str | None, request_id: str | None) -> Caller:
         """The caller behind an ``Authorization: Bearer`` header, or ``Unauthenticated``."""
         digest = hash_token(bearer_token(authorization))
-        entry = self._entries.get(digest)
+        cached = entry = self._entries.get(digest)
         if entry is not None and not self.watch.vouches_for(entry.epoch):
             age = self.clock() - entry.loaded_at
             if age >= self.max_staleness:
@@ -96,9 +98,20 @@ class CallerDirectory:
                 # caller would otherwise wait on the recheck (as for credential snapshots).
                 self._flights.start(digest, functools.partial(self._load, digest))
         if entry is None:
-            entry = await self._flights.run(digest, functools.partial(self._load, digest))
+            try:
+                entry = await self._flights.run(digest, functools.partial(self._load, digest))
+            except DatabaseUnavailable:
+                if cached is None or not self._within_outage_grace(cached):
+                    raise
+                entry = cached
         self._note_use(entry)
         return replace(entry.caller, request_id=request_id)
+
+    def _within_outage_grace(self, entry: _Entry) -> bool:
+        """While the database is away, a caller is served up to ``outage_grace`` past its
+        bound, counted from when it was last known current (read, or vouched for)."""
+        confirmed = max(entry.loaded_at, self.watch.confirmed_at(entry.epoch))
+        return self.clock() - confirmed < self.max_staleness + self.outage_grace
 
     def _note_use(self, entry: _Entry) -> None:
         now = utcnow()

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.auth import Caller
 from app.credentials.models import Credential
 from app.credentials.testing import LiveTester
-from app.db import is_sqlite, transaction
+from app.db import is_sqlite
 from app.errors import VaultError
 
 log = logging.getLogger("vault.jobs.drift")
@@ -125,10 +125,9 @@ class DriftWatcher:
     async def _test(self, credential_id: uuid.UUID) -> str:
         await self._resume.wait()
         try:
-            async with transaction(self.sessionmaker) as session:
-                result = await self.tester.check_stored(
-                    session, caller=SCHEDULER, credential_id=credential_id, trigger="schedule"
-                )
+            result = await self.tester.check_stored(
+                caller=SCHEDULER, credential_id=credential_id, trigger="schedule"
+            )
         except VaultError as exc:  # deleted meanwhile, database away: skip, next pass retries
             return exc.code
         retry_after = result["details"].get("retry_after") if not result["ok"] else None

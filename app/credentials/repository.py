@@ -77,7 +77,7 @@ class CredentialRepository:
         try:
             await driver.copy_records_to_table(table.name, columns=columns, records=records)
         except ASYNCPG_UNAVAILABLE as exc:  # the raw driver's errors: SQLAlchemy never sees them
-            raise DatabaseUnavailable("The database did not answer; try again shortly.") from exc
+            raise DatabaseUnavailable() from exc
 
     async def live_fingerprints(self, slots: Iterable[Slot]) -> dict[Slot, str]:
         """The current fingerprint of each slot that holds a live credential."""

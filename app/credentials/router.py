@@ -178,13 +178,16 @@ async def list_versions(
 @router.post(
     "/{credential_id}/test",
     response_model=TestResult,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Test the current version live against Walmart and keep the result",
+    description="The test holds no database connection while Walmart answers. If the "
+    "credential is rotated meanwhile the answer is 409 naming the tested and the current "
+    "version (the result is under `details`); if it is deleted meanwhile, 404.",
 )
 async def test_credential(
-    credential_id: uuid.UUID, caller: TestCaller, session: SessionDep, state: StateDep
+    credential_id: uuid.UUID, caller: TestCaller, state: StateDep
 ) -> TestResult:
-    result = await state.tester.check_stored(session, caller=caller, credential_id=credential_id)
+    result = await state.tester.check_stored(caller=caller, credential_id=credential_id)
     return TestResult.model_validate(result)
 
 

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
 from app.auth import Caller
@@ -17,7 +17,8 @@ from app.credentials.secrets import PreparedSecret
 from app.credentials.service import get_credential
 from app.credentials.snapshot import snapshot_of
 from app.crypto import load_sealed_pkcs8
-from app.db import utcnow
+from app.db import transaction, utcnow
+from app.errors import Conflict, NotFound
 from app.keys.keystore import KeyStore
 from app.keys.snapshot import CredentialSnapshot
 from app.ops.metrics import TESTS
@@ -49,6 +50,7 @@ class LiveTester:
     __test__ = False  # not a pytest test class
 
     settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
     walmart: WalmartClient
     keystore: KeyStore
     broker: TokenBroker
@@ -84,42 +86,76 @@ class LiveTester:
         await self.broker.store_grant(session, snapshot_of(credential, None), grant)
 
     async def check_stored(
-        self,
-        session: AsyncSession,
-        *,
-        caller: Caller,
-        credential_id: uuid.UUID,
-        trigger: str = "api",
+        self, *, caller: Caller, credential_id: uuid.UUID, trigger: str = "api"
     ) -> dict[str, Any]:
-        """Test a stored credential's current version and keep the result on it."""
-        credential = await get_credential(session, caller=caller, credential_id=credential_id)
-        repo = CredentialRepository(session)
-        version = await repo.version(credential.id, credential.current_version)
-        snapshot = snapshot_of(credential, version.sealed_secret if version else None)
+        """Test a stored credential's current version and keep the result on it.
+
+        Three steps, so no database connection waits on Walmart: read the credential (its own
+        transaction), test it live (none), then apply the result to the row as it is by then
+        (its own transaction). A change that landed meanwhile is kept: an edit or a disable is
+        applied around (the status verdict never lifts a disable), while a rotation or a
+        deletion makes the result about a version that is no longer current, answered 409 or
+        404 naming what changed."""
+        async with transaction(self.sessionmaker) as session:
+            credential = await get_credential(session, caller=caller, credential_id=credential_id)
+            version = await CredentialRepository(session).version(
+                credential.id, credential.current_version
+            )
+            snapshot = snapshot_of(credential, version.sealed_secret if version else None)
         target = TestTarget(
-            kind=credential.kind,
-            base_url=self.settings.walmart_base_url(credential.environment),
-            market=credential.market,
-            public_id=credential.public_id,
-            channel_type=credential.channel_type,
+            kind=snapshot.kind,
+            base_url=self.settings.walmart_base_url(snapshot.environment),
+            market=snapshot.market,
+            public_id=snapshot.public_id,
+            channel_type=snapshot.channel_type,
         )
         grant: TokenGrant | None = None
-        if credential.kind == "app_oauth" and self.app_connections is not None:
-            result = await self.app_connections.test(session, snapshot, caller)
-            # The token path may have changed the row meanwhile (a refused refresh token).
-            credential = await repo.fresh(credential.id) or credential
+        if snapshot.kind == "app_oauth" and self.app_connections is not None:
+            # The App Store path refreshes the token in a transaction of its own making.
+            async with transaction(self.sessionmaker) as session:
+                result = await self.app_connections.test(session, snapshot, caller)
         else:
             secret = (
                 await self.keystore.signing_key(snapshot)
-                if credential.kind == "signature"
+                if snapshot.kind == "signature"
                 else await self.keystore.open_secret(snapshot)
             )
             result, grant = await run_live_test(
                 self.walmart, target, secret=secret, budget=self.settings.walmart_timeout_seconds
             )
         TESTS.labels(result["outcome"], trigger).inc()
-        credential.last_test = result
+        async with transaction(self.sessionmaker) as session:
+            await self._apply(session, snapshot, result, caller=caller, trigger=trigger)
+            if grant is not None:
+                await self.broker.store_grant(session, snapshot, grant)
+        return result
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        tested: CredentialSnapshot,
+        result: dict[str, Any],
+        *,
+        caller: Caller,
+        trigger: str,
+    ) -> None:
+        repo = CredentialRepository(session)
+        credential = await repo.fresh(tested.id)
+        if credential is None:
+            raise NotFound(f"Credential {tested.id} was deleted while it was being tested.")
+        if credential.current_version != tested.version:
+            raise Conflict(
+                f"Credential {tested.id} moved to version {credential.current_version} while "
+                f"version {tested.version} was being tested; test it again.",
+                details={
+                    "tested_version": tested.version,
+                    "current_version": credential.current_version,
+                    "result": result,
+                },
+            )
+        version = await repo.version(credential.id, tested.version, fresh=True)
         before = credential.status
+        credential.last_test = result
         if credential.status != "disabled" and result["outcome"] in VERDICTS:
             credential.status = VERDICTS[result["outcome"]]
         credential.updated_at = utcnow()
@@ -142,6 +178,3 @@ class LiveTester:
                 "trigger": trigger,
             },
         )
-        if grant is not None:
-            await self.broker.store_grant(session, snapshot, grant)
-        return result

@@ -9,7 +9,7 @@ The remote KEK providers, ``aws_kms.AwsKmsProvider`` (boto3) and
 them, so a deployment on the local keyring never loads boto3.
 """
 
-from app.crypto.caller_tokens import TOKEN_PREFIX, hash_token, is_well_formed, new_token
+from app.crypto.caller_tokens import TOKEN_PREFIX, hash_token, new_token
 from app.crypto.envelope import (
     AssociatedData,
     Envelope,
@@ -44,7 +44,6 @@ __all__ = [
     "UnknownSealFormat",
     "canonical_string",
     "hash_token",
-    "is_well_formed",
     "load_sealed_pkcs8",
     "new_token",
     "parse_private_key",

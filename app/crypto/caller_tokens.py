@@ -1,8 +1,8 @@
 """Bearer tokens of the vault's API clients: shown once, stored only as a hash.
 
 A token is ``mpv_`` followed by 32 random bytes in unpadded URL-safe base64. The prefix
-lets secret scanners and people recognise a leaked vault token; the fixed shape lets the
-auth path refuse junk before touching the database.
+lets secret scanners and people recognise a leaked vault token. (The auth path does not
+check the shape: a bootstrap token is chosen by the operator.)
 
 The stored lookup key is plain SHA-256. Slow password hashes (bcrypt, scrypt, argon2) exist
 to make guessing low-entropy human passwords expensive; a token with 256 random bits cannot
@@ -12,13 +12,10 @@ path find the client with one indexed equality lookup on every request.
 
 import base64
 import hashlib
-import re
 import secrets
 
 TOKEN_PREFIX = "mpv_"  # noqa: S105 -- a public marker for scanners, not a secret
 _TOKEN_BYTES = 32
-# 32 bytes are 43 base64 characters once the padding is stripped.
-_WELL_FORMED = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]{43}")
 
 
 def new_token() -> str:
@@ -30,8 +27,3 @@ def new_token() -> str:
 def hash_token(token: str) -> str:
     """Hex SHA-256 of the whole token (prefix included): the stored lookup key."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def is_well_formed(token: str) -> bool:
-    """Whether ``token`` has the prefix, length and alphabet of one ``new_token`` made."""
-    return _WELL_FORMED.fullmatch(token) is not None

@@ -215,7 +215,7 @@ class AsyncpgReader:
             async with self._pool.acquire(timeout=self._timeout) as connection:
                 records = await connection.fetch(sql, *(params[n] for n in names))
         except ASYNCPG_UNAVAILABLE as exc:
-            raise DatabaseUnavailable("The database did not answer; try again shortly.") from exc
+            raise DatabaseUnavailable() from exc
         # asyncpg's own UUID type: the rest of the vault keys its caches by uuid.UUID.
         return [SnapshotRow(uuid.UUID(int=r[0].int), *r[1:]) for r in records]
 

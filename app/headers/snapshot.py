@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from app.changes import NOT_LISTENING, ChangeWatch
 from app.db import utcnow
+from app.errors import DatabaseUnavailable
 from app.headers.reader import SnapshotReader, SnapshotRow
 from app.keys.snapshot import CredentialSnapshot
 from app.single_flight import SingleFlight
@@ -38,11 +39,13 @@ class SnapshotCache:
         on_change: Callable[[uuid.UUID], None] = lambda _id: None,
         max_entries: int = 20_000,
         watch: ChangeWatch = NOT_LISTENING,
+        outage_grace: float = 0.0,
     ) -> None:
         self.reader = reader
         self.watch = watch
         self.on_change = on_change
         self.max_staleness = max_staleness
+        self.outage_grace = outage_grace
         self.clock = clock
         # Bounded, oldest first out: with 100,000 sellers a worker must not keep them all.
         self.max_entries = max_entries
@@ -77,7 +80,18 @@ class SnapshotCache:
                 if age >= self.refresh_after * (1 + (credential_id.int % 512) / 1024):
                     self._flights.start(credential_id, reread)
                 return cached
-        return await self._flights.run(credential_id, reread)
+        try:
+            return await self._flights.run(credential_id, reread)
+        except DatabaseUnavailable:
+            if cached is not None and self._within_outage_grace(cached):
+                return cached
+            raise
+
+    def _within_outage_grace(self, cached: CredentialSnapshot) -> bool:
+        """While the database is away, an entry is served up to ``outage_grace`` past its
+        bound, counted from when it was last known current (read, or vouched for)."""
+        confirmed = max(cached.loaded_at, self.watch.confirmed_at(cached.epoch))
+        return self.clock() - confirmed < self.max_staleness + self.outage_grace
 
     async def for_slot(
         self, account_id: str, market: str, environment: str

@@ -4,7 +4,8 @@ It opens what it is handed (a snapshot carries its current version's sealed secr
 it in one query) and reads no table itself. Decrypted signing keys are kept in an LRU keyed by
 (credential id, version), so a rotation naturally stops using the old entry and ``forget``
 drops it at once. The LRU is bounded by the memory its keys hold (``VAULT_KEY_CACHE_MB``), not
-by their number: a key object that has signed holds several KB, more for a longer modulus.
+by their number (a key object that has signed holds several KB, more for a longer modulus),
+and in time: a key leaves memory an hour after it was opened.
 Nothing here logs, and nothing returned carries a ``repr`` that shows key material.
 """
 
@@ -12,13 +13,17 @@ from __future__ import annotations
 
 import uuid
 
-from cachetools import LRUCache
+from cachetools import TTLCache
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from app.crypto import Envelope, load_sealed_pkcs8
 from app.errors import NotFound
 from app.keys.binding import TOKEN_PURPOSE, associated_data
 from app.keys.snapshot import CredentialSnapshot
+
+# A decrypted key leaves memory this long after it was opened, used or not: a hot key costs
+# one more unseal an hour, a key nobody asks for again does not stay.
+KEY_SECONDS = 3600
 
 
 def resident_bytes(key: RSAPrivateKey) -> int:
@@ -31,8 +36,8 @@ def resident_bytes(key: RSAPrivateKey) -> int:
 class KeyStore:
     def __init__(self, envelope: Envelope, *, max_bytes: int = 48_000_000) -> None:
         self.envelope = envelope
-        self._keys: LRUCache[tuple[uuid.UUID, int], RSAPrivateKey] = LRUCache(
-            maxsize=max_bytes, getsizeof=resident_bytes
+        self._keys: TTLCache[tuple[uuid.UUID, int], RSAPrivateKey] = TTLCache(
+            maxsize=max_bytes, getsizeof=resident_bytes, ttl=KEY_SECONDS
         )
 
     def __repr__(self) -> str:

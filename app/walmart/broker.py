@@ -28,11 +28,12 @@ import asyncio
 import math
 import time
 import uuid
-from collections import defaultdict
+import weakref
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
@@ -54,6 +55,7 @@ LOCK_POLL_SECONDS = 0.02
 # Retry-After), so an outage at Walmart is not met with one token call per request.
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 60.0
+MAX_TOKEN_SECONDS = 900  # the longest life of a Walmart access token
 
 
 class RefreshGrants(Protocol):
@@ -100,6 +102,7 @@ class TokenBroker:
         timeout: float,
         shared_locks: bool,
         refresh_grants: RefreshGrants | None = None,
+        max_tokens: int = 20_000,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.keystore = keystore
@@ -109,9 +112,18 @@ class TokenBroker:
         self.timeout = timeout
         self.shared_locks = shared_locks
         self.refresh_grants = refresh_grants
-        self._memory: dict[uuid.UUID, CachedToken] = {}
-        self._locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._backoff: dict[uuid.UUID, _Backoff] = {}
+        # Decrypted tokens: bounded in count, and in time by a token's longest life (Walmart's
+        # are 900 s), so a token nobody asks for again does not stay in memory.
+        self._memory: TTLCache[uuid.UUID, CachedToken] = TTLCache(
+            maxsize=max_tokens, ttl=MAX_TOKEN_SECONDS
+        )
+        # A lock lives while a refresh holds or awaits it, then goes with its last reference.
+        self._locks: weakref.WeakValueDictionary[uuid.UUID, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._backoff: TTLCache[uuid.UUID, _Backoff] = TTLCache(
+            maxsize=max_tokens, ttl=MAX_BACKOFF_SECONDS * 2
+        )
 
     def _fresh_in_memory(self, snapshot: CredentialSnapshot) -> CachedToken | None:
         cached = self._memory.get(snapshot.id)
@@ -130,7 +142,9 @@ class TokenBroker:
         if cached is not None and self._fresh(cached):
             TOKEN_CACHE_HITS.labels("memory").inc()
             return cached
-        lock = self._locks[snapshot.id]
+        lock = self._locks.get(snapshot.id)
+        if lock is None:
+            lock = self._locks[snapshot.id] = asyncio.Lock()
         if (
             lock.locked()
             and cached is not None
