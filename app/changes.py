@@ -41,6 +41,7 @@ log = logging.getLogger("vault.invalidation")
 
 CHANNEL = "vault_credential_changes"
 APPLICATION_NAME = "vault-change-listener"  # how its connection shows in pg_stat_activity
+KEPT_EPOCHS = 4  # listening connections whose last ping still counts for the outage grace
 
 
 # What each table's changes mean to the caches: (kind announced, column naming the id, the
@@ -178,7 +179,9 @@ class ChangeListener:
         self._task: asyncio.Task[None] | None = None
         self._connections = 0
         self._epoch = 0  # the listening connection's number, 0 while there is none
-        self._last_epoch = 0  # the last one, kept once it is lost: what it heard still counts
+        # Per listening connection (the last few, kept once lost: what they heard still
+        # counts during an outage): the moment up to which every change had been delivered.
+        self._heard: dict[int, float] = {}
         self._heard_until = -math.inf  # every change committed before it has been delivered
         self._pinged = asyncio.Event()  # set by the next ping's answer
 
@@ -186,7 +189,7 @@ class ChangeListener:
         return self._epoch
 
     def confirmed_at(self, epoch: int) -> float:
-        return self._heard_until if epoch != 0 and epoch == self._last_epoch else -math.inf
+        return self._heard.get(epoch, -math.inf)
 
     def vouches_for(self, epoch: int) -> bool:
         return (
@@ -235,7 +238,9 @@ class ChangeListener:
             await connection.add_listener(CHANNEL, self._notified)
             self._connections += 1
             self._epoch, self._heard_until = self._connections, listening_from
-            self._last_epoch = self._epoch
+            self._heard[self._epoch] = listening_from
+            for old in [e for e in self._heard if e <= self._epoch - KEPT_EPOCHS]:
+                del self._heard[old]
             self.connected.set()
             # Pinged: a silently dead connection never reports its termination, and each
             # answer proves the notifications committed before the ping have arrived.
@@ -245,7 +250,7 @@ class ChangeListener:
                 if not lost.is_set():
                     asked = time.monotonic()
                     await connection.fetchval("SELECT 1", timeout=max(self.ping_seconds, 1.0))
-                    self._heard_until = asked
+                    self._heard_until = self._heard[self._epoch] = asked
                     self._pinged.set()
                     self._pinged = asyncio.Event()
         finally:

@@ -186,19 +186,15 @@ async def test_a_version_changed_by_sql_is_signed_with_by_every_replica(
             await asyncio.sleep(0.02)
 
     await on_version(2)
-    # Back to version 1 by hand (an operator undoing a rotation): both rows in one transaction.
-    await _sql(
-        postgres_url,
-        """
-        WITH back AS (
-            UPDATE credential_versions SET state = CASE version WHEN 1 THEN 'current'
-                ELSE 'previous' END
-            WHERE credential_id = $1::uuid
-        )
-        UPDATE credentials SET current_version = 1 WHERE id = $1::uuid
-        """,
-        credential_id,
-    )
+    # Back to version 1 by hand (an operator undoing a rotation), one statement at a time.
+    for statement in (
+        "UPDATE credential_versions SET state = 'previous' WHERE credential_id = $1::uuid "
+        "AND version = 2",
+        "UPDATE credential_versions SET state = 'current' WHERE credential_id = $1::uuid "
+        "AND version = 1",
+        "UPDATE credentials SET current_version = 1 WHERE id = $1::uuid",
+    ):
+        await _sql(postgres_url, statement, credential_id)
     print(f"\nSQL version change seen everywhere in {await on_version(1):.3f}s")
 
 

@@ -29,8 +29,8 @@ MAX_PENDING = 100_000
 # large COPY) long enough to show in every request's tail latency.
 FLUSH_AT = 200
 # One transaction's most: under a burst the buffer outgrows FLUSH_AT while a flush waits on the
-# chain's lock. The benchmark measured 5,000 at a time pushing the OAuth p99 from 9 to 35 ms
-# without shortening the backlog, which the disk's commit latency bounds. (Events are
+# chain's lock. Much larger batches raised the tail latency in the benchmark without shortening
+# the backlog, which the disk's commit latency bounds. (Events are
 # prepared when they happen, see ``chain``: a flush only links and encodes them.)
 MAX_BATCH = 500
 TICK_SECONDS = 0.05

@@ -2,8 +2,8 @@
 
 Only the last step depends on the predecessor. ``prepare`` does the rest (the canonical JSON
 and the row COPY sends) when the event happens, so appending a batch only links hashes:
-computing canonical forms for a batch of 200 at flush time held a worker's event loop for
-about 8 ms, and every request in flight waited that long (the OAuth p99 doubled).
+computing canonical forms for a batch at flush time held a worker's event loop, and every
+request in flight waited that long (it showed in the tail latency).
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Who holds a bearer token, answered from memory on the hot path.
 
 An entry (token hash -> caller) is trusted for at most ``VAULT_CACHE_MAX_STALENESS_SECONDS``.
-A revocation drops it at once on the replica that revoked and, through PostgreSQL ``NOTIFY``,
-on every other replica within milliseconds; the recheck bounds it when notifications are
-unavailable (SQLite, or ``vault-admin`` revoking beside a running SQLite server), and is
-skipped while the change listener vouches for an entry (``app.changes.ChangeWatch``). Unknown
-tokens are never cached, so a flood of bad tokens costs indexed reads, not memory.
+A change to a client's cached columns (revoked, re-keyed, scopes, accounts, name), by any
+path, is announced by the database and drops its entries on every replica
+(``app.changes``); the recheck bounds it when announcements are unavailable (SQLite beside
+``vault-admin``, a lost connection), and is skipped while the change listener vouches for an
+entry (``app.changes.ChangeWatch``). While the database is unreachable an entry is served up
+to ``VAULT_CACHE_OUTAGE_GRACE_SECONDS`` past the bound. Unknown tokens are never cached, so a
+flood of bad tokens costs indexed reads, not memory.
 
 Last-use stamps are kept in memory and written by ``flush_usage``, at most once a minute per
 client, so a read-only request never writes to the database.

@@ -2,10 +2,12 @@
 
 A snapshot is the public half of a credential plus its current version, read from the database
 and trusted for at most ``VAULT_CACHE_MAX_STALENESS_SECONDS``: after that the next request
-re-reads the row, so a rotation, disable, delete or token invalidation made through any
-replica reaches every replica within that bound. On PostgreSQL the change listener announces
-those changes and vouches that it would have (``app.changes.ChangeWatch``): while it does, an
-entry is kept without re-reading, and only the bound applies when it cannot.
+re-reads the row. Every change to a credential, its versions or its stored token, by any path,
+is announced by the database and drops the entry on every replica (``app.changes``); the
+listener also vouches that it would have heard (``app.changes.ChangeWatch``): while it does,
+an entry is kept without re-reading, and only the bound applies when it cannot. While the
+database is unreachable an entry is served up to ``VAULT_CACHE_OUTAGE_GRACE_SECONDS`` past
+the bound.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ class SnapshotCache:
         self._holders: OrderedDict[Slot, uuid.UUID] = OrderedDict()
         self._vacant: OrderedDict[Slot, tuple[float, int]] = OrderedDict()  # read at, epoch
         # Past half its bound an entry in use is re-read in the background, so requests do not
-        # wait on rechecks: with 100 hot credentials loaded together, their blocking rechecks
-        # every 2 s queued behind each other and put 100+ ms into the p99 latency.
+        # wait on rechecks: hot credentials loaded together had their blocking rechecks queue
+        # behind each other every bound, which showed in the tail latency.
         self.refresh_after = max_staleness / 2
         self._flights: SingleFlight[CredentialSnapshot | None] = SingleFlight()
         self._slot_flights: SingleFlight[CredentialSnapshot | None] = SingleFlight()
