@@ -29,6 +29,7 @@ from app.errors import NotFound, WalmartTimeout, WalmartUnreachable
 from app.headers.service import HeaderIssuer
 from app.keys.snapshot import CredentialSnapshot
 from app.proxy.forwarding import back_to_caller, towards_walmart
+from app.proxy.paths import check_walmart_path
 from app.walmart.client import basic_authorization
 from app.walmart.markets import DEFAULT_ACCEPT, MARKETS
 from app.walmart.outcomes import INVALID_TOKEN_CODE
@@ -92,6 +93,7 @@ class WalmartProxy:
 
     async def forward(self, call: ProxyCall) -> Relayed:
         call.caller.ensure_account(call.account_id)
+        check_walmart_path(call.path)
         snapshot = await self.issuer.snapshots.for_slot(
             call.account_id, call.market, call.environment
         )
