@@ -17,25 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Caller
 from app.changes import NOT_LISTENING, ChangeWatch
-from app.clients.models import ApiClient
 from app.clients.repository import ApiClientRepository
 from app.crypto import hash_token
 from app.db import transaction, utcnow
 from app.errors import DatabaseUnavailable, Unauthenticated
-from app.single_flight import SingleFlight
+from app.freshness import Freshness, FreshnessCache
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Issued tokens are 47 characters and a bootstrap token is operator-chosen; nothing longer
@@ -47,9 +43,7 @@ USAGE_FLUSH_SECONDS = 10.0
 @dataclass(slots=True)
 class _Entry:
     caller: Caller
-    loaded_at: float
     last_used: datetime | None
-    epoch: int  # the listening connection it was read under
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -76,44 +70,20 @@ class CallerDirectory:
         outage_grace: float = 0.0,
     ) -> None:
         self.sessionmaker = sessionmaker
-        self.watch = watch
-        self.max_staleness = max_staleness
-        self.outage_grace = outage_grace
-        self.max_entries = max_entries
-        self.clock = clock
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        rule = Freshness(max_staleness, outage_grace, watch, clock)
+        self._entries: FreshnessCache[str, _Entry] = FreshnessCache(
+            self._load, rule, max_entries=max_entries
+        )
         self._used: dict[uuid.UUID, datetime] = {}
         self._task: asyncio.Task[None] | None = None
-        self._flights: SingleFlight[_Entry] = SingleFlight()
-        self._generation = 0  # bumped by forget_client (see SnapshotCache)
 
     async def authenticate(self, authorization: str | None, request_id: str | None) -> Caller:
         """The caller behind an ``Authorization: Bearer`` header, or ``Unauthenticated``."""
-        digest = hash_token(bearer_token(authorization))
-        cached = entry = self._entries.get(digest)
-        if entry is not None and not self.watch.vouches_for(entry.epoch):
-            age = self.clock() - entry.loaded_at
-            if age >= self.max_staleness:
-                entry = None
-            elif age >= self.max_staleness / 2:
-                # Re-read ahead of the bound, in the background: every request of a busy
-                # caller would otherwise wait on the recheck (as for credential snapshots).
-                self._flights.start(digest, functools.partial(self._load, digest))
+        entry = await self._entries.get(hash_token(bearer_token(authorization)))
         if entry is None:
-            try:
-                entry = await self._flights.run(digest, functools.partial(self._load, digest))
-            except DatabaseUnavailable:
-                if cached is None or not self._within_outage_grace(cached):
-                    raise
-                entry = cached
+            raise Unauthenticated("The bearer token is unknown or has been revoked.")
         self._note_use(entry)
         return replace(entry.caller, request_id=request_id)
-
-    def _within_outage_grace(self, entry: _Entry) -> bool:
-        """While the database is away, a caller is served up to ``outage_grace`` past its
-        bound, counted from when it was last known current (read, or vouched for)."""
-        confirmed = max(entry.loaded_at, self.watch.confirmed_at(entry.epoch))
-        return self.clock() - confirmed < self.max_staleness + self.outage_grace
 
     def _note_use(self, entry: _Entry) -> None:
         now = utcnow()
@@ -123,33 +93,22 @@ class CallerDirectory:
         ):
             entry.last_used = self._used[client_id] = now
 
-    async def _load(self, digest: str) -> _Entry:
-        generation, epoch = self._generation, self.watch.epoch()
+    async def _load(self, digest: str) -> _Entry | None:
         async with transaction(self.sessionmaker) as session:
             client = await ApiClientRepository(session).by_token_hash(digest)
         if client is None or client.revoked_at is not None:
-            self._entries.pop(digest, None)
-            raise Unauthenticated("The bearer token is unknown or has been revoked.")
+            return None  # unknown or revoked: never kept
         caller = Caller(
             client_id=client.id,
             name=client.name,
             scopes=frozenset(client.scopes),
             account_ids=frozenset(client.account_ids) if client.account_ids is not None else None,
         )
-        entry = _Entry(caller, self.clock(), client.last_used_at, epoch)
-        if generation != self._generation:
-            return entry  # read before a revocation was announced: answered, not kept
-        self._entries[digest] = entry
-        self._entries.move_to_end(digest)
-        if len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-        return entry
+        return _Entry(caller, client.last_used_at)
 
     def forget_client(self, client_id: uuid.UUID) -> None:
-        self._generation += 1
-        self._flights.discard()
-        for digest in [d for d, e in self._entries.items() if e.caller.client_id == client_id]:
-            del self._entries[digest]
+        """A change to the client was announced: drop every token of it this worker holds."""
+        self._entries.forget_where(lambda entry: entry.caller.client_id == client_id)
 
     async def flush_usage(self) -> None:
         if not self._used:
@@ -157,10 +116,9 @@ class CallerDirectory:
         used, self._used = self._used, {}
         try:
             async with transaction(self.sessionmaker) as session:
+                repo = ApiClientRepository(session)
                 for client_id, at in used.items():
-                    await session.execute(
-                        update(ApiClient).where(ApiClient.id == client_id).values(last_used_at=at)
-                    )
+                    await repo.stamp_last_used(client_id, at)
         except DatabaseUnavailable:
             self._used = used | self._used  # kept for the next tick
 
@@ -172,7 +130,7 @@ class CallerDirectory:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._flights.aclose()
+        await self._entries.aclose()
         await self.flush_usage()
 
     async def _run(self) -> None:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.models import ApiClient
@@ -53,6 +53,12 @@ class ApiClientRepository:
     async def live_admins(self) -> Sequence[ApiClient]:
         result = await self.session.execute(select(ApiClient).where(ApiClient.revoked_at.is_(None)))
         return [c for c in result.scalars().all() if "admin" in c.scopes]
+
+    async def stamp_last_used(self, client_id: uuid.UUID, at: datetime) -> None:
+        """A bulk UPDATE on purpose: the last-used stamp is no change any cache depends on."""
+        await self.session.execute(
+            update(ApiClient).where(ApiClient.id == client_id).values(last_used_at=at)
+        )
 
     async def flush(self) -> None:
         await self.session.flush()
