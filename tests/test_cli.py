@@ -18,11 +18,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.credentials.sealed import sealed_tables
 from app.crypto import Envelope, LocalKeyring
 from app.db import make_engine
 from app.keys.rewrap import backlog
 from app.main import create_app
+from app.sealed import sealed_tables
 from tests.conftest import BOOTSTRAP_TOKEN, _empty_tables
 from tests.factories import CHANNEL_TYPE, oauth_body, rsa_key, signature_body
 from tests.walmart_sim import SimulatorControl, SimulatorServer

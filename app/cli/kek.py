@@ -8,21 +8,13 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel, Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli.context import Context, console, run
 from app.cli.output import JsonOption, plain, print_json_lines, print_table
-from app.connections.sealed import SealedAppSecrets
-from app.credentials.sealed import sealed_tables
 from app.db import transaction
-from app.keys.rewrap import SealedTable, backlog, kek_counts, rewrap_batch
+from app.keys.rewrap import backlog, kek_counts, rewrap_batch
 from app.ops.kek_usage import WRAP_LIMIT, WRAP_WARNING, KekWrapsRepository
-
-
-def _all_sealed(session: AsyncSession) -> list[SealedTable]:
-    """Credentials' secrets and tokens, and mPorts' App Store app secrets."""
-    return [*sealed_tables(session), SealedAppSecrets(session)]
-
+from app.sealed import sealed_tables
 
 app = typer.Typer(help="Key-encryption keys: status and re-wrapping.", no_args_is_help=True)
 
@@ -42,7 +34,7 @@ def status(as_json: JsonOption = False) -> None:
 
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
-            counts = await kek_counts(_all_sealed(session))
+            counts = await kek_counts(sealed_tables(session))
             wraps = await KekWrapsRepository(session).totals()
         active = context.envelope.active_kek
         rows = [
@@ -81,7 +73,7 @@ def rewrap(
 
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
-            total = await backlog(_all_sealed(session), context.envelope)
+            total = await backlog(sealed_tables(session), context.envelope)
         started, done = time.perf_counter(), 0
         columns = (TextColumn("rewrap"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
         with Progress(*columns, TimeRemainingColumn(), console=console) as progress:
@@ -89,7 +81,7 @@ def rewrap(
             while True:
                 async with transaction(context.sessionmaker) as session:
                     count = await rewrap_batch(
-                        _all_sealed(session), context.envelope, size=batch_size
+                        sealed_tables(session), context.envelope, size=batch_size
                     )
                 if count == 0:
                     break

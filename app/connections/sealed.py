@@ -12,13 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.apps import app_secret_aad
 from app.connections.models import WalmartApp
-from app.keys.repository import count_by_kek, count_not_on, not_on
+from app.keys.repository import SealedColumn, count_by_kek, count_not_on, not_on
 from app.keys.rewrap import SealedValue
 
 
 class SealedAppSecrets:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.column: SealedColumn = WalmartApp.sealed_secret
 
     async def count_by_kek(self) -> Counter[tuple[str, str]]:
         return await count_by_kek(self.session, WalmartApp.sealed_secret)

@@ -1,6 +1,6 @@
-"""The tables that hold sealed values, as ``app.keys.rewrap`` sees them: credential versions'
-secrets and stored access tokens. Each binds its values to their credential row, so both
-join ``credentials``. Flushes, never commits."""
+"""Credential versions' secrets and stored access tokens as ``app.keys.rewrap`` sees them
+(``app.sealed`` lists every sealed column). Each binds its values to their credential row,
+so both join ``credentials``. Flushes, never commits."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.credentials.models import Credential, CredentialVersion
 from app.keys.binding import TOKEN_PURPOSE, associated_data
-from app.keys.repository import count_by_kek, count_not_on, not_on
-from app.keys.rewrap import SealedTable, SealedValue
+from app.keys.repository import SealedColumn, count_by_kek, count_not_on, not_on
+from app.keys.rewrap import SealedValue
 from app.walmart.models import OAuthToken
 
 
 class SealedSecrets:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.column: SealedColumn = CredentialVersion.sealed_secret
 
     async def count_by_kek(self) -> Counter[tuple[str, str]]:
         return await count_by_kek(self.session, CredentialVersion.sealed_secret)
@@ -52,6 +53,7 @@ class SealedSecrets:
 class SealedTokens:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.column: SealedColumn = OAuthToken.sealed_token
 
     async def count_by_kek(self) -> Counter[tuple[str, str]]:
         return await count_by_kek(self.session, OAuthToken.sealed_token)
@@ -75,8 +77,3 @@ class SealedTokens:
             )
             for token, credential in (await self.session.execute(query)).all()
         ]
-
-
-def sealed_tables(session: AsyncSession) -> list[SealedTable]:
-    """Every table holding sealed values, in one session."""
-    return [SealedSecrets(session), SealedTokens(session)]

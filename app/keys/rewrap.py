@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from app.crypto import AssociatedData, Envelope
+from app.keys.repository import SealedColumn
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -27,6 +28,10 @@ class SealedValue:
 
 
 class SealedTable(Protocol):
+    @property
+    def column(self) -> SealedColumn:
+        """The mapped column holding the sealed values."""
+
     async def count_by_kek(self) -> Counter[tuple[str, str]]: ...
 
     async def count_not_on(self, prefix: str) -> int: ...

@@ -4,8 +4,10 @@ Triggers (migration ``state_counts``) update ``state_counts`` in the transaction
 change, however it is made (API, ``vault-admin``, bulk import, SQL by hand):
 
 * ``credentials`` / status: live credentials by status;
-* ``data_keys`` / ``provider$key_id``: sealed values (secrets of every version, cached
-  tokens) by the KEK that wraps their data key.
+* ``data_keys`` / ``provider$key_id``: sealed values by the KEK that wraps their data key,
+  over every column ``app.sealed`` lists (secrets of every version, cached tokens, App Store
+  app secrets, webhook secrets current and previous; migration ``count_app_and_webhook_keys``
+  added the last three).
 
 Counting these per scrape read every credential and every sealed value: a third of a second
 at 100,000 credentials, and more as the vault grows.

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from app.changes import ChangeListener
-from app.credentials.sealed import sealed_tables
 from app.crypto import Envelope, LocalKeyring
 from app.db import make_engine, transaction
 from app.errors import DatabaseUnavailable
@@ -20,6 +19,7 @@ from app.headers.reader import AsyncpgReader, SnapshotReader, SnapshotRow
 from app.headers.snapshot import SnapshotCache
 from app.keys.rewrap import rewrap_batch
 from app.keys.snapshot import CredentialSnapshot
+from app.sealed import sealed_tables
 from app.state import AppState
 from tests.api.walmart_setup import headers_for, signature_credential
 from tests.factories import CHANNEL_TYPE, new_rsa_key, signature_auth

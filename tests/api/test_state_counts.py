@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cli.context import OPERATOR
 from app.credentials.bulk_import import ImportLine, import_batch, parse_line
 from app.credentials.models import Credential
-from app.credentials.sealed import sealed_tables
 from app.crypto import Envelope, LocalKeyring
 from app.db import transaction
 from app.keys.rewrap import kek_counts, rewrap_batch
 from app.ops.models import StateCount
+from app.sealed import sealed_tables
 from app.state import AppState
 from tests.api.test_metrics import value
 from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
