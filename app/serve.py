@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
             log_level=args.log_level,
             access_log=False,  # the vault logs one JSON line per request itself
             log_config=UVICORN_LOG_CONFIG,
+            # X-Forwarded-For is believed only from the peers in FORWARDED_ALLOW_IPS, which
+            # uvicorn reads from the environment (loopback when unset).
             proxy_headers=True,
         )
 

@@ -34,12 +34,12 @@ from app.headers.reader import AsyncpgReader, SessionReader, SnapshotReader
 from app.headers.service import HeaderIssuer
 from app.headers.snapshot import SnapshotCache
 from app.intake.handover import Handover
-from app.intake.throttle import SubmissionThrottle
 from app.keys.keystore import KeyStore
 from app.ops.kek_probe import KekProbe
 from app.ops.kek_usage import KekWrapsRepository
 from app.ops.metrics import REFRESH_WINDOWS, DatabaseCollector, DatabaseSnapshot
 from app.ops.repository import database_gauges
+from app.pages.throttle import PageThrottle
 from app.proxy.service import WalmartProxy
 from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
@@ -67,7 +67,7 @@ class AppState:
     callback: CallbackHandler
     proxy: WalmartProxy
     handover: Handover
-    intake_throttle: SubmissionThrottle
+    page_throttle: PageThrottle
     refresh_expiry: RefreshExpiryWatcher
     kek_probe: KekProbe = field(default_factory=KekProbe)
 
@@ -186,6 +186,10 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         skip_locked=not sqlite,
         loops=1 if sqlite else 2,  # SQLite: one process, one claimer, no row locks
     )
+    page_throttle = PageThrottle(
+        per_link=settings.intake_submissions_per_link_per_minute,
+        per_address=settings.intake_submissions_per_address_per_minute,
+    )
     state = AppState(
         settings=settings,
         engine=engine,
@@ -198,7 +202,9 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         metrics=DatabaseCollector(),
         callers=callers,
         webhooks=webhooks,
-        callback=CallbackHandler(sessionmaker, envelope, settings, walmart, tokens=broker),
+        callback=CallbackHandler(
+            sessionmaker, envelope, settings, walmart, tokens=broker, throttle=page_throttle
+        ),
         proxy=WalmartProxy(issuer, http, sessionmaker),
         handover=Handover(
             sessionmaker=sessionmaker,
@@ -207,10 +213,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
             policy=rotation_policy(settings),
             contact=settings.intake_contact,
         ),
-        intake_throttle=SubmissionThrottle(
-            per_link=settings.intake_submissions_per_link_per_minute,
-            per_address=settings.intake_submissions_per_address_per_minute,
-        ),
+        page_throttle=page_throttle,
         refresh_expiry=RefreshExpiryWatcher(
             sessionmaker, interval=settings.refresh_expiry_check_seconds
         ),

@@ -20,6 +20,7 @@ records ``connection.completed`` and ``connection.failed``. A failure stores no 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -36,10 +37,14 @@ from app.connections.service import hash_state
 from app.connections.storing import StoredConnection, TokenKeeper, store_connection
 from app.crypto import Envelope
 from app.db import transaction, utcnow
+from app.ops.metrics import UNKNOWN_TOKENS
+from app.pages.throttle import PageThrottle
 from app.walmart.client import AppGrant, WalmartClient
 from app.walmart.live_test import token_detail_result
 from app.walmart.outcomes import WalmartFailure
 from app.webhooks.events import emit
+
+log = logging.getLogger("vault.connections")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +58,10 @@ class CallbackParams:
 
 @dataclass(frozen=True, slots=True)
 class CallbackResult:
-    outcome: str  # "connected" or a failure code of ``outcomes.PAGES``
+    outcome: str  # "connected", "rate_limited" or a failure code of ``outcomes.PAGES``
     connection: Connection | None = None
     credential_id: uuid.UUID | None = None
+    retry_after_seconds: int = 0
 
 
 class _Stop(Exception):
@@ -70,32 +76,44 @@ class CallbackHandler:
     settings: Settings
     walmart: WalmartClient
     tokens: TokenKeeper
+    throttle: PageThrottle
 
-    async def handle(self, params: CallbackParams, *, request_id: str | None) -> CallbackResult:
+    async def handle(
+        self, params: CallbackParams, *, request_id: str | None, address: str
+    ) -> CallbackResult:
         try:
-            connection, app = await self._claim(params, request_id)
+            connection, app = await self._claim(params, request_id, address)
             grant, test = await self._exchange(connection, app, params, request_id)
             return await self._store(connection, app, params, grant, test, request_id)
         except _Stop as stop:
             return stop.result
 
     async def _claim(
-        self, params: CallbackParams, request_id: str | None
+        self, params: CallbackParams, request_id: str | None, address: str
     ) -> tuple[Connection, WalmartApp]:
         async with transaction(self.sessionmaker) as session:
-            checked = await self._check(session, params, request_id)
+            checked = await self._check(session, params, request_id, address)
         if isinstance(checked, CallbackResult):  # committed: the failure is on record
             raise _Stop(checked)
         return checked
 
     async def _check(
-        self, session: AsyncSession, params: CallbackParams, request_id: str | None
+        self, session: AsyncSession, params: CallbackParams, request_id: str | None, address: str
     ) -> tuple[Connection, WalmartApp] | CallbackResult:
         repo = ConnectionRepository(session)
         connection = await repo.by_state_hash(hash_state(params.state)) if params.state else None
-        if connection is None:
-            return await _failed(session, None, "unknown_state", request_id)
-        if connection.used_at is not None or connection.status != "pending":
+        if connection is None or connection.used_at is not None or connection.status != "pending":
+            # Anyone can send these, as often as they like: throttled per address before
+            # anything is written, and an unknown state (no connection to record it on)
+            # is only counted.
+            if not (verdict := self.throttle.stranger(address)).allowed:
+                return CallbackResult(
+                    "rate_limited", retry_after_seconds=verdict.retry_after_seconds
+                )
+            if connection is None:
+                UNKNOWN_TOKENS.labels(page="callback").inc()
+                log.info("connection callback with an unknown state")
+                return CallbackResult("unknown_state")
             return await _failed(session, connection, "state_used", request_id)
         now = utcnow()
         if connection.expires_at <= now:

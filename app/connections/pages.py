@@ -13,7 +13,8 @@ from app.connections.apps import CALLBACK_PATH
 from app.connections.callback import CallbackParams, CallbackResult
 from app.connections.deps import StateDep
 from app.connections.outcomes import PAGES
-from app.pages.render import PAGE_HEADERS, render_message
+from app.pages.render import PAGE_HEADERS, render_message, render_too_many
+from app.pages.throttle import client_address
 
 router = APIRouter(tags=["seller pages"])
 Param = Annotated[str | None, Query(max_length=4096)]
@@ -26,7 +27,8 @@ Param = Annotated[str | None, Query(max_length=4096)]
     description="Walmart redirects the seller's browser here after the consent page. The "
     "answer is a small HTML page saying what happened and what to do next (200 connected; "
     "403 declined; 400 unknown state, another app's client id or an incomplete callback; "
-    "409 link already used; 410 link expired; 502 code refused or live check failed; 503 "
+    "409 link already used; 410 link expired; 429 too many unknown or used states from the "
+    "address; 502 code refused or live check failed; 503 "
     "Walmart unreachable), or a 303 to the link's `return_url`.",
     responses={
         303: {"description": "Redirect to the connection's allowed return_url."},
@@ -34,6 +36,7 @@ Param = Annotated[str | None, Query(max_length=4096)]
         403: {"description": "The seller declined."},
         409: {"description": "The link was already used."},
         410: {"description": "The link expired."},
+        429: {"description": "Too many unknown or used states from this address (Retry-After)."},
         502: {"description": "Walmart refused the code, or the new token failed its check."},
         503: {"description": "Walmart could not be reached."},
     },
@@ -50,7 +53,11 @@ async def walmart_callback(
     params = CallbackParams(
         code=code, state=state_, client_id=client_id, seller_id=seller_id, error=error
     )
-    result = await state.callback.handle(params, request_id=request.state.request_id)
+    result = await state.callback.handle(
+        params, request_id=request.state.request_id, address=client_address(request)
+    )
+    if result.outcome == "rate_limited":
+        return render_too_many(request, result.retry_after_seconds)
     target = _return_to(result)
     if target is not None:
         return RedirectResponse(target, status_code=303, headers=dict(PAGE_HEADERS))

@@ -9,14 +9,14 @@ from fastapi import Depends, Request
 
 from app.deps import RouterState
 from app.intake.handover import Handover
-from app.intake.throttle import SubmissionThrottle
+from app.pages.throttle import PageThrottle
 
 
 class IntakeState(RouterState, Protocol):
     @property
     def handover(self) -> Handover: ...
     @property
-    def intake_throttle(self) -> SubmissionThrottle: ...
+    def page_throttle(self) -> PageThrottle: ...
 
 
 async def get_state(request: Request) -> IntakeState:

@@ -23,7 +23,9 @@ from app.intake.handover import LinkBusy, LinkGone, link_caller, record_refusal
 from app.intake.models import IntakeLink, LinkState
 from app.intake.refusals import Refusal
 from app.intake.tokens import csrf_matches, csrf_token
-from app.pages.render import render_message, render_page
+from app.ops.metrics import UNKNOWN_TOKENS
+from app.pages.render import render_message, render_page, render_too_many
+from app.pages.throttle import client_address
 
 router = APIRouter(prefix="/intake", include_in_schema=False)
 
@@ -49,16 +51,22 @@ async def show_form(token: str, request: Request, session: SessionDep, state: St
 
 @router.post("/{token}", response_class=HTMLResponse)
 async def submit_form(token: str, request: Request, state: StateDep) -> Any:
-    address = request.client.host if request.client else "unknown"
-    if not (verdict := state.intake_throttle.address(address)).allowed:
-        return _too_many(request, verdict.retry_after_seconds)
+    # The link is looked up first so that posts to tokens that name nothing spend their own
+    # bucket, never the budget of the sellers sharing the address.
+    address = client_address(request)
     try:
         async with transaction(state.sessionmaker) as session:
             link = await handover.open_link(session, token)
     except LinkGone as gone:
+        if not (verdict := state.page_throttle.stranger(address)).allowed:
+            return render_too_many(request, verdict.retry_after_seconds)
+        if gone.state is None:
+            UNKNOWN_TOKENS.labels(page="intake").inc()
         return _gone_page(request, state, gone.state)
-    if not (verdict := state.intake_throttle.link(str(link.id))).allowed:
-        return _too_many(request, verdict.retry_after_seconds)
+    if not (verdict := state.page_throttle.address(address)).allowed:
+        return render_too_many(request, verdict.retry_after_seconds)
+    if not (verdict := state.page_throttle.link(str(link.id))).allowed:
+        return render_too_many(request, verdict.retry_after_seconds)
     form = await request.form(max_files=0, max_fields=FORM_FIELDS)
     fields = {name: value for name, value in form.items() if isinstance(value, str)}
     identifiers = _identifiers(link, fields)
@@ -193,18 +201,6 @@ def _gone_page(
         status_code=404 if link_state is None else 410,
         outcome="problem",
     )
-
-
-def _too_many(request: Request, retry_after: int) -> HTMLResponse:
-    page = render_message(
-        request,
-        title="Too many attempts",
-        paragraphs=[f"Please wait {retry_after} seconds, then try again. Nothing was saved."],
-        status_code=429,
-        outcome="problem",
-    )
-    page.headers["Retry-After"] = str(retry_after)
-    return page
 
 
 def _first_error(refusal: Refusal) -> str:

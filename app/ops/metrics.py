@@ -60,6 +60,12 @@ TESTS = Counter(
     ["outcome", "trigger"],
     registry=VAULT_REGISTRY,
 )
+UNKNOWN_TOKENS = Counter(
+    "vault_public_unknown_tokens",
+    "Public page requests with a link token or callback state the vault never issued.",
+    ["page"],
+    registry=VAULT_REGISTRY,
+)
 
 WEBHOOK_LATENCY = Histogram(
     "vault_webhook_delivery_latency_seconds",

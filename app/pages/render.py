@@ -61,3 +61,16 @@ def render_message(
     """
     context = {"title": title, "paragraphs": list(paragraphs), "outcome": outcome}
     return render_page(request, "message.html", context, status_code=status_code)
+
+
+def render_too_many(request: Request, retry_after: int) -> HTMLResponse:
+    """The 429 page of the public pages' rate limits, with its ``Retry-After``."""
+    page = render_message(
+        request,
+        title="Too many attempts",
+        paragraphs=[f"Please wait {retry_after} seconds, then try again. Nothing was saved."],
+        status_code=429,
+        outcome="problem",
+    )
+    page.headers["Retry-After"] = str(retry_after)
+    return page

@@ -24,6 +24,13 @@ from tests.connections.flow import (
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 
+async def unknown_states_counted(client: httpx.AsyncClient) -> float:
+    metrics = (await client.get("/metrics")).text
+    prefix = 'vault_public_unknown_tokens_total{page="callback"} '
+    lines = [line for line in metrics.splitlines() if line.startswith(prefix)]
+    return float(lines[0].removeprefix(prefix)) if lines else 0.0
+
+
 async def audit(client: httpx.AsyncClient, action: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = (
         await client.get("/v1/audit", params={"action": action})
@@ -150,6 +157,7 @@ async def test_a_tampered_or_missing_state_is_unknown(
     await register_app(client, walmart_control)
     link = await new_link(client)
     query = await consent(link["consent_url"])
+    counted_before = await unknown_states_counted(client)
     tampered = query | {"state": query["state"][:-2] + ("AA" if query["state"][-2:] != "AA"
                                                          else "BB")}  # fmt: skip
     for bad in (tampered, {k: v for k, v in query.items() if k != "state"}):
@@ -158,9 +166,30 @@ async def test_a_tampered_or_missing_state_is_unknown(
         assert "not valid" in page.text
     assert (await client.get(f"/v1/connections/{link['id']}")).json()["status"] == "pending"
     assert await credential_count(settings) == 0
-    reasons = [e["outcome"] for e in await audit(client, "connection.failed")]
-    assert reasons == ["unknown_state", "unknown_state"]
+    # Anyone can send a made-up state: counted and logged, never written anywhere.
+    assert await audit(client, "connection.failed") == []
+    assert await unknown_states_counted(client) == counted_before + 2
     assert (await callback(client, query)).status_code == 200  # the real one still works
+
+
+async def test_unknown_or_used_states_are_throttled_per_address_before_any_write(
+    client: httpx.AsyncClient, walmart_control: SimulatorControl, settings: Settings
+) -> None:
+    await register_app(client, walmart_control)
+    used = await consent((await new_link(client))["consent_url"])
+    assert (await callback(client, used)).status_code == 200
+    waiting = await consent((await new_link(client))["consent_url"])
+    budget = settings.intake_submissions_per_address_per_minute
+    assert (await callback(client, used)).status_code == 409  # a replay: on record
+    for i in range(budget - 1):
+        assert (await callback(client, {"state": f"made-up-{i}", "code": "c"})).status_code == 400
+    for spent in ({"state": "one-more", "code": "c"}, used):
+        page = await callback(client, spent)
+        assert page.status_code == 429
+        assert 1 <= int(page.headers["retry-after"]) <= 60
+        assert "Too many attempts" in page.text
+    assert [e["outcome"] for e in await audit(client, "connection.failed")] == ["state_used"]
+    assert (await callback(client, waiting)).status_code == 200  # a seller is never held back
 
 
 async def test_another_apps_client_id_or_a_missing_code_is_refused(

@@ -66,3 +66,19 @@ async def test_a_submission_in_progress_holds_the_link(
     assert "being checked with Walmart right now" in page.text
     (link,) = (await client.get("/v1/intake-links")).json()["items"]
     assert (link["state"], link["failures"]) == ("active", 0)
+
+
+async def test_posts_to_unknown_tokens_never_spend_the_sellers_budget(
+    client: httpx.AsyncClient, seller: httpx.AsyncClient
+) -> None:
+    # The stranger shares the seller's address (one load balancer in front of every browser).
+    made_up = "/intake/mpvl_" + "A" * 43
+    codes = [(await seller.post(made_up, data={"x": "y"})).status_code for _ in range(4)]
+    assert codes == [404, 404, 404, 429]
+    path = token_path(await create_link(client))
+    _, csrf = await open_form(seller, path)
+    page = await post_form(seller, path, signature_fields("c-1", ""), csrf)
+    assert page.status_code == 422  # answered, not "Too many attempts"
+    assert (await seller.post(made_up, data={"x": "y"})).status_code == 429
+    (link,) = (await client.get("/v1/intake-links")).json()["items"]
+    assert link["failures"] == 0
