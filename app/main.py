@@ -25,6 +25,7 @@ from app.connections.router import apps_router as walmart_apps_router
 from app.connections.router import router as connections_router
 from app.credentials.router import router as credentials_router
 from app.crypto import EnvelopeError, KekUnavailable
+from app.crypto.key_worker import key_check_pool
 from app.db import DATABASE_UNAVAILABLE
 from app.errors import (
     Conflict,
@@ -68,22 +69,25 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            async with (
-                app_state(settings, kek.envelope) as state,
-                WrapRecorder(state.sessionmaker, kek.envelope).running(),
-            ):
-                app.state.vault = state
-                await prepare_callers(settings, state.sessionmaker)
-                if freeze_gc:
-                    # Everything built so far (modules, models, routes, caches) lives as
-                    # long as the process: freezing it keeps every later full collection from
-                    # walking it again, a pause that lands in some request's latency. A
-                    # request allocates a few hundred objects that die with it, so the young
-                    # generation is collected every 20,000 allocations instead of 700 (the
-                    # benchmark measured more answers a second on the fast paths).
-                    gc.freeze()
-                    gc.set_threshold(20_000, 20, 20)
-                yield
+            # The key-check processes end with the app, not with the interpreter.
+            with key_check_pool():
+                async with (
+                    app_state(settings, kek.envelope) as state,
+                    WrapRecorder(state.sessionmaker, kek.envelope).running(),
+                ):
+                    app.state.vault = state
+                    await prepare_callers(settings, state.sessionmaker)
+                    if freeze_gc:
+                        # Everything built so far (modules, models, routes, caches) lives
+                        # as long as the process: freezing it keeps every later full
+                        # collection from walking it again, a pause that lands in some
+                        # request's latency. A request allocates a few hundred objects that
+                        # die with it, so the young generation is collected every 20,000
+                        # allocations instead of 700 (the benchmark measured more answers a
+                        # second on the fast paths).
+                        gc.freeze()
+                        gc.set_threshold(20_000, 20, 20)
+                    yield
         finally:
             await kek.aclose()
 

@@ -25,6 +25,7 @@ from app.audit.models import GENESIS_HASH
 from app.config import Settings
 from app.connections import models as _connection_models  # noqa: F401  (table list for cleanup)
 from app.crypto import LocalKeyring
+from app.crypto.key_worker import key_check_pool
 from app.db import Base, make_engine
 from app.main import create_app
 from app.state import AppState
@@ -74,6 +75,14 @@ def _postgres_database() -> Iterator[str]:
     migrate(url)
     yield url
     asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def key_check_processes() -> Iterator[None]:
+    """Tests that call services without an app's lifespan: the session owns the key-check pool
+    (an app or a CLI command started inside a test owns its own)."""
+    with key_check_pool():
+        yield
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

@@ -16,6 +16,7 @@ from app.auth import Caller
 from app.cli.output import plain
 from app.config import ConfigurationError, Settings, get_settings
 from app.crypto import Envelope
+from app.crypto.key_worker import key_check_pool
 from app.db import make_engine, make_sessionmaker
 from app.errors import VaultError
 from app.keys.providers import build_envelope
@@ -42,7 +43,8 @@ async def vault_context() -> AsyncIterator[Context]:
     engine = make_engine(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
     sessionmaker = make_sessionmaker(engine)
     try:
-        yield Context(settings, sessionmaker, kek.envelope)
+        with key_check_pool():  # its processes end with the command
+            yield Context(settings, sessionmaker, kek.envelope)
     finally:
         # What the command sealed or re-wrapped counts against its KEK's limit too.
         await WrapRecorder(sessionmaker, kek.envelope).flush()
