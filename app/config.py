@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # sends the client secret in cleartext Basic auth, so production refuses one otherwise.
     walmart_allow_http: bool = False
     walmart_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # The proxy's own connections to Walmart (apart from token fetches, live tests and
+    # webhooks), the proxied calls one API client may have open at once (per replica), and how
+    # long the proxy waits for each next chunk of a caller's request body.
+    proxy_max_connections: int = Field(default=100, ge=1, le=1000)
+    proxy_calls_per_client: int = Field(default=16, ge=1, le=1000)
+    proxy_body_idle_seconds: float = Field(default=10.0, gt=0, le=300)
     svc_name: str = Field(default="Walmart Marketplace", min_length=1, max_length=100)
     # Where sellers' browsers reach the vault's public pages (the App Store callback).
     public_url: AnyHttpUrl | None = None

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.audit.batcher import AuditBatcher
@@ -39,6 +38,7 @@ from app.ops.kek_probe import KekProbe
 from app.ops.kek_usage import KekWrapsRepository
 from app.ops.metrics import REFRESH_WINDOWS, DatabaseCollector, DatabaseSnapshot
 from app.ops.repository import database_gauges
+from app.outbound import outbound_client
 from app.pages.throttle import PageThrottle
 from app.proxy.service import WalmartProxy
 from app.walmart.broker import TokenBroker
@@ -96,11 +96,10 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
     engine = make_engine(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
     sessionmaker = make_sessionmaker(engine)
     timeout = settings.walmart_timeout_seconds
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        follow_redirects=False,
-    )
+    # Token fetches, live tests, callbacks and webhooks share one pool; proxied calls, whose
+    # callers hold them open as long as their bodies stream, get their own.
+    http = outbound_client(timeout=timeout, max_connections=100)
+    proxy_http = outbound_client(timeout=timeout, max_connections=settings.proxy_max_connections)
     walmart = WalmartClient(http, svc_name=settings.svc_name)
     reader: SnapshotReader = (
         SessionReader(sessionmaker)
@@ -205,7 +204,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         callback=CallbackHandler(
             sessionmaker, envelope, settings, walmart, tokens=broker, throttle=page_throttle
         ),
-        proxy=WalmartProxy(issuer, http, sessionmaker),
+        proxy=WalmartProxy(issuer, proxy_http, sessionmaker),
         handover=Handover(
             sessionmaker=sessionmaker,
             envelope=envelope,
@@ -238,4 +237,5 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         await issuer.snapshots.aclose()
         await reader.aclose()
         await http.aclose()
+        await proxy_http.aclose()
         await engine.dispose()

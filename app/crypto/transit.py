@@ -27,6 +27,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -72,7 +73,15 @@ class TransitProvider:
         # Passed on every request, so a shared client's own defaults cannot loosen it.
         self._timeout = httpx.Timeout(timeout)
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=self._timeout)
+        self._http = (
+            http
+            if http is not None
+            else httpx.AsyncClient(
+                timeout=self._timeout,
+                # No cookie jar: a jar allowing no domain stores nothing and sends nothing.
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            )
+        )
 
     @property
     def name(self) -> str:

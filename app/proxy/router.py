@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from app.auth import WalmartCaller
-from app.errors import error_responses
+from app.errors import ErrorResponse, error_responses
 from app.fields import AccountId, Environment, Market
-from app.proxy.service import ProxyCall, WalmartProxy
+from app.proxy.service import ProxyCall, Relayed, WalmartProxy
 
 router = APIRouter(tags=["proxy"])
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -20,6 +21,15 @@ _ERRORS = {
     status: response
     for status, response in error_responses(401, 403, 404, 409, 422, 502, 503, 504).items()
     if status != 413
+} | {
+    408: {
+        "model": ErrorResponse,
+        "description": "The request body stalled longer than VAULT_PROXY_BODY_IDLE_SECONDS.",
+    },
+    429: {
+        "model": ErrorResponse,
+        "description": "The client has VAULT_PROXY_CALLS_PER_CLIENT proxied calls open already.",
+    },
 }
 _BODY = {
     "requestBody": {
@@ -65,9 +75,23 @@ async def proxy(
             has_body=_has_body(headers),
         )
     )
-    response = StreamingResponse(relayed.body, status_code=relayed.status)
-    response.raw_headers = relayed.headers
-    return response
+    return _RelayedResponse(relayed)
+
+
+class _RelayedResponse(StreamingResponse):
+    """Walmart's answer streamed back; its connection and the caller's slot are given back
+    when the answer ends, even if the caller went away before it started."""
+
+    def __init__(self, relayed: Relayed) -> None:
+        super().__init__(relayed.body, status_code=relayed.status)
+        self.raw_headers = relayed.headers
+        self.relayed = relayed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.relayed.finish()
 
 
 for _method in METHODS:  # one operation each: OpenAPI wants distinct operation ids

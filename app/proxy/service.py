@@ -17,7 +17,7 @@ a body, a query string or a header value.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -29,6 +29,7 @@ from app.errors import NotFound, WalmartTimeout, WalmartUnreachable
 from app.headers.service import HeaderIssuer
 from app.keys.snapshot import CredentialSnapshot
 from app.proxy.forwarding import back_to_caller, towards_walmart
+from app.proxy.limits import CallsPerClient, idle_limited
 from app.proxy.paths import check_walmart_path
 from app.walmart.client import basic_authorization
 from app.walmart.markets import DEFAULT_ACCEPT, MARKETS
@@ -53,11 +54,18 @@ class ProxyCall:
 
 @dataclass
 class Relayed:
-    """Walmart's answer: status, headers, and the body as it streams (audited at its end)."""
+    """Walmart's answer: status, headers, and the body as it streams (audited at its end);
+    ``finish`` must run once the answer is over, however it ended."""
 
     status: int
     headers: list[tuple[bytes, bytes]]
     body: AsyncIterator[bytes]
+    response: httpx.Response
+    release: Callable[[], None]
+
+    async def finish(self) -> None:
+        await self.response.aclose()
+        self.release()
 
 
 @dataclass
@@ -90,10 +98,20 @@ class WalmartProxy:
         self.issuer = issuer
         self.http = http
         self.sessionmaker = sessionmaker
+        self.calls = CallsPerClient(issuer.settings.proxy_calls_per_client)
+        self.body_idle_seconds = issuer.settings.proxy_body_idle_seconds
 
     async def forward(self, call: ProxyCall) -> Relayed:
         call.caller.ensure_account(call.account_id)
         check_walmart_path(call.path)
+        release = self.calls.acquire(str(call.caller.client_id))
+        try:
+            return await self._forward(call, release)
+        except BaseException:
+            release()
+            raise
+
+    async def _forward(self, call: ProxyCall, release: Callable[[], None]) -> Relayed:
         snapshot = await self.issuer.snapshots.for_slot(
             call.account_id, call.market, call.environment
         )
@@ -103,7 +121,7 @@ class WalmartProxy:
             )
         base = self.issuer.settings.walmart_base_url(snapshot.environment)
         url = f"{base}/{call.path}" + (f"?{call.query}" if call.query else "")
-        counted = _Counted(call.body)
+        counted = _Counted(idle_limited(call.body, self.body_idle_seconds))
         sent = await self._send(call, snapshot, url, counted)
         if snapshot.kind != "signature" and await _token_rejected(sent):
             await self._drop_token(call.caller, snapshot)
@@ -115,6 +133,8 @@ class WalmartProxy:
             sent.response.status_code,
             back_to_caller(sent.response.headers.multi_items()),
             self._relay(call, snapshot, sent, counted),
+            sent.response,
+            release,
         )
 
     async def _send(
