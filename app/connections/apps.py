@@ -18,23 +18,13 @@ from app.config import Settings
 from app.connections.models import WalmartApp
 from app.connections.repository import AppRepository
 from app.connections.schemas import WalmartAppCreate
-from app.crypto import AssociatedData, Envelope
+from app.crypto import Envelope
 from app.db import utcnow
 from app.errors import Conflict, NotFound, PublicUrlNotSet, WalmartAppInUse
+from app.keys import keystore
+from app.keys.binding import app_secret_binding
 
 CALLBACK_PATH = "/connect/walmart/callback"
-APP_SECRET_PURPOSE = "app_client_secret"  # noqa: S105  (a label in the associated data)
-
-
-def app_secret_aad(app_id: uuid.UUID, secret_version: int, environment: str) -> AssociatedData:
-    return AssociatedData(
-        credential_id=str(app_id),
-        version=secret_version,
-        account_id="",
-        market="",
-        environment=environment,
-        purpose=APP_SECRET_PURPOSE,
-    )
 
 
 def redirect_uri(settings: Settings) -> str:
@@ -50,8 +40,7 @@ def redirect_uri(settings: Settings) -> str:
 
 
 async def open_app_secret(envelope: Envelope, app: WalmartApp) -> str:
-    aad = app_secret_aad(app.id, app.secret_version, app.environment)
-    return (await envelope.open(app.sealed_secret, aad=aad)).decode()
+    return await keystore.open_app_secret(envelope, app, app.sealed_secret)
 
 
 async def create_app(
@@ -75,7 +64,7 @@ async def create_app(
         secret_version=1,
         sealed_secret=await envelope.seal(
             body.client_secret.get_secret_value().encode(),
-            aad=app_secret_aad(app_id, 1, body.environment),
+            aad=app_secret_binding(app_id, 1, body.environment),
         ),
         created_at=utcnow(),
     )
@@ -118,7 +107,7 @@ async def rotate_app_secret(
     app = await get_app(session, app_id)
     app.secret_version += 1
     app.sealed_secret = await envelope.seal(
-        secret.encode(), aad=app_secret_aad(app.id, app.secret_version, app.environment)
+        secret.encode(), aad=app_secret_binding(app.id, app.secret_version, app.environment)
     )
     app.rotated_at = utcnow()
     await AppRepository(session).add(app)

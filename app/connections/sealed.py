@@ -10,8 +10,8 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.connections.apps import app_secret_aad
 from app.connections.models import WalmartApp
+from app.keys.binding import app_secret_binding
 from app.keys.repository import SealedColumn, count_by_kek, count_not_on, not_on
 from app.keys.rewrap import SealedValue
 
@@ -37,7 +37,7 @@ class SealedAppSecrets:
         return [
             SealedValue(
                 app.sealed_secret,
-                app_secret_aad(app.id, app.secret_version, app.environment),
+                app_secret_binding(app.id, app.secret_version, app.environment),
                 partial(setattr, app, "sealed_secret"),
             )
             for app in (await self.session.execute(query)).scalars().all()

@@ -30,7 +30,8 @@ from app.credentials.repository import CredentialRepository
 from app.crypto import Envelope
 from app.db import transaction, utcnow
 from app.errors import NotFound, ReconnectRequired
-from app.keys.binding import associated_data
+from app.keys.binding import seal_secret
+from app.keys.keystore import open_refresh_token
 from app.keys.snapshot import CredentialSnapshot
 from app.walmart.client import TokenGrant, WalmartClient
 from app.walmart.outcomes import WalmartFailure
@@ -75,8 +76,9 @@ class AppRefreshGrants:
         app = await AppRepository(session).get(credential.app_id) if credential.app_id else None
         if app is None or credential.seller_id is None:
             raise _reconnect(credential)
-        aad = associated_data(credential, current)
-        refresh_token = (await self.envelope.open(version.sealed_secret, aad=aad)).decode()
+        refresh_token = await open_refresh_token(
+            self.envelope, credential, current, version.sealed_secret
+        )
         try:
             grant = await self.walmart.request_app_token(
                 base_url=self.base_url_for[snapshot.environment],
@@ -93,7 +95,9 @@ class AppRefreshGrants:
             raise _reconnect(credential) from None
         if grant.refresh_token is not None and grant.refresh_token != refresh_token:
             # Sealed into this transaction, which commits before the access token is used.
-            version.sealed_secret = await self.envelope.seal(grant.refresh_token.encode(), aad=aad)
+            version.sealed_secret = await seal_secret(
+                self.envelope, credential, current, grant.refresh_token.encode()
+            )
             lifetime = (
                 timedelta(seconds=grant.refresh_expires_in)
                 if grant.refresh_expires_in is not None

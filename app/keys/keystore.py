@@ -1,4 +1,7 @@
-"""The one place that opens sealed secrets: the signing, token and live-test paths come here.
+"""The one place that opens sealed secrets: the signing, token and live-test paths come here,
+and so do App Store refresh tokens and app secrets and webhook signing secrets (the functions
+below, for callers that hold the envelope rather than the key store). A test holds every other
+module to this: none calls ``.open(`` on an envelope.
 
 It opens what it is handed (a snapshot carries its current version's sealed secret, read with
 it in one query) and reads no table itself. Decrypted signing keys are kept in an LRU keyed by
@@ -18,7 +21,14 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from app.crypto import Envelope, load_sealed_pkcs8
 from app.errors import NotFound
-from app.keys.binding import TOKEN_PURPOSE, associated_data
+from app.keys.binding import (
+    TOKEN_PURPOSE,
+    AppRef,
+    CredentialRef,
+    app_secret_binding,
+    associated_data,
+    webhook_secret_binding,
+)
 from app.keys.snapshot import CredentialSnapshot
 
 # A decrypted key leaves memory this long after it was opened, used or not: a hot key costs
@@ -72,3 +82,21 @@ class KeyStore:
     def forget(self, credential_id: uuid.UUID) -> None:
         for slot in [s for s in self._keys if s[0] == credential_id]:
             self._keys.pop(slot, None)
+
+
+async def open_refresh_token(
+    envelope: Envelope, credential: CredentialRef, version: int, sealed: str
+) -> str:
+    """An App Store connection's refresh token: the sealed secret of its credential version."""
+    return (await envelope.open(sealed, aad=associated_data(credential, version))).decode()
+
+
+async def open_app_secret(envelope: Envelope, app: AppRef, sealed: str) -> str:
+    aad = app_secret_binding(app.id, app.secret_version, app.environment)
+    return (await envelope.open(sealed, aad=aad)).decode()
+
+
+async def open_webhook_secret(
+    envelope: Envelope, endpoint_id: uuid.UUID, version: int, sealed: str
+) -> str:
+    return (await envelope.open(sealed, aad=webhook_secret_binding(endpoint_id, version))).decode()

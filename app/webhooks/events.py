@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
+from app.keys.binding import CredentialRef
 from app.webhooks.models import WebhookDelivery, WebhookEvent
 from app.webhooks.repository import WebhookRepository
 
@@ -60,15 +61,9 @@ INVALID_REASONS = frozenset({"drift", "reconnect_required", "test_failed"})
 _wakers: set[Callable[[], None]] = set()
 
 
-class CredentialLike(Protocol):
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def account_id(self) -> str: ...
-    @property
-    def market(self) -> str: ...
-    @property
-    def environment(self) -> str: ...
+class CredentialLike(CredentialRef, Protocol):
+    """A credential whose event is told: what binds its secrets, and where it stands."""
+
     @property
     def status(self) -> str: ...
 

@@ -11,10 +11,10 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.keys.binding import webhook_secret_binding
 from app.keys.repository import SealedColumn, count_by_kek, count_not_on, not_on
 from app.keys.rewrap import SealedValue
 from app.webhooks.models import WebhookEndpoint
-from app.webhooks.signing import secret_binding
 
 
 class SealedWebhookSecrets:
@@ -45,7 +45,9 @@ class SealedWebhookSecrets:
         return [
             SealedValue(
                 getattr(endpoint, name),
-                secret_binding(endpoint.id, endpoint.secret_version - (1 if self.previous else 0)),
+                webhook_secret_binding(
+                    endpoint.id, endpoint.secret_version - (1 if self.previous else 0)
+                ),
                 partial(setattr, endpoint, name),
             )
             for endpoint in (await self.session.execute(query)).scalars().all()

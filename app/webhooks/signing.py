@@ -14,39 +14,28 @@ from datetime import datetime
 
 from standardwebhooks.webhooks import Webhook
 
-from app.crypto import AssociatedData, Envelope
+from app.crypto import Envelope
+from app.keys.binding import webhook_secret_binding
+from app.keys.keystore import open_webhook_secret
 
 SECRET_PREFIX = "whsec_"  # noqa: S105  (a format prefix, not a secret)
 SECRET_BYTES = 32
-PURPOSE = "webhook_secret"
-# A webhook endpoint belongs to no seller: these fields of the row binding are fixed.
-NO_SELLER = "-"
 
 
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
-def secret_binding(endpoint_id: uuid.UUID, version: int) -> AssociatedData:
-    return AssociatedData(
-        credential_id=str(endpoint_id),
-        version=version,
-        account_id=NO_SELLER,
-        market=NO_SELLER,
-        environment=NO_SELLER,
-        purpose=PURPOSE,
-    )
-
-
 async def seal(envelope: Envelope, secret: str, endpoint_id: uuid.UUID, version: int) -> str:
-    return await envelope.seal(secret.encode(), aad=secret_binding(endpoint_id, version))
+    return await envelope.seal(secret.encode(), aad=webhook_secret_binding(endpoint_id, version))
 
 
 async def open_signer(
     envelope: Envelope, sealed: str, endpoint_id: uuid.UUID, version: int
 ) -> Webhook:
-    secret = await envelope.open(sealed, aad=secret_binding(endpoint_id, version))
-    return Webhook(secret.decode())
+    return Webhook(
+        await open_webhook_secret(envelope, sealed=sealed, endpoint_id=endpoint_id, version=version)
+    )
 
 
 def signature_header(signers: list[Webhook], msg_id: str, at: datetime, body: str) -> str:
