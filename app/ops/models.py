@@ -1,7 +1,8 @@
 """Counts that the database keeps current itself, so a scrape reads a few rows.
 
-Triggers (migration ``state_counts``) update ``state_counts`` in the transaction of every
-change, however it is made (API, ``vault-admin``, bulk import, SQL by hand):
+Triggers update ``state_counts`` in the transaction of every change, however it is made (API,
+``vault-admin``, bulk import, SQL by hand); on PostgreSQL they run as the transaction commits
+(migration ``counts_at_commit``), so a counter row is never held while a transaction is open:
 
 * ``credentials`` / status: live credentials by status;
 * ``data_keys`` / ``provider$key_id``: sealed values by the KEK that wraps their data key,

@@ -7,7 +7,9 @@ import json
 import uuid
 from collections import Counter
 
+import asyncpg
 import httpx
+import pytest
 from sqlalchemy import Uuid, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,3 +111,33 @@ async def test_counts_follow_every_change(
     scraped = (await client.get("/metrics")).text
     assert value(scraped, "vault_credentials", status="untested") == 5
     assert value(scraped, "vault_data_keys", provider="local", key_id="test-3", active="false") == 3
+
+
+async def test_a_transaction_left_open_holds_up_no_other_count(
+    client: httpx.AsyncClient, vault_state: AppState
+) -> None:
+    """Counter rows are locked only while a transaction commits (PostgreSQL): a transaction
+    that changed a status and has not committed yet must not make the next one wait."""
+    url = vault_state.settings.database_url
+    if not url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time by design")
+    ids = []
+    for market in ("MX", "CL"):
+        created = await client.post("/v1/credentials", json=oauth_body(market=market))
+        assert created.status_code == 201, created.text
+        ids.append(uuid.UUID(created.json()["id"]))
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    first, second = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    change = "UPDATE credentials SET status = 'invalid' WHERE id = $1"
+    try:
+        held = first.transaction()
+        await held.start()
+        await first.execute(change, ids[0])
+        async with second.transaction():  # commits at the end of the block
+            await second.execute(change, ids[1], timeout=3)
+        await held.commit()
+    finally:
+        await first.close()
+        await second.close()
+    by_status, _ = await assert_counts_true(vault_state)
+    assert by_status["invalid"] == 2
