@@ -50,7 +50,11 @@ async def test_metrics_follow_the_traffic(
     assert delta("vault_headers_issued_total", kind="signature") == 3
     assert delta("vault_headers_issued_total", kind="oauth") == 2
     assert delta("vault_token_fetches_total", outcome="valid") == 1
-    assert delta("vault_token_cache_hits_total", layer="memory") == 1
+    # The second OAuth call reuses the first's token: from memory, or from the database when a
+    # snapshot re-read that raced the token's commit could not vouch for memory (PostgreSQL's
+    # change notices arrive late on a loaded machine). Either way one hit, no second fetch.
+    hits = [delta("vault_token_cache_hits_total", layer=layer) for layer in ("memory", "database")]
+    assert sum(hits) == 1, hits
     assert delta("vault_credential_tests_total", outcome="valid", trigger="api") == 1
     route = "/v1/credentials/{credential_id}/headers"
     assert delta("vault_http_requests_total", route=route, method="POST", status="200") == 5
