@@ -8,7 +8,6 @@ back is looked up by its hash. It works once (the callback claims the row) and u
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from app.connections.apps import redirect_uri
 from app.connections.models import Connection, WalmartApp
 from app.connections.repository import AppRepository, ConnectionRepository
 from app.connections.schemas import ConnectionCreate
+from app.crypto import hash_token, new_token
 from app.db import utcnow
 from app.errors import InvalidRequest, NotFound, WalmartAppRequired
 from app.pagination import PageRequest
@@ -32,8 +32,12 @@ from app.pagination import PageRequest
 CLIENT_TYPES = {"US": "seller", "CA": "seller-ca", "MX": "seller-mx"}
 
 
+# Domain separation: a state's hash can never equal a caller or link token's hash.
+_STATE_CONTEXT = b"mports-vault/connection-state/v1\0"
+
+
 def hash_state(state: str) -> str:
-    return hashlib.sha256(b"mports-vault/connection-state/v1\0" + state.encode()).hexdigest()
+    return hash_token(state, context=_STATE_CONTEXT)
 
 
 def shown_status(connection: Connection) -> str:
@@ -59,7 +63,7 @@ async def create_connection(
     if body.return_url is not None:
         _check_return_url(body.return_url, settings.return_origins())
     app = await _app_for(session, body.environment, body.app_id)
-    state, nonce = secrets.token_urlsafe(32), secrets.token_hex(16)
+    state, nonce = new_token(prefix=""), secrets.token_hex(16)
     now = utcnow()
     connection = Connection(
         id=uuid.uuid4(),

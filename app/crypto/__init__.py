@@ -2,14 +2,14 @@
 
 ``envelope`` seals secrets for storage, ``keyring`` is the local KEK provider,
 ``private_keys`` accepts sellers' RSA keys, ``signing`` makes Walmart's request signature
-and ``caller_tokens`` makes and hashes API clients' bearer tokens. Only the standard library
+and ``tokens`` makes and hashes the bearer secrets shown once (API clients' tokens, intake
+link tokens, connection states). Only the standard library
 and ``cryptography`` are imported here, so this package can be reviewed and tested alone.
 The remote KEK providers, ``aws_kms.AwsKmsProvider`` (boto3) and
 ``transit.TransitProvider`` (httpx), are imported from their modules by whoever configures
 them, so a deployment on the local keyring never loads boto3.
 """
 
-from app.crypto.caller_tokens import TOKEN_PREFIX, hash_token, new_token
 from app.crypto.envelope import (
     AssociatedData,
     Envelope,
@@ -28,6 +28,7 @@ from app.crypto.private_keys import (
     public_key_fingerprint,
 )
 from app.crypto.signing import canonical_string, sign_request, verify_request_signature
+from app.crypto.tokens import TOKEN_PREFIX, hash_token, new_token
 
 __all__ = [
     "TOKEN_PREFIX",

@@ -24,13 +24,13 @@ from app.credentials.repository import CredentialRepository
 from app.credentials.rotation import RotationPolicy, rotate_credential
 from app.credentials.schemas import CredentialCreate, OAuthAuth, SignatureAuth
 from app.credentials.service import NewCredentialTester, create_credential
-from app.crypto import Envelope
+from app.crypto import Envelope, hash_token
 from app.db import transaction, utcnow
 from app.errors import ServiceUnavailable, VaultError
 from app.intake.models import MAX_FAILURES, IntakeLink, LinkState
 from app.intake.refusals import Refusal, refusal_for
 from app.intake.repository import IntakeLinkRepository
-from app.intake.tokens import hash_link_token, is_well_formed
+from app.intake.tokens import is_well_formed
 from app.webhooks.events import credential_data, emit
 
 
@@ -60,7 +60,7 @@ class Handover:
 async def open_link(session: AsyncSession, token: str) -> IntakeLink:
     """The working link this token opens, or ``LinkGone`` saying why not."""
     link = (
-        await IntakeLinkRepository(session).by_token_hash(hash_link_token(token))
+        await IntakeLinkRepository(session).by_token_hash(hash_token(token))
         if is_well_formed(token)
         else None
     )

@@ -12,6 +12,7 @@ from app.audit.service import record
 from app.auth import Caller
 from app.credentials.repository import CredentialRepository
 from app.credentials.service import get_credential
+from app.crypto import hash_token
 from app.db import utcnow
 from app.errors import (
     Conflict,
@@ -24,7 +25,7 @@ from app.errors import (
 from app.intake.models import IntakeLink
 from app.intake.repository import IntakeLinkRepository
 from app.intake.schemas import IntakeLinkCreate
-from app.intake.tokens import hash_link_token, new_link_token
+from app.intake.tokens import new_link_token
 from app.pagination import PageRequest
 from app.walmart.markets import MARKETS
 
@@ -58,7 +59,7 @@ async def create_link(
     now = utcnow()
     link = IntakeLink(
         id=uuid.uuid4(),
-        token_hash=hash_link_token(token),
+        token_hash=hash_token(token),
         account_id=body.account_id,
         market=body.market,
         environment=body.environment,

@@ -2,8 +2,8 @@
 
 A link token is ``mpvl_`` and 32 random bytes in unpadded URL-safe base64: the prefix lets
 secret scanners recognise a leaked link, the fixed shape lets the pages refuse junk before
-touching the database. Only its SHA-256 is stored (see ``app.crypto.caller_tokens`` for why a
-fast hash is right for 256 random bits).
+touching the database. Only its SHA-256 is stored (``app.crypto.tokens`` makes and hashes it,
+and says why a fast hash is right for 256 random bits).
 
 The CSRF token is an HMAC of the link's id keyed by the link token, so it is bound to that
 one link, needs no stored secret, and can be made only by whoever holds the link itself.
@@ -11,26 +11,20 @@ one link, needs no stored secret, and can be made only by whoever holds the link
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
-import secrets
 import uuid
 
+from app.crypto import new_token
+
 LINK_TOKEN_PREFIX = "mpvl_"  # noqa: S105 -- a public marker for scanners, not a secret
-_TOKEN_BYTES = 32
 _WELL_FORMED = re.compile(re.escape(LINK_TOKEN_PREFIX) + r"[A-Za-z0-9_-]{43}")
 _CSRF_CONTEXT = b"mports-vault/intake-csrf/v1\0"
 
 
 def new_link_token() -> str:
-    raw = base64.urlsafe_b64encode(secrets.token_bytes(_TOKEN_BYTES)).rstrip(b"=")
-    return LINK_TOKEN_PREFIX + raw.decode("ascii")
-
-
-def hash_link_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return new_token(LINK_TOKEN_PREFIX)
 
 
 def is_well_formed(token: str) -> bool:

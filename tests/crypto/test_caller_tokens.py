@@ -3,6 +3,7 @@
 import base64
 import hashlib
 
+from app.connections.service import hash_state
 from app.crypto import TOKEN_PREFIX, hash_token, new_token
 
 
@@ -27,3 +28,17 @@ def test_the_stored_hash_is_sha256_of_the_whole_token() -> None:
     assert digest == hash_token(token)  # deterministic: the lookup key of every request
     # The prefix is part of what is hashed: the same random part under another prefix differs.
     assert hash_token("xyz_" + token.removeprefix(TOKEN_PREFIX)) != digest
+
+
+def test_every_kind_of_token_keeps_the_hash_its_stored_rows_were_made_with() -> None:
+    # Rows written before the shared helper must still match: plain SHA-256 for caller and
+    # link tokens, SHA-256 of the connection-state context then the state for states.
+    caller, link, state = new_token(), new_token("mpvl_"), new_token("")
+    assert link.startswith("mpvl_")
+    assert len(link) == len("mpvl_") + 43
+    assert len(state) == 43
+    assert hash_token(caller) == hashlib.sha256(caller.encode()).hexdigest()
+    assert hash_token(link) == hashlib.sha256(link.encode()).hexdigest()
+    context = b"mports-vault/connection-state/v1\0"
+    assert hash_state(state) == hashlib.sha256(context + state.encode()).hexdigest()
+    assert hash_state(state) != hash_token(state)
