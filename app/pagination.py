@@ -11,15 +11,19 @@ import binascii
 import json
 import re
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import InvalidRequest
 
 MAX_BIGINT = 2**63 - 1
+Row = TypeVar("Row")
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
@@ -57,6 +61,46 @@ class PageRequest:
 
 def time_id_cursor(at: datetime, item_id: uuid.UUID) -> str:
     return _encode([at.isoformat(), str(item_id)])
+
+
+def time_id_cursor_of(row: Any) -> str:
+    """The cursor after a row keyed by ``created_at`` and ``id`` (see ``by_time_id``)."""
+    return time_id_cursor(row.created_at, row.id)
+
+
+def cut(
+    rows: Sequence[Row], page: PageRequest, cursor_of: Callable[[Row], str]
+) -> tuple[list[Row], str | None]:
+    """The page's items and its ``next_cursor``, from rows fetched with ``limit + 1``.
+
+    The extra row only says whether another page exists; the cursor is that of the last row shown.
+    """
+    items = list(rows[: page.limit])
+    more = len(rows) > page.limit
+    return items, cursor_of(items[-1]) if more else None
+
+
+def by_time_id(
+    query: Select[Row],
+    created_at: InstrumentedAttribute[datetime],
+    item_id: InstrumentedAttribute[uuid.UUID],
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    newest_first: bool = True,
+) -> Select[Row]:
+    """``query`` restricted to the rows after the cursor's (created_at, id), in that order.
+
+    Fetches ``limit + 1`` rows so ``cut`` can tell whether another page exists.
+    """
+    if after is not None:
+        at, last_id = after
+        if newest_first:
+            query = query.where((created_at < at) | ((created_at == at) & (item_id < last_id)))
+        else:
+            query = query.where((created_at > at) | ((created_at == at) & (item_id > last_id)))
+    order = (created_at.desc(), item_id.desc()) if newest_first else (created_at, item_id)
+    return query.order_by(*order).limit(limit + 1)
 
 
 def int_cursor(item_id: int) -> str:

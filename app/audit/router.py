@@ -15,7 +15,7 @@ from app.auth import AuditCaller
 from app.db import SessionDep
 from app.errors import InvalidRequest, error_responses
 from app.fields import AccountId
-from app.pagination import PageDep, int_cursor
+from app.pagination import PageDep, cut, int_cursor
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -54,11 +54,10 @@ async def list_events(
         account_ids=caller.account_ids,
     )
     rows = await AuditRepository(session).page(where, limit=page.limit, before_id=page.after_int())
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
+    shown, cursor = cut(rows, page, lambda event: int_cursor(event.id))
     return AuditPage(
-        items=[AuditEventOut.model_validate(e, from_attributes=True) for e in rows],
-        next_cursor=int_cursor(rows[-1].id) if more else None,
+        items=[AuditEventOut.model_validate(e, from_attributes=True) for e in shown],
+        next_cursor=cursor,
     )
 
 

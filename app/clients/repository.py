@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.models import ApiClient
+from app.pagination import by_time_id
 
 
 class ApiClientRepository:
@@ -40,15 +41,10 @@ class ApiClientRepository:
     async def page(
         self, *, limit: int, after: tuple[datetime, uuid.UUID] | None
     ) -> Sequence[ApiClient]:
-        query = select(ApiClient).order_by(ApiClient.created_at.desc(), ApiClient.id.desc())
-        if after is not None:
-            at, last_id = after
-            query = query.where(
-                (ApiClient.created_at < at)
-                | ((ApiClient.created_at == at) & (ApiClient.id < last_id))
-            )
-        result = await self.session.execute(query.limit(limit + 1))
-        return result.scalars().all()
+        query = by_time_id(
+            select(ApiClient), ApiClient.created_at, ApiClient.id, limit=limit, after=after
+        )
+        return (await self.session.execute(query)).scalars().all()
 
     async def live_admins(self) -> Sequence[ApiClient]:
         result = await self.session.execute(select(ApiClient).where(ApiClient.revoked_at.is_(None)))

@@ -11,7 +11,7 @@ from app.clients import service
 from app.clients.schemas import ClientCreate, ClientCreated, ClientOut, ClientPage
 from app.db import SessionDep
 from app.errors import error_responses
-from app.pagination import PageDep, time_id_cursor
+from app.pagination import PageDep, cut, time_id_cursor_of
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
@@ -42,11 +42,8 @@ async def create_client(
 )
 async def list_clients(caller: ClientAdminCaller, session: SessionDep, page: PageDep) -> ClientPage:
     rows = await service.list_clients(session, page=page)
-    items = [ClientOut.model_validate(c, from_attributes=True) for c in rows[: page.limit]]
-    more = len(rows) > page.limit
-    cursor = (
-        time_id_cursor(rows[page.limit - 1].created_at, rows[page.limit - 1].id) if more else None
-    )
+    shown, cursor = cut(rows, page, time_id_cursor_of)
+    items = [ClientOut.model_validate(c, from_attributes=True) for c in shown]
     return ClientPage(items=items, next_cursor=cursor)
 
 

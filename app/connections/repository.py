@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection, WalmartApp
 from app.credentials.models import Credential
+from app.pagination import by_time_id
 
 
 class AppRepository:
@@ -92,13 +93,7 @@ class ConnectionRepository:
             query = query.where(Connection.account_id == account_id)
         if account_ids is not None:
             query = query.where(Connection.account_id.in_(sorted(account_ids)))
-        if after is not None:
-            at, last_id = after
-            query = query.where(
-                (Connection.created_at < at)
-                | ((Connection.created_at == at) & (Connection.id < last_id))
-            )
-        query = query.order_by(Connection.created_at.desc(), Connection.id.desc()).limit(limit + 1)
+        query = by_time_id(query, Connection.created_at, Connection.id, limit=limit, after=after)
         return (await self.session.execute(query)).scalars().all()
 
     async def flush(self) -> None:

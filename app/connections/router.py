@@ -25,7 +25,7 @@ from app.db import SessionDep
 from app.deps import StateDep
 from app.errors import error_responses
 from app.fields import AccountId
-from app.pagination import PageDep, time_id_cursor
+from app.pagination import PageDep, cut, time_id_cursor_of
 
 apps_router = APIRouter(prefix="/v1/walmart-apps", tags=["walmart apps"])
 router = APIRouter(prefix="/v1/connections", tags=["connections"])
@@ -155,10 +155,8 @@ async def list_connections(
     account_id: Annotated[AccountId | None, Query()] = None,
 ) -> ConnectionPage:
     rows = await service.list_connections(session, caller=caller, account_id=account_id, page=page)
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    cursor = time_id_cursor(rows[-1].created_at, rows[-1].id) if more else None
-    return ConnectionPage(items=[connection_out(c) for c in rows], next_cursor=cursor)
+    shown, cursor = cut(rows, page, time_id_cursor_of)
+    return ConnectionPage(items=[connection_out(c) for c in shown], next_cursor=cursor)
 
 
 @router.get(

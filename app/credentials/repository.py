@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.credentials.models import Credential, CredentialVersion
 from app.db import ASYNCPG_UNAVAILABLE, Base, utcnow
 from app.errors import DatabaseUnavailable
+from app.pagination import by_time_id
 from app.walmart.models import OAuthToken
 
 Slot = tuple[str, str, str]  # (account_id, market, environment): one live credential each
@@ -130,13 +131,7 @@ class CredentialRepository:
             query = query.where(Credential.refresh_expires_at < where.refresh_expires_before)
         if where.account_ids is not None:
             query = query.where(Credential.account_id.in_(sorted(where.account_ids)))
-        if after is not None:
-            at, last_id = after
-            query = query.where(
-                (Credential.created_at < at)
-                | ((Credential.created_at == at) & (Credential.id < last_id))
-            )
-        query = query.order_by(Credential.created_at.desc(), Credential.id.desc()).limit(limit + 1)
+        query = by_time_id(query, Credential.created_at, Credential.id, limit=limit, after=after)
         return (await self.session.execute(query)).scalars().all()
 
     async def versions(self, credential_id: uuid.UUID) -> Sequence[CredentialVersion]:

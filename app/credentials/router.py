@@ -28,7 +28,7 @@ from app.credentials.schemas import (
 from app.db import SessionDep
 from app.errors import error_responses
 from app.fields import AccountId, Environment, Market
-from app.pagination import PageDep, time_id_cursor
+from app.pagination import PageDep, cut, time_id_cursor_of
 
 router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
 
@@ -115,10 +115,8 @@ async def list_credentials(
         ),
     )
     rows = await service.list_credentials(session, caller=caller, where=where, page=page)
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    cursor = time_id_cursor(rows[-1].created_at, rows[-1].id) if more else None
-    return CredentialPage(items=[credential_out(c) for c in rows], next_cursor=cursor)
+    shown, cursor = cut(rows, page, time_id_cursor_of)
+    return CredentialPage(items=[credential_out(c) for c in shown], next_cursor=cursor)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.intake.models import MAX_FAILURES, IntakeLink
+from app.pagination import by_time_id
 
 
 class IntakeLinkRepository:
@@ -42,13 +43,7 @@ class IntakeLinkRepository:
             query = query.where(IntakeLink.account_id == account_id)
         if account_ids is not None:
             query = query.where(IntakeLink.account_id.in_(sorted(account_ids)))
-        if after is not None:
-            at, last_id = after
-            query = query.where(
-                (IntakeLink.created_at < at)
-                | ((IntakeLink.created_at == at) & (IntakeLink.id < last_id))
-            )
-        query = query.order_by(IntakeLink.created_at.desc(), IntakeLink.id.desc()).limit(limit + 1)
+        query = by_time_id(query, IntakeLink.created_at, IntakeLink.id, limit=limit, after=after)
         return (await self.session.execute(query)).scalars().all()
 
     async def claim(self, link_id: uuid.UUID, *, now: datetime, until: datetime) -> bool:

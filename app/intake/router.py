@@ -15,7 +15,7 @@ from app.fields import AccountId
 from app.intake import service
 from app.intake.models import IntakeLink
 from app.intake.schemas import IntakeLinkCreate, IntakeLinkCreated, IntakeLinkOut, IntakeLinkPage
-from app.pagination import PageDep, time_id_cursor
+from app.pagination import PageDep, cut, time_id_cursor_of
 
 router = APIRouter(prefix="/v1/intake-links", tags=["hand-over links"])
 
@@ -73,10 +73,8 @@ async def list_links(
     account_id: Annotated[AccountId | None, Query()] = None,
 ) -> IntakeLinkPage:
     rows = await service.list_links(session, caller=caller, account_id=account_id, page=page)
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    cursor = time_id_cursor(rows[-1].created_at, rows[-1].id) if more else None
-    return IntakeLinkPage(items=[link_out(link) for link in rows], next_cursor=cursor)
+    shown, cursor = cut(rows, page, time_id_cursor_of)
+    return IntakeLinkPage(items=[link_out(link) for link in shown], next_cursor=cursor)
 
 
 @router.delete(

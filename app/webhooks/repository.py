@@ -10,6 +10,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.pagination import by_time_id
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 Claimed = tuple[WebhookDelivery, WebhookEvent, WebhookEndpoint]
@@ -42,13 +43,14 @@ class WebhookRepository:
     async def page_endpoints(
         self, *, limit: int, after: tuple[datetime, uuid.UUID] | None
     ) -> Sequence[WebhookEndpoint]:
-        query = select(WebhookEndpoint)
-        if after is not None:
-            query = query.where(
-                (WebhookEndpoint.created_at > after[0])
-                | ((WebhookEndpoint.created_at == after[0]) & (WebhookEndpoint.id > after[1]))
-            )
-        query = query.order_by(WebhookEndpoint.created_at, WebhookEndpoint.id).limit(limit + 1)
+        query = by_time_id(
+            select(WebhookEndpoint),
+            WebhookEndpoint.created_at,
+            WebhookEndpoint.id,
+            limit=limit,
+            after=after,
+            newest_first=False,  # endpoints list oldest first, as they always have
+        )
         return (await self.session.execute(query)).scalars().all()
 
     async def add_event(self, event: WebhookEvent) -> None:

@@ -10,7 +10,7 @@ from app.auth import ClientAdminCaller
 from app.db import SessionDep
 from app.deps import StateDep
 from app.errors import error_responses
-from app.pagination import PageDep, int_cursor, time_id_cursor
+from app.pagination import PageDep, cut, int_cursor, time_id_cursor_of
 from app.webhooks import service
 from app.webhooks.schemas import (
     Attempt,
@@ -62,12 +62,8 @@ async def list_webhooks(
     caller: ClientAdminCaller, session: SessionDep, page: PageDep
 ) -> WebhookPage:
     rows = await service.list_endpoints(session, page=page)
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    return WebhookPage(
-        items=[WebhookOut.model_validate(e) for e in rows],
-        next_cursor=time_id_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-    )
+    shown, cursor = cut(rows, page, time_id_cursor_of)
+    return WebhookPage(items=[WebhookOut.model_validate(e) for e in shown], next_cursor=cursor)
 
 
 @router.patch(
@@ -155,8 +151,7 @@ async def list_deliveries(
     webhook_id: uuid.UUID, caller: ClientAdminCaller, session: SessionDep, page: PageDep
 ) -> DeliveryPage:
     rows = await service.list_deliveries(session, endpoint_id=webhook_id, page=page)
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
+    shown, cursor = cut(rows, page, lambda row: int_cursor(row[1].seq))
     items = [
         DeliveryOut(
             id=delivery.id,
@@ -169,9 +164,9 @@ async def list_deliveries(
             delivered_at=delivery.delivered_at,
             history=[Attempt.model_validate(a) for a in delivery.history],
         )
-        for delivery, event in rows
+        for delivery, event in shown
     ]
-    return DeliveryPage(items=items, next_cursor=int_cursor(rows[-1][1].seq) if more else None)
+    return DeliveryPage(items=items, next_cursor=cursor)
 
 
 @router.post(
