@@ -81,8 +81,8 @@ def test(credential_id: Annotated[uuid.UUID, typer.Argument()]) -> None:
             result = await state.tester.check_stored(
                 caller=OPERATOR, credential_id=credential_id, trigger="cli"
             )
-        console.print_json(json.dumps(result))
-        return bool(result["ok"])
+        console.print_json(json.dumps(result.as_json()))
+        return result.ok
 
     if not run(command):
         raise typer.Exit(code=1)

@@ -40,7 +40,7 @@ from app.db import transaction, utcnow
 from app.ops.metrics import UNKNOWN_TOKENS
 from app.pages.throttle import PageThrottle
 from app.walmart.client import AppGrant, WalmartClient
-from app.walmart.live_test import token_detail_result
+from app.walmart.live_test import LiveTestResult, token_detail_result
 from app.walmart.outcomes import WalmartFailure
 from app.webhooks.events import emit
 
@@ -137,7 +137,7 @@ class CallbackHandler:
         app: WalmartApp,
         params: CallbackParams,
         request_id: str | None,
-    ) -> tuple[AppGrant, dict[str, Any]]:
+    ) -> tuple[AppGrant, LiveTestResult]:
         base_url = self.settings.walmart_base_url(connection.environment)
         app_secret = await open_app_secret(self.envelope, app)
         try:
@@ -172,7 +172,7 @@ class CallbackHandler:
             client_secret=app_secret,
             budget=self.settings.walmart_timeout_seconds,
         )
-        if not test["ok"]:
+        if not test.ok:
             await self._fail_later(connection, "test_failed", request_id, None, test)
         return grant, test
 
@@ -182,11 +182,11 @@ class CallbackHandler:
         code: str,
         request_id: str | None,
         failure: WalmartFailure | None,
-        test: dict[str, Any] | None = None,
+        test: LiveTestResult | None = None,
     ) -> NoReturn:
         async with transaction(self.sessionmaker) as session:
             fresh = await ConnectionRepository(session).get(connection.id)
-            walmart = _walmart_details(failure) if failure else (test or {})
+            walmart = _walmart_details(failure) if failure else (test.as_json() if test else {})
             result = await _failed(session, fresh, code, request_id, walmart)
         raise _Stop(result)
 
@@ -196,7 +196,7 @@ class CallbackHandler:
         app: WalmartApp,
         params: CallbackParams,
         grant: AppGrant,
-        test: dict[str, Any],
+        test: LiveTestResult,
         request_id: str | None,
     ) -> CallbackResult:
         async with transaction(self.sessionmaker) as session:

@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,7 @@ from app.db import utcnow
 from app.keys.binding import PURPOSE, associated_data
 from app.keys.snapshot import CredentialSnapshot
 from app.walmart.client import AppGrant, TokenGrant
+from app.walmart.live_test import LiveTestResult
 
 KIND = "app_oauth"
 
@@ -66,7 +67,7 @@ async def store_connection(
     app: WalmartApp,
     seller_id: str,
     grant: AppGrant,
-    test: dict[str, Any],
+    test: LiveTestResult,
     caller: Caller,
     retention: int,
 ) -> StoredConnection:
@@ -103,7 +104,7 @@ async def _create(
     envelope: Envelope,
     connection: Connection,
     prepared: PreparedSecret,
-    test: dict[str, Any],
+    test: LiveTestResult,
     caller: Caller,
 ) -> Credential:
     now = utcnow()
@@ -119,7 +120,7 @@ async def _create(
         current_version=1,
         fingerprint=prepared.fingerprint,
         status="valid",
-        last_test=test,
+        last_test=test.as_json(),
         created_at=now,
         updated_at=now,
     )
@@ -133,7 +134,7 @@ async def _create(
         fingerprint=prepared.fingerprint,
         created_at=now,
         created_by=caller.client_id,
-        test=test,
+        test=test.as_json(),
     )
     await CredentialRepository(session).add(credential, version)
     await record(
@@ -159,7 +160,7 @@ async def _new_version(
     envelope: Envelope,
     existing: Credential,
     prepared: PreparedSecret,
-    test: dict[str, Any],
+    test: LiveTestResult,
     caller: Caller,
     retention: int,
 ) -> Credential:

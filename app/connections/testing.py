@@ -5,7 +5,6 @@ Walmart's token detail with it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +18,7 @@ from app.errors import ReconnectRequired
 from app.keys.snapshot import CredentialSnapshot
 from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
-from app.walmart.live_test import failure_result, token_detail_result
+from app.walmart.live_test import LiveTestResult, failure_result, token_detail_result
 from app.walmart.outcomes import WalmartFailure
 
 
@@ -32,7 +31,7 @@ class AppConnectionTester:
 
     async def test(
         self, session: AsyncSession, snapshot: CredentialSnapshot, caller: Caller
-    ) -> dict[str, Any]:
+    ) -> LiveTestResult:
         credential = await CredentialRepository(session).get_live(snapshot.id)
         app_id = credential.app_id if credential is not None else None
         app = await AppRepository(session).get(app_id) if app_id is not None else None

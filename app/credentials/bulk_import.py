@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,8 +35,9 @@ from app.crypto import Envelope
 from app.db import transaction
 from app.errors import VaultError, describe_validation_errors
 from app.walmart.client import TokenGrant
+from app.walmart.live_test import LiveTestResult
 
-Tested = tuple[dict[str, Any], TokenGrant | None]  # a live test's result and its token
+Tested = tuple[LiveTestResult, TokenGrant | None]  # a live test's result and its token
 Sealed = list[tuple[Credential, CredentialVersion, TokenGrant | None]]
 SEAL_CONCURRENCY = 16
 
@@ -176,14 +176,14 @@ def _passed(
     passed = []
     for item in lines:
         result, _ = tested[item.line]
-        if result["ok"]:
+        if result.ok:
             passed.append(item)
         else:
             out.rejected.append(
                 Rejection(
                     item.line,
                     "credential_test_failed",
-                    f"Walmart did not accept these credentials ({result['outcome']}); "
+                    f"Walmart did not accept these credentials ({result.outcome}); "
                     "nothing was stored.",
                 )
             )
@@ -204,7 +204,7 @@ async def _sealed(
             version = await sealed_version(
                 envelope, credential, 1, item.prepared, caller, state="current"
             )
-        version.test = test
+        version.test = credential.last_test
         return credential, version, grant
 
     return list(await asyncio.gather(*(one(item) for item in lines)))

@@ -130,10 +130,10 @@ class DriftWatcher:
             )
         except VaultError as exc:  # deleted meanwhile, database away: skip, next pass retries
             return exc.code
-        retry_after = result["details"].get("retry_after") if not result["ok"] else None
-        if result["outcome"] == "rate_limited":
+        retry_after = result.details.get("retry_after") if not result.ok else None
+        if result.outcome == "rate_limited":
             await self._pause(float(retry_after or 1.0))
-        return str(result["outcome"])
+        return result.outcome
 
     async def _pause(self, seconds: float) -> None:
         if not self._resume.is_set():

@@ -4,7 +4,6 @@ that it failed. Previous versions beyond the retention count lose their key mate
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +15,7 @@ from app.credentials.models import Credential, CredentialVersion
 from app.credentials.secrets import PreparedSecret
 from app.db import utcnow
 from app.errors import Conflict, NotFound
+from app.walmart.live_test import LiveTestResult
 from app.walmart.repository import OAuthTokenRepository
 from app.webhooks.credential_events import status_changed
 from app.webhooks.events import credential_data, emit
@@ -27,7 +27,7 @@ async def promote(
     credential_id: uuid.UUID,
     pending: int,
     prepared: PreparedSecret,
-    result: dict[str, Any] | None,
+    result: LiveTestResult | None,
     retention: int,
 ) -> Credential:
     credential = await session.get(Credential, credential_id, populate_existing=True)
@@ -55,13 +55,13 @@ async def promote(
                 version.state, version.sealed_secret = "destroyed", None
     await session.flush()  # the old current stops being current before the new one starts
     new = next(v for v in versions if v.version == pending)
-    new.state, new.test = "current", result
+    new.state, new.test = "current", result.as_json() if result is not None else None
     now = utcnow()
     credential.current_version, credential.fingerprint = pending, prepared.fingerprint
     credential.public_id, credential.channel_type = prepared.public_id, prepared.channel_type
     credential.rotated_at = credential.updated_at = now
     if result is not None:
-        credential.last_test = result
+        credential.last_test = new.test
     before = credential.status
     if credential.status != "disabled":
         credential.status = "valid" if result is not None else "untested"
@@ -89,19 +89,19 @@ async def record_failure(
     caller: Caller,
     credential: Credential,
     pending: int,
-    result: dict[str, Any],
+    result: LiveTestResult,
 ) -> None:
     version = await session.get(CredentialVersion, (credential.id, pending))
     if version is not None:
-        version.state, version.sealed_secret, version.test = "failed", None, result
+        version.state, version.sealed_secret, version.test = "failed", None, result.as_json()
         await session.flush()
     await record(
         session,
         action="credential.rotation_failed",
         caller=caller,
-        outcome=result["outcome"],
+        outcome=result.outcome,
         account_id=credential.account_id,
         credential_id=credential.id,
         version=pending,
-        details={"correlation_id": result["correlation_id"]},
+        details={"correlation_id": result.correlation_id},
     )

@@ -76,13 +76,13 @@ async def rotate_credential(
         result, _ = await tester.check_new(
             prepared, market=credential.market, environment=credential.environment
         )
-    if result is not None and not result["ok"]:
+    if result is not None and not result.ok:
         async with transaction(sessionmaker) as session:
             await record_failure(session, caller, credential, pending, result)
         raise CredentialTestFailed(
-            f"Walmart did not accept the new credentials ({result['outcome']}); version {pending} "
+            f"Walmart did not accept the new credentials ({result.outcome}); version {pending} "
             "is recorded as failed and the current version is unchanged.",
-            details=result | {"version": pending},
+            details=result.as_json() | {"version": pending},
         )
     async with transaction(sessionmaker) as session:
         return await promote(

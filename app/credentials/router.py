@@ -186,7 +186,7 @@ async def test_credential(
     credential_id: uuid.UUID, caller: TestCaller, state: StateDep
 ) -> TestResult:
     result = await state.tester.check_stored(caller=caller, credential_id=credential_id)
-    return TestResult.model_validate(result)
+    return TestResult.model_validate(result.as_json())
 
 
 @router.post(

@@ -22,6 +22,7 @@ from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
 from app.keys.binding import seal_secret
 from app.pagination import PageRequest
 from app.walmart.client import TokenGrant
+from app.walmart.live_test import LiveTestResult
 from app.walmart.markets import channel_type_required
 from app.webhooks.events import credential_data, emit
 
@@ -29,7 +30,7 @@ from app.webhooks.events import credential_data, emit
 class NewCredentialTester(Protocol):
     async def check_new(
         self, prepared: PreparedSecret, *, market: str, environment: str
-    ) -> tuple[dict[str, Any], TokenGrant | None]: ...
+    ) -> tuple[LiveTestResult, TokenGrant | None]: ...
 
     async def keep_token(
         self, session: AsyncSession, credential: Credential, grant: TokenGrant
@@ -56,15 +57,14 @@ async def create_credential(
         test, grant = await tester.check_new(
             prepared, market=body.market, environment=body.environment
         )
-        if not test["ok"]:
+        if not test.ok:
             raise CredentialTestFailed(
-                f"Walmart did not accept these credentials ({test['outcome']}); "
-                "nothing was stored.",
-                details=test,
+                f"Walmart did not accept these credentials ({test.outcome}); nothing was stored.",
+                details=test.as_json(),
             )
     credential = new_credential(body, prepared, test)
     version = await sealed_version(envelope, credential, 1, prepared, caller, state="current")
-    version.test = test
+    version.test = credential.last_test
     try:
         await repo.add(credential, version)
     except IntegrityError:
@@ -77,7 +77,7 @@ async def create_credential(
 
 
 def new_credential(
-    body: CredentialCreate, prepared: PreparedSecret, test: dict[str, Any] | None
+    body: CredentialCreate, prepared: PreparedSecret, test: LiveTestResult | None
 ) -> Credential:
     """The row of a new credential at version 1 (API and import alike)."""
     now = utcnow()
@@ -93,7 +93,7 @@ def new_credential(
         current_version=1,
         fingerprint=prepared.fingerprint,
         status="valid" if test else "untested",
-        last_test=test,
+        last_test=test.as_json() if test is not None else None,
         created_at=now,
         updated_at=now,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,7 +24,7 @@ from app.keys.snapshot import CredentialSnapshot
 from app.ops.metrics import TESTS
 from app.walmart.broker import TokenBroker
 from app.walmart.client import TokenGrant, WalmartClient
-from app.walmart.live_test import TestTarget, run_live_test
+from app.walmart.live_test import LiveTestResult, TestTarget, run_live_test
 from app.webhooks.credential_events import status_changed
 
 # Outcomes that say something about the credentials themselves; the others (rate limits,
@@ -39,7 +39,7 @@ class AppConnectionTests(Protocol):
 
     async def test(
         self, session: AsyncSession, snapshot: CredentialSnapshot, caller: Caller
-    ) -> dict[str, Any]: ...
+    ) -> LiveTestResult: ...
 
 
 @dataclass
@@ -58,7 +58,7 @@ class LiveTester:
 
     async def check_new(
         self, prepared: PreparedSecret, *, market: str, environment: str
-    ) -> tuple[dict[str, Any], TokenGrant | None]:
+    ) -> tuple[LiveTestResult, TokenGrant | None]:
         """Test credentials that are not stored yet (``POST /v1/credentials?test=true``); the
         result, and the token an OAuth test obtained."""
         target = TestTarget(
@@ -76,7 +76,7 @@ class LiveTester:
         result, grant = await run_live_test(
             self.walmart, target, secret=secret, budget=self.settings.walmart_timeout_seconds
         )
-        TESTS.labels(result["outcome"], "create").inc()
+        TESTS.labels(result.outcome, "create").inc()
         return result, grant
 
     async def keep_token(
@@ -87,7 +87,7 @@ class LiveTester:
 
     async def check_stored(
         self, *, caller: Caller, credential_id: uuid.UUID, trigger: str = "api"
-    ) -> dict[str, Any]:
+    ) -> LiveTestResult:
         """Test a stored credential's current version and keep the result on it.
 
         Three steps, so no database connection waits on Walmart: read the credential (its own
@@ -123,7 +123,7 @@ class LiveTester:
             result, grant = await run_live_test(
                 self.walmart, target, secret=secret, budget=self.settings.walmart_timeout_seconds
             )
-        TESTS.labels(result["outcome"], trigger).inc()
+        TESTS.labels(result.outcome, trigger).inc()
         async with transaction(self.sessionmaker) as session:
             await self._apply(session, snapshot, result, caller=caller, trigger=trigger)
             if grant is not None:
@@ -134,7 +134,7 @@ class LiveTester:
         self,
         session: AsyncSession,
         tested: CredentialSnapshot,
-        result: dict[str, Any],
+        result: LiveTestResult,
         *,
         caller: Caller,
         trigger: str,
@@ -150,17 +150,17 @@ class LiveTester:
                 details={
                     "tested_version": tested.version,
                     "current_version": credential.current_version,
-                    "result": result,
+                    "result": result.as_json(),
                 },
             )
         version = await repo.version(credential.id, tested.version, fresh=True)
         before = credential.status
-        credential.last_test = result
-        if credential.status != "disabled" and result["outcome"] in VERDICTS:
-            credential.status = VERDICTS[result["outcome"]]
+        credential.last_test = result.as_json()
+        if credential.status != "disabled" and result.outcome in VERDICTS:
+            credential.status = VERDICTS[result.outcome]
         credential.updated_at = utcnow()
         if version is not None:
-            version.test = result
+            version.test = result.as_json()
         await repo.flush()
         reason = "drift" if trigger == "schedule" else "test_failed"
         await status_changed(session, credential, before, reason=reason)
@@ -168,12 +168,12 @@ class LiveTester:
             session,
             action="credential.tested",
             caller=caller,
-            outcome=result["outcome"],
+            outcome=result.outcome,
             account_id=credential.account_id,
             credential_id=credential.id,
             version=credential.current_version,
             details={
-                "correlation_id": result["correlation_id"],
+                "correlation_id": result.correlation_id,
                 "status": credential.status,
                 "trigger": trigger,
             },

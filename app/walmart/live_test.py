@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -19,6 +20,26 @@ from app.db import utcnow
 from app.walmart.client import TokenGrant, WalmartClient
 from app.walmart.outcomes import WalmartFailure, failure_from_exception
 from app.walmart.signed_headers import signature_headers
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTestResult:
+    """What a live test found. Stored (credential and version rows), answered and audited as
+    the JSON of ``as_json``: the shape docs/api.md describes."""
+
+    ok: bool
+    outcome: str
+    checked_at: datetime
+    latency_ms: float
+    walmart_status: int | None
+    walmart_error_code: str | None
+    message: str
+    correlation_id: str | None
+    details: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        """The result as stored and answered: ``checked_at`` in ISO 8601, keys in field order."""
+        return asdict(self) | {"checked_at": self.checked_at.isoformat()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +61,7 @@ async def run_live_test(
     *,
     secret: bytes | RSAPrivateKey,
     budget: float,
-) -> tuple[dict[str, Any], TokenGrant | None]:
+) -> tuple[LiveTestResult, TokenGrant | None]:
     """The test result, plus the token an OAuth test obtained (worth caching)."""
     started = time.perf_counter()
     grant: TokenGrant | None = None
@@ -132,31 +153,31 @@ def _result(
     status: int | None = None,
     correlation_id: str | None = None,
     details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> LiveTestResult:
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     if failure is not None:
-        return {
-            "ok": False,
-            "outcome": failure.outcome,
-            "checked_at": utcnow().isoformat(),
-            "latency_ms": latency_ms,
-            "walmart_status": failure.status,
-            "walmart_error_code": failure.error_code,
-            "message": failure.message,
-            "correlation_id": failure.correlation_id,
-            "details": failure.details,
-        }
-    return {
-        "ok": True,
-        "outcome": "valid",
-        "checked_at": utcnow().isoformat(),
-        "latency_ms": latency_ms,
-        "walmart_status": status,
-        "walmart_error_code": None,
-        "message": "Walmart accepted the credentials.",
-        "correlation_id": correlation_id,
-        "details": details or {},
-    }
+        return LiveTestResult(
+            ok=False,
+            outcome=failure.outcome,
+            checked_at=utcnow(),
+            latency_ms=latency_ms,
+            walmart_status=failure.status,
+            walmart_error_code=failure.error_code,
+            message=failure.message,
+            correlation_id=failure.correlation_id,
+            details=failure.details,
+        )
+    return LiveTestResult(
+        ok=True,
+        outcome="valid",
+        checked_at=utcnow(),
+        latency_ms=latency_ms,
+        walmart_status=status,
+        walmart_error_code=None,
+        message="Walmart accepted the credentials.",
+        correlation_id=correlation_id,
+        details=details or {},
+    )
 
 
 async def token_detail_result(
@@ -168,7 +189,7 @@ async def token_detail_result(
     client_id: str,
     client_secret: str,
     budget: float,
-) -> dict[str, Any]:
+) -> LiveTestResult:
     """The live test of an access token obtained elsewhere (an App Store grant): Walmart's
     ``GET /v3/token/detail`` with it, as a test result."""
     started = time.perf_counter()
@@ -203,6 +224,6 @@ async def token_detail_result(
     return _result(started, status=200, correlation_id=correlation_id, details=details)
 
 
-def failure_result(failure: WalmartFailure) -> dict[str, Any]:
+def failure_result(failure: WalmartFailure) -> LiveTestResult:
     """A failed test result for a failure met before any test call could be made."""
     return _result(time.perf_counter(), failure=failure)
