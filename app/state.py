@@ -167,7 +167,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         walmart=walmart,
         keystore=keystore,
         broker=broker,
-        app_connections=AppConnectionTester(settings, envelope, walmart, broker),
+        app_connections=AppConnectionTester(settings, sessionmaker, envelope, walmart, broker),
     )
     drift = DriftWatcher(
         engine=engine,

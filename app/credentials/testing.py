@@ -37,9 +37,7 @@ class AppConnectionTests(Protocol):
     """The live test of an App Store connection (kind ``app_oauth``): an access token from its
     refresh token, checked by Walmart."""
 
-    async def test(
-        self, session: AsyncSession, snapshot: CredentialSnapshot, caller: Caller
-    ) -> LiveTestResult: ...
+    async def test(self, snapshot: CredentialSnapshot, caller: Caller) -> LiveTestResult: ...
 
 
 @dataclass
@@ -111,9 +109,9 @@ class LiveTester:
         )
         grant: TokenGrant | None = None
         if snapshot.kind == "app_oauth" and self.app_connections is not None:
-            # The App Store path refreshes the token in a transaction of its own making.
-            async with transaction(self.sessionmaker) as session:
-                result = await self.app_connections.test(session, snapshot, caller)
+            # The App Store path reads its app and refreshes its token in transactions of
+            # its own, and holds none while Walmart answers.
+            result = await self.app_connections.test(snapshot, caller)
         else:
             secret = (
                 await self.keystore.signing_key(snapshot)
