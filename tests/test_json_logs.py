@@ -58,7 +58,7 @@ def _lines(output: str) -> list[dict[str, Any]]:
     "command",
     [
         ["-m", "uvicorn", "tests.json_logs_app:app", "--log-level", "info"],
-        ["-m", "app.serve", "--log-level", "info", "--workers", "2"],
+        ["-m", "app.serve", "--log-level", "info", "--workers", "1"],  # SQLite: one worker
     ],
     ids=["uvicorn-cli", "app.serve"],
 )
