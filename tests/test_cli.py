@@ -59,6 +59,14 @@ def vault_admin(
     )
 
 
+async def vault_admin_async(
+    settings: Settings, *args: str, cwd: Path, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """``vault_admin`` off the event loop, so the test's in-process app keeps running (and ends
+    any SQLite write it is in the middle of) while the CLI waits for the database."""
+    return await asyncio.to_thread(vault_admin, settings, *args, cwd=cwd, **extra)
+
+
 async def http_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -71,19 +79,29 @@ async def http_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def test_clients_commands(
     client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
-    made = vault_admin(
-        settings, "clients", "create", "--name", "ops", "--scope", "credentials:read",
-        "--account", "acme-1", cwd=tmp_path,
-    )  # fmt: skip
+    made = await vault_admin_async(
+        settings,
+        "clients",
+        "create",
+        "--name",
+        "ops",
+        "--scope",
+        "credentials:read",
+        "--account",
+        "acme-1",
+        cwd=tmp_path,
+    )
     assert made.returncode == 0, made.stderr
     token = made.stdout.split("token (shown once): ")[1].split()[0]
     listed = await client.get("/v1/credentials", headers={"Authorization": f"Bearer {token}"})
     assert listed.status_code == 200
-    shown = vault_admin(settings, "clients", "list", cwd=tmp_path)
+    shown = await vault_admin_async(settings, "clients", "list", cwd=tmp_path)
     assert "ops" in shown.stdout
     assert token not in shown.stdout
     client_id = made.stdout.split()[1]
-    assert vault_admin(settings, "clients", "revoke", client_id, cwd=tmp_path).returncode == 0
+    assert (
+        await vault_admin_async(settings, "clients", "revoke", client_id, cwd=tmp_path)
+    ).returncode == 0
     # Another process revoked it: the server learns within the staleness bound (at once by
     # NOTIFY on PostgreSQL, by its recheck on SQLite).
     deadline = asyncio.get_running_loop().time() + settings.cache_max_staleness_seconds + 0.5
@@ -93,7 +111,9 @@ async def test_clients_commands(
             break
         await asyncio.sleep(0.05)
     assert answer.status_code == 401
-    bad = vault_admin(settings, "clients", "create", "--name", "x", "--scope", "root", cwd=tmp_path)
+    bad = await vault_admin_async(
+        settings, "clients", "create", "--name", "x", "--scope", "root", cwd=tmp_path
+    )
     assert bad.returncode != 0
     assert "unknown scope" in bad.stderr
 
@@ -107,19 +127,19 @@ async def test_credentials_commands(
     body = signature_body()
     walmart_control.add_consumer(body["auth"]["consumer_id"], rsa_key(), channel_type=CHANNEL_TYPE)
     created = (await client.post("/v1/credentials", json=body)).json()
-    listed = vault_admin(settings, "credentials", "list", cwd=tmp_path)
+    listed = await vault_admin_async(settings, "credentials", "list", cwd=tmp_path)
     assert created["id"] in listed.stdout
-    shown = vault_admin(settings, "credentials", "show", created["id"], cwd=tmp_path)
+    shown = await vault_admin_async(settings, "credentials", "show", created["id"], cwd=tmp_path)
     assert created["fingerprint"] in shown.stdout
     assert body["auth"]["private_key"][:60] not in shown.stdout + listed.stdout
-    tested = vault_admin(settings, "credentials", "test", created["id"], cwd=tmp_path)
+    tested = await vault_admin_async(settings, "credentials", "test", created["id"], cwd=tmp_path)
     assert tested.returncode == 0, tested.stderr
     assert '"outcome": "valid"' in tested.stdout
     assert (await client.get(f"/v1/credentials/{created['id']}")).json()["status"] == "valid"
     walmart_control.remove_consumer(body["auth"]["consumer_id"])
-    failed = vault_admin(settings, "credentials", "test", created["id"], cwd=tmp_path)
+    failed = await vault_admin_async(settings, "credentials", "test", created["id"], cwd=tmp_path)
     assert failed.returncode == 1
-    missing = vault_admin(
+    missing = await vault_admin_async(
         settings, "credentials", "show", "00000000-0000-0000-0000-000000000000", cwd=tmp_path
     )
     assert missing.returncode == 1
@@ -131,10 +151,10 @@ async def test_audit_verify_names_the_first_break(
 ) -> None:
     for n in range(3):
         await client.post("/v1/credentials", json=oauth_body(account_id=f"a{n}"))
-    intact = vault_admin(settings, "audit", "verify", cwd=tmp_path)
+    intact = await vault_admin_async(settings, "audit", "verify", cwd=tmp_path)
     assert intact.returncode == 0, intact.stderr
     assert "intact: 4 events" in intact.stdout
-    tail = vault_admin(settings, "audit", "tail", "--limit", "2", cwd=tmp_path)
+    tail = await vault_admin_async(settings, "audit", "tail", "--limit", "2", cwd=tmp_path)
     assert tail.stdout.count("credential.created") == 2
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -153,7 +173,7 @@ async def test_audit_verify_names_the_first_break(
             )
     finally:
         await engine.dispose()
-    broken = vault_admin(settings, "audit", "verify", cwd=tmp_path)
+    broken = await vault_admin_async(settings, "audit", "verify", cwd=tmp_path)
     assert broken.returncode == 1
     assert f"event {ids[1]} was edited" in broken.stderr
 
@@ -178,11 +198,11 @@ async def test_rewrap_survives_sigkill_and_resumes(
             for n in range(count):
                 body = signature_body(account_id=f"seller-{n}")
                 assert (await http.post("/v1/credentials", json=body)).status_code == 201
-    status = vault_admin(settings, "kek", "status", cwd=tmp_path)
+    status = await vault_admin_async(settings, "kek", "status", cwd=tmp_path)
     assert f"{count} data key(s) on an older KEK" not in status.stdout  # all on the active key
 
     rotated = {"VAULT_LOCAL_KEKS": f"{new_spec},{old}"}
-    before = vault_admin(settings, "kek", "status", cwd=tmp_path, **rotated)
+    before = await vault_admin_async(settings, "kek", "status", cwd=tmp_path, **rotated)
     assert f"{count} data key(s) on an older KEK" in before.stdout, before.stdout
     process = subprocess.Popen(  # noqa: ASYNC220  (polled below while the loop runs)
         [str(VAULT_ADMIN), "kek", "rewrap", "--batch-size", "1"],
@@ -207,10 +227,12 @@ async def test_rewrap_survives_sigkill_and_resumes(
     finally:
         await engine.dispose()
     assert 0 < midway < count
-    resumed = vault_admin(settings, "kek", "rewrap", "--batch-size", "25", cwd=tmp_path, **rotated)
+    resumed = await vault_admin_async(
+        settings, "kek", "rewrap", "--batch-size", "25", cwd=tmp_path, **rotated
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"re-wrapped {midway} data key(s)" in resumed.stdout
-    again = vault_admin(settings, "kek", "rewrap", cwd=tmp_path, **rotated)
+    again = await vault_admin_async(settings, "kek", "rewrap", cwd=tmp_path, **rotated)
     assert "re-wrapped 0 data key(s)" in again.stdout
 
     only_new = settings.model_copy(update={"local_keks": SecretStr(new_spec)})

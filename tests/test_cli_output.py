@@ -12,7 +12,7 @@ import pytest
 
 from app.config import Settings
 from tests.factories import oauth_body
-from tests.test_cli import vault_admin
+from tests.test_cli import vault_admin_async
 
 # A label an account-limited writer may set: once a crash, once a fake link, once a fake colour.
 HOSTILE = ["Acme CA[/]", "[link=https://evil.example]revoke me[/link]", "[bold red]ok[/]"]
@@ -37,7 +37,7 @@ async def stored(client: httpx.AsyncClient) -> dict[str, list[str]]:
 async def test_stored_markup_is_printed_as_text(
     settings: Settings, tmp_path: Path, stored: dict[str, list[str]], what: str
 ) -> None:
-    listed = vault_admin(settings, what, "list", cwd=tmp_path, COLUMNS="250")
+    listed = await vault_admin_async(settings, what, "list", cwd=tmp_path, COLUMNS="250")
     assert listed.returncode == 0, listed.stderr
     for label in HOSTILE:
         assert label in listed.stdout
@@ -48,7 +48,7 @@ async def test_stored_markup_is_printed_as_text(
 async def test_ids_are_whole_in_80_columns(
     settings: Settings, tmp_path: Path, stored: dict[str, list[str]], what: str
 ) -> None:
-    listed = vault_admin(settings, what, "list", cwd=tmp_path, COLUMNS="80")
+    listed = await vault_admin_async(settings, what, "list", cwd=tmp_path, COLUMNS="80")
     assert listed.returncode == 0, listed.stderr
     assert "…" not in listed.stdout
     for item_id in stored[what]:
@@ -59,19 +59,27 @@ async def test_every_list_has_json_lines(
     client: httpx.AsyncClient, settings: Settings, tmp_path: Path, stored: dict[str, list[str]]
 ) -> None:
     credentials = _json_lines(
-        vault_admin(settings, "credentials", "list", "--json", cwd=tmp_path).stdout
+        (await vault_admin_async(settings, "credentials", "list", "--json", cwd=tmp_path)).stdout
     )
     assert [c["id"] for c in credentials] == list(reversed(stored["credentials"]))
     assert [c["label"] for c in credentials] == list(reversed(HOSTILE))
-    clients = _json_lines(vault_admin(settings, "clients", "list", "--json", cwd=tmp_path).stdout)
+    clients = _json_lines(
+        (await vault_admin_async(settings, "clients", "list", "--json", cwd=tmp_path)).stdout
+    )
     assert set(stored["clients"]) <= {c["id"] for c in clients}
     assert "token" not in clients[0]
     events = _json_lines(
-        vault_admin(settings, "audit", "tail", "--json", "--limit", "3", cwd=tmp_path).stdout
+        (
+            await vault_admin_async(
+                settings, "audit", "tail", "--json", "--limit", "3", cwd=tmp_path
+            )
+        ).stdout
     )
     api = (await client.get("/v1/audit", params={"limit": 3})).json()["items"]
     assert [e["id"] for e in events] == [e["id"] for e in api]
-    keks = _json_lines(vault_admin(settings, "kek", "status", "--json", cwd=tmp_path).stdout)
+    keks = _json_lines(
+        (await vault_admin_async(settings, "kek", "status", "--json", cwd=tmp_path)).stdout
+    )
     assert sum(k["data_keys"] for k in keks) == len(HOSTILE)
 
 

@@ -13,7 +13,7 @@ import httpx
 
 from app.config import Settings
 from tests.factories import CHANNEL_TYPE, new_rsa_key, oauth_body, signature_body
-from tests.test_cli import vault_admin
+from tests.test_cli import vault_admin_async
 from tests.walmart_sim import SimulatorControl
 
 REJECTED = re.compile(r"^line (\d+): ([a-z_]+): (.+)$", re.MULTILINE)
@@ -51,7 +51,7 @@ async def test_bad_lines_are_refused_as_the_api_refuses_them(
     bodies = bad_bodies()
     good = [signature_body(account_id="good-ca"), oauth_body(account_id="good-us")]
     lines = write_lines(tmp_path / "sellers.jsonl", [good[0], *bodies, "", good[1]])
-    result = vault_admin(settings, "credentials", "import", str(lines), cwd=tmp_path)
+    result = await vault_admin_async(settings, "credentials", "import", str(lines), cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     api_codes = {}
     for number, body in enumerate(bodies, start=2):
@@ -78,13 +78,13 @@ async def test_running_again_skips_what_is_there_and_refuses_another_key(
 ) -> None:
     bodies = [signature_body(account_id=f"seller-{n}", key=new_rsa_key()) for n in range(5)]
     first = write_lines(tmp_path / "first.jsonl", bodies[:3])
-    done = vault_admin(settings, "credentials", "import", str(first), cwd=tmp_path)
+    done = await vault_admin_async(settings, "credentials", "import", str(first), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     # The whole file, as after a stopped run; plus a line for a stored slot with another key,
     # and a line repeating one of this file's new ones.
     other_key = signature_body(account_id="seller-1", key=new_rsa_key())
     whole = write_lines(tmp_path / "whole.jsonl", [*bodies, other_key, bodies[4]])
-    again = vault_admin(
+    again = await vault_admin_async(
         settings, "credentials", "import", str(whole), "--batch-size", "2", cwd=tmp_path
     )
     assert again.returncode == 1
@@ -99,10 +99,10 @@ async def test_running_again_skips_what_is_there_and_refuses_another_key(
     assert len(events) == 5
     assert all(e["details"]["source"] == "import" and e["client_id"] is None for e in events)
     assert {e["credential_id"] for e in events} == {c["id"] for c in stored.values()}
-    verified = vault_admin(settings, "audit", "verify", cwd=tmp_path)
+    verified = await vault_admin_async(settings, "audit", "verify", cwd=tmp_path)
     assert verified.returncode == 0, verified.stderr
     final = write_lines(tmp_path / "final.jsonl", bodies)
-    rerun = vault_admin(settings, "credentials", "import", str(final), cwd=tmp_path)
+    rerun = await vault_admin_async(settings, "credentials", "import", str(final), cwd=tmp_path)
     assert rerun.returncode == 0
     assert "5 lines: imported 0, already there 5, rejected 0" in rerun.stdout
 
@@ -113,7 +113,9 @@ async def test_dry_run_validates_and_stores_nothing(
     lines = write_lines(
         tmp_path / "sellers.jsonl", [oauth_body(account_id="a"), "{", oauth_body(account_id="b")]
     )
-    result = vault_admin(settings, "credentials", "import", str(lines), "--dry-run", cwd=tmp_path)
+    result = await vault_admin_async(
+        settings, "credentials", "import", str(lines), "--dry-run", cwd=tmp_path
+    )
     assert result.returncode == 1
     assert rejected(result.stderr) == {2: "validation_error"}
     assert "3 lines: would import 2, already there 0, rejected 1" in result.stdout
@@ -133,10 +135,16 @@ async def test_live_tests_keep_only_what_walmart_accepts(
     for body, key in zip(bodies[:3], keys[:3], strict=True):  # Walmart knows three of four
         walmart_control.add_consumer(body["auth"]["consumer_id"], key, channel_type=CHANNEL_TYPE)
     lines = write_lines(tmp_path / "sellers.jsonl", bodies)
-    result = vault_admin(
-        settings, "credentials", "import", str(lines), "--test", "--concurrency", "2",
+    result = await vault_admin_async(
+        settings,
+        "credentials",
+        "import",
+        str(lines),
+        "--test",
+        "--concurrency",
+        "2",
         cwd=tmp_path,
-    )  # fmt: skip
+    )
     assert result.returncode == 1
     assert rejected(result.stderr) == {4: "credential_test_failed"}
     stored = await live(client)

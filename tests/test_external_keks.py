@@ -23,7 +23,7 @@ from tests.api.helpers import assert_error
 from tests.conftest import BOOTSTRAP_TOKEN, _empty_tables
 from tests.factories import CHANNEL_TYPE, rsa_key, signature_body
 from tests.kms_servers import BaoServer, MotoServer, bao_server, moto_server  # noqa: F401
-from tests.test_cli import vault_admin
+from tests.test_cli import vault_admin_async
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 pytestmark = pytest.mark.slow
@@ -166,7 +166,9 @@ async def test_move_from_local_keyring_to_transit_with_rewrap(
         "VAULT_TRANSIT_KEY": key,
         "VAULT_LOCAL_KEKS": local,
     }
-    moved = vault_admin(settings, "kek", "rewrap", "--batch-size", "10", cwd=tmp_path, **env)
+    moved = await vault_admin_async(
+        settings, "kek", "rewrap", "--batch-size", "10", cwd=tmp_path, **env
+    )
     assert moved.returncode == 0, moved.stderr
     assert f"re-wrapped {count} data key(s)" in moved.stdout
     print("\nlocal -> transit:", moved.stdout.strip().splitlines()[-1])

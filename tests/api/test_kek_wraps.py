@@ -18,7 +18,7 @@ from app.main import create_app
 from app.ops.kek_usage import WRAP_WARNING, KekWraps, KekWrapsRepository, WrapRecorder
 from app.state import AppState
 from tests.factories import oauth_body
-from tests.test_cli import vault_admin
+from tests.test_cli import vault_admin_async
 
 
 async def _totals(state: AppState) -> dict[tuple[str, str], int]:
@@ -78,12 +78,15 @@ async def test_warning_well_before_the_limit(
     warned = [r for r in caplog.records if r.getMessage().startswith("kek.wraps_high")]
     assert len(warned) == 1
     assert warned[0].__dict__["key_id"] == key_id
-    status = vault_admin(settings, "kek", "status", cwd=tmp_path)
+    status = await vault_admin_async(settings, "kek", "status", cwd=tmp_path)
     assert f"{provider}/{key_id} has wrapped" in status.stdout
     assert "rotate it" in status.stdout
-    rows = [json.loads(line) for line in vault_admin(
-        settings, "kek", "status", "--json", cwd=tmp_path
-    ).stdout.splitlines()]  # fmt: skip
+    rows = [
+        json.loads(line)
+        for line in (
+            await vault_admin_async(settings, "kek", "status", "--json", cwd=tmp_path)
+        ).stdout.splitlines()
+    ]
     assert next(r for r in rows if r["active"])["wraps"] >= WRAP_WARNING
 
 

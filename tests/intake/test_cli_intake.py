@@ -10,30 +10,43 @@ import httpx
 from app.config import Settings
 from tests.conftest import PUBLIC_URL
 from tests.intake.helpers import audit_actions
-from tests.test_cli import vault_admin
+from tests.test_cli import vault_admin_async
 
 
 async def test_intake_commands(
     client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
     public = {"VAULT_PUBLIC_URL": PUBLIC_URL}
-    made = vault_admin(
-        settings, "intake", "create", "--account", "acme-ca", "--market", "CA",
-        "--label", "Acme [bold]Canada[/]", "--hours", "24", cwd=tmp_path, **public,
-    )  # fmt: skip
+    made = await vault_admin_async(
+        settings,
+        "intake",
+        "create",
+        "--account",
+        "acme-ca",
+        "--market",
+        "CA",
+        "--label",
+        "Acme [bold]Canada[/]",
+        "--hours",
+        "24",
+        cwd=tmp_path,
+        **public,
+    )
     assert made.returncode == 0, made.stderr
     url = made.stdout.split("url (shown once): ")[1].split()[0]
     assert url.startswith(f"{PUBLIC_URL}/intake/mpvl_")
     link_id = made.stdout.split()[1]
-    table = vault_admin(settings, "intake", "list", cwd=tmp_path)
+    table = await vault_admin_async(settings, "intake", "list", cwd=tmp_path)
     assert link_id in table.stdout
     assert "Acme [bold]Canada[/]" in table.stdout  # stored text is shown, not rendered
-    listed = vault_admin(settings, "intake", "list", "--json", cwd=tmp_path)
+    listed = await vault_admin_async(settings, "intake", "list", "--json", cwd=tmp_path)
     (item,) = [json.loads(line) for line in listed.stdout.splitlines()]
     assert (item["id"], item["state"], item["kind"]) == (link_id, "active", "signature")
     assert url.rsplit("/", 1)[1] not in table.stdout + listed.stdout
-    assert vault_admin(settings, "intake", "revoke", link_id, cwd=tmp_path).returncode == 0
-    again = vault_admin(settings, "intake", "revoke", link_id, cwd=tmp_path)
+    assert (
+        await vault_admin_async(settings, "intake", "revoke", link_id, cwd=tmp_path)
+    ).returncode == 0
+    again = await vault_admin_async(settings, "intake", "revoke", link_id, cwd=tmp_path)
     assert again.returncode == 1
     assert "no longer works" in again.stderr
     api = (await client.get("/v1/intake-links")).json()["items"]
@@ -44,15 +57,32 @@ async def test_intake_commands(
 async def test_create_needs_the_public_url_in_production(
     client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
-    made = vault_admin(
-        settings, "intake", "create", "--account", "acme-ca", "--market", "CA",
-        "--label", "Acme", cwd=tmp_path,
-    )  # fmt: skip
+    made = await vault_admin_async(
+        settings,
+        "intake",
+        "create",
+        "--account",
+        "acme-ca",
+        "--market",
+        "CA",
+        "--label",
+        "Acme",
+        cwd=tmp_path,
+    )
     assert made.returncode == 1
     assert "VAULT_PUBLIC_URL" in made.stderr
-    bad = vault_admin(
-        settings, "intake", "create", "--account", "acme-ca", "--market", "XX",
-        "--label", "Acme", cwd=tmp_path, VAULT_PUBLIC_URL=PUBLIC_URL,
-    )  # fmt: skip
+    bad = await vault_admin_async(
+        settings,
+        "intake",
+        "create",
+        "--account",
+        "acme-ca",
+        "--market",
+        "XX",
+        "--label",
+        "Acme",
+        cwd=tmp_path,
+        VAULT_PUBLIC_URL=PUBLIC_URL,
+    )
     assert bad.returncode != 0
     assert "market" in bad.stderr
