@@ -139,3 +139,14 @@ async def page_request(
 
 
 PageDep = Annotated[PageRequest, Depends(page_request)]
+
+
+def for_accounts(
+    query: Select[Row], column: Any, *, account_id: str | None, account_ids: frozenset[str] | None
+) -> Select[Row]:
+    """``query`` limited to one account and/or to a caller's accounts (``None``: no limit)."""
+    if account_id is not None:
+        query = query.where(column == account_id)
+    if account_ids is not None:
+        query = query.where(column.in_(sorted(account_ids)))
+    return query

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection, WalmartApp
 from app.credentials.models import Credential
-from app.pagination import by_time_id
+from app.pagination import by_time_id, for_accounts
 
 
 class AppRepository:
@@ -88,11 +88,12 @@ class ConnectionRepository:
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
     ) -> Sequence[Connection]:
-        query = select(Connection)
-        if account_id is not None:
-            query = query.where(Connection.account_id == account_id)
-        if account_ids is not None:
-            query = query.where(Connection.account_id.in_(sorted(account_ids)))
+        query = for_accounts(
+            select(Connection),
+            Connection.account_id,
+            account_id=account_id,
+            account_ids=account_ids,
+        )
         query = by_time_id(query, Connection.created_at, Connection.id, limit=limit, after=after)
         return (await self.session.execute(query)).scalars().all()
 

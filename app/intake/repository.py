@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.intake.models import MAX_FAILURES, IntakeLink
-from app.pagination import by_time_id
+from app.pagination import by_time_id, for_accounts
 
 
 class IntakeLinkRepository:
@@ -38,11 +38,12 @@ class IntakeLinkRepository:
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
     ) -> Sequence[IntakeLink]:
-        query = select(IntakeLink)
-        if account_id is not None:
-            query = query.where(IntakeLink.account_id == account_id)
-        if account_ids is not None:
-            query = query.where(IntakeLink.account_id.in_(sorted(account_ids)))
+        query = for_accounts(
+            select(IntakeLink),
+            IntakeLink.account_id,
+            account_id=account_id,
+            account_ids=account_ids,
+        )
         query = by_time_id(query, IntakeLink.created_at, IntakeLink.id, limit=limit, after=after)
         return (await self.session.execute(query)).scalars().all()
 
