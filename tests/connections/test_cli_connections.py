@@ -3,6 +3,7 @@ and sees the connection and its refresh token's expiry."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
@@ -15,17 +16,19 @@ from tests.test_cli import VAULT_ADMIN, cli_env
 from tests.walmart_sim import SimulatorControl
 
 
-def vault_admin(
+async def vault_admin(
     settings: Settings, *args: str, cwd: Path, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
+    """The CLI off the event loop, so the test's in-process app keeps serving (and ends any
+    SQLite write it is in the middle of) while the CLI waits for the database."""
     env = cli_env(
         settings,
         VAULT_PUBLIC_URL=PUBLIC_URL,
         VAULT_WALMART_CONSENT_URL=str(settings.walmart_consent_url),
     )
-    return subprocess.run(
-        [str(VAULT_ADMIN), *args], env=env, cwd=cwd, input=stdin, capture_output=True,
-        text=True, timeout=120, check=False,
+    return await asyncio.to_thread(
+        subprocess.run, [str(VAULT_ADMIN), *args], env=env, cwd=cwd, input=stdin,
+        capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
 
@@ -36,7 +39,7 @@ async def test_an_operator_connects_a_seller_from_the_command_line(
     tmp_path: Path,
 ) -> None:
     walmart_control.add_app(APP_CLIENT_ID, APP_SECRET, [PUBLIC_URL + CALLBACK])
-    added = vault_admin(
+    added = await vault_admin(
         settings, "connections", "add-app", "--client-id", APP_CLIENT_ID, cwd=tmp_path,
         stdin=APP_SECRET + "\n",
     )  # fmt: skip
@@ -44,7 +47,7 @@ async def test_an_operator_connects_a_seller_from_the_command_line(
     assert PUBLIC_URL + CALLBACK in added.stdout
     assert APP_SECRET not in added.stdout + added.stderr
 
-    created = vault_admin(
+    created = await vault_admin(
         settings, "connections", "create", "--account", "acme-001", "--label", "Acme",
         cwd=tmp_path,
     )  # fmt: skip
@@ -54,16 +57,16 @@ async def test_an_operator_connects_a_seller_from_the_command_line(
     page = await callback(client, await consent(consent_url))
     assert page.status_code == 200, page.text
 
-    listed = vault_admin(settings, "connections", "list", cwd=tmp_path)
+    listed = await vault_admin(settings, "connections", "list", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert "connected" in listed.stdout
     assert "acme-001" in listed.stdout
-    expiring = vault_admin(settings, "connections", "expiring", "--days", "400", cwd=tmp_path)
+    expiring = await vault_admin(settings, "connections", "expiring", "--days", "400", cwd=tmp_path)
     assert "acme-001" in expiring.stdout
-    soon = vault_admin(settings, "connections", "expiring", "--days", "30", cwd=tmp_path)
+    soon = await vault_admin(settings, "connections", "expiring", "--days", "30", cwd=tmp_path)
     assert "acme-001" not in soon.stdout
 
-    refused = vault_admin(
+    refused = await vault_admin(
         settings, "connections", "create", "--account", "acme-001", "--label", "Acme",
         "--market", "CL", cwd=tmp_path,
     )  # fmt: skip
