@@ -1,11 +1,13 @@
 """Delivering the outbox: at least once, in order per credential, one replica per attempt.
 
-Each loop claims a batch of due deliveries (``WebhookRepository.claim_due``) in a transaction,
-sends them, records the outcomes and commits. On PostgreSQL the claimed rows stay locked
-``FOR UPDATE SKIP LOCKED`` while they are sent: another replica skips them, and if this one
-dies mid-delivery its connection drops, the lock goes with it, and the next replica to poll
-takes the delivery over (the receiver may then see the event twice, hence "at least once";
-``webhook-id`` lets it tell). SQLite serves one process, with one loop.
+Each loop leases a batch of due deliveries (``WebhookRepository.claim_due``) in one short
+transaction, sends them with no transaction open and no connection held, then settles the
+outcomes in a second short transaction. The lease (``claimed_until``) lasts the send timeout
+plus ``LEASE_MARGIN``: no other replica claims a leased delivery, and if this one dies
+mid-delivery the lease runs out and the next replica to poll takes the delivery over (the
+receiver may then see the event twice, hence "at least once"; ``webhook-id`` lets it tell).
+An outcome is settled only while its lease is still this loop's own. SQLite serves one
+process, with one loop.
 
 A failed attempt is retried after ``first_retry * 3^(n-1)`` seconds (at most 12 hours) until
 the event is three days old; an endpoint failing for ``disable_after`` seconds is disabled,
@@ -41,6 +43,8 @@ log = logging.getLogger("vault.webhooks")
 RETRY_WINDOW = timedelta(days=3)
 MAX_DELAY_SECONDS = 12 * 3600.0
 HISTORY_KEPT = 20
+# Beyond the send's own time limit: settling, and a busy event loop, before the lease ends.
+LEASE_MARGIN = timedelta(seconds=5)
 PRUNE_EVERY_SECONDS = 3600.0
 # Its own generator: jitter must not move the process-wide random state, which code sharing
 # the process may have seeded or be watching (Hypothesis flags any change during a draw).
@@ -115,17 +119,31 @@ class WebhookDispatcher:
             return await WebhookRepository(session).prune(before=cutoff)
 
     async def run_once(self) -> int:
-        """Claim, send and settle one batch; the number of deliveries attempted."""
+        """Lease, send and settle one batch; the number of deliveries attempted."""
+        now = utcnow()
+        lease_until = now + timedelta(seconds=self.settings.webhook_timeout_seconds) + LEASE_MARGIN
+        async with transaction(self.sessionmaker) as session:
+            claimed = await WebhookRepository(session).claim_due(
+                now,
+                lease_until=lease_until,
+                limit=self.settings.webhook_batch_size,
+                skip_locked=self.skip_locked,
+            )
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(
+            *(self.sender.send(event, endpoint) for _, event, endpoint in claimed)
+        )
         async with transaction(self.sessionmaker) as session:
             repo = WebhookRepository(session)
-            claimed = await repo.claim_due(
-                utcnow(), limit=self.settings.webhook_batch_size, skip_locked=self.skip_locked
-            )
-            outcomes = await asyncio.gather(
-                *(self.sender.send(event, endpoint) for _, event, endpoint in claimed)
-            )
-            for (delivery, event, endpoint), outcome in zip(claimed, outcomes, strict=True):
-                await self._settle(session, delivery, event, endpoint, outcome)
+            for (delivery, event, _), outcome in zip(claimed, outcomes, strict=True):
+                current = await repo.leased(delivery.id, lease_until)
+                if current is None:  # deleted meanwhile, or the lease ran out and was taken
+                    log.warning("webhook outcome dropped", extra={"event_id": event.id})
+                    continue
+                await self._settle(
+                    session, current, event, await repo.endpoint_of(current), outcome
+                )
             await repo.flush()
         return len(claimed)
 
@@ -138,6 +156,7 @@ class WebhookDispatcher:
         outcome: Outcome,
     ) -> None:
         delivery.attempts += 1
+        delivery.claimed_until = None
         entry = {
             "at": outcome.at.isoformat(),
             "status_code": outcome.status_code,

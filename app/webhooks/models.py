@@ -94,6 +94,9 @@ class WebhookDelivery(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")  # succeeded, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set by the replica sending it: no other claims it before then, and the sender settles
+    # its outcome only while the lease is still its own.
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # The last attempts, newest last: {at, status_code, latency_ms, error}; never a body.
     history: Mapped[list[dict[str, Any]]] = mapped_column(JsonColumn, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

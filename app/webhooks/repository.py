@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -94,10 +94,12 @@ class WebhookRepository:
         )
         return found.scalar_one()
 
-    async def claim_due(self, now: datetime, *, limit: int, skip_locked: bool) -> list[Claimed]:
-        """Pending deliveries that are due and first in line for their credential at their
-        endpoint, oldest first. On PostgreSQL the rows stay locked (``SKIP LOCKED``: another
-        replica takes the next ones) until the caller's transaction ends."""
+    async def claim_due(
+        self, now: datetime, *, lease_until: datetime, limit: int, skip_locked: bool
+    ) -> list[Claimed]:
+        """Lease the pending deliveries that are due, unleased, and first in line for their
+        credential at their endpoint, oldest first, until ``lease_until``. On PostgreSQL
+        ``SKIP LOCKED`` lets replicas claiming at the same moment take different rows."""
         earlier = aliased(WebhookDelivery)
         waiting_behind = exists().where(
             earlier.endpoint_id == WebhookDelivery.endpoint_id,
@@ -112,6 +114,7 @@ class WebhookRepository:
             .where(
                 WebhookDelivery.state == "pending",
                 WebhookDelivery.next_attempt_at <= now,
+                or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until <= now),
                 WebhookEndpoint.enabled.is_(True),
                 ~waiting_behind,
             )
@@ -120,7 +123,24 @@ class WebhookRepository:
         )
         if skip_locked:
             query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
-        return [(d, e, p) for d, e, p in (await self.session.execute(query)).all()]
+        claimed = [(d, e, p) for d, e, p in (await self.session.execute(query)).all()]
+        for delivery, _, _ in claimed:
+            delivery.claimed_until = lease_until
+        await self.session.flush()
+        return claimed
+
+    async def endpoint_of(self, delivery: WebhookDelivery) -> WebhookEndpoint:
+        found = await self.session.get(WebhookEndpoint, delivery.endpoint_id)
+        assert found is not None  # noqa: S101  (its deliveries are deleted with it)
+        return found
+
+    async def leased(self, delivery_id: uuid.UUID, lease_until: datetime) -> WebhookDelivery | None:
+        """The delivery, if it is still pending under this lease (not deleted, not taken over
+        by another replica after the lease ran out)."""
+        found = await self.session.get(WebhookDelivery, delivery_id, populate_existing=True)
+        if found is None or found.state != "pending" or found.claimed_until != lease_until:
+            return None
+        return found
 
     async def pending_count(self) -> int:
         count = await self.session.scalar(

@@ -4,6 +4,7 @@ reduced to an ``Outcome`` (status, latency, error; never the answer's body)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -68,18 +69,23 @@ class Sender:
         }
         started = time.perf_counter()
         try:
-            # Streamed and never read: a receiver's answer body is not ours to keep.
-            async with self.http.stream(
-                "POST",
-                endpoint.url,
-                content=body.encode(),
-                headers=headers,
-                timeout=self.settings.webhook_timeout_seconds,
-                follow_redirects=False,
-            ) as response:
+            # The whole send, not each read, ends within the time limit: the dispatcher's
+            # lease on this delivery counts on it. Streamed and never read: a receiver's
+            # answer body is not ours to keep.
+            async with (
+                asyncio.timeout(self.settings.webhook_timeout_seconds),
+                self.http.stream(
+                    "POST",
+                    endpoint.url,
+                    content=body.encode(),
+                    headers=headers,
+                    timeout=self.settings.webhook_timeout_seconds,
+                    follow_redirects=False,
+                ) as response,
+            ):
                 status: int | None = response.status_code
             error = None if 200 <= response.status_code < 300 else f"http_{status}"
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             status, error = None, "timeout"
         except httpx.HTTPError as exc:
             status, error = None, type(exc).__name__
