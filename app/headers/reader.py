@@ -53,9 +53,10 @@ class SnapshotRow(NamedTuple):
 RowQuery = Select[*tuple[Any, ...]]
 
 
-def _statement(condition: Any) -> RowQuery:
-    """The row behind a snapshot, for ``condition``."""
-    return (
+def _statement(condition: Any, *, live_only: bool = True) -> RowQuery:
+    """The row behind a snapshot, for ``condition`` (and only a live credential's, unless the
+    caller filters deleted ones itself: see ``BY_IDS``)."""
+    query = (
         select(
             Credential.id,
             Credential.account_id,
@@ -75,8 +76,9 @@ def _statement(condition: Any) -> RowQuery:
             & (CredentialVersion.version == Credential.current_version),
         )
         .outerjoin(OAuthToken, OAuthToken.credential_id == Credential.id)
-        .where(Credential.deleted_at.is_(None), condition)
+        .where(condition)
     )
+    return query.where(Credential.deleted_at.is_(None)) if live_only else query
 
 
 BY_ID = _statement(Credential.id == bindparam("credential_id"))
@@ -85,14 +87,29 @@ _WANTED = (
     .table_valued("id")
     .render_derived(name="wanted")
 )
-# Each id looked up on its own, by primary key: a LATERAL subquery that LIMIT 1 keeps from
-# being flattened into a join. As a join, without fresh statistics (a bulk load, a server
-# whose autovacuum has not run yet) PostgreSQL took "deleted_at IS NULL" for rare and scanned
-# the whole live-slot index for every batch, many times the cost of the lookups themselves.
-# (``id = ANY($1)`` made the same mistake.) The limit is written as
-# a literal: as a bound parameter it would need a value the reader does not pass.
-_FOUND = _statement(Credential.id == _WANTED.c.id).limit(literal_column("1")).lateral("found")
-BY_IDS: RowQuery = select(_FOUND).select_from(_WANTED.join(_FOUND, true()))
+# Each id looked up on its own, by primary key, and nothing else: a LATERAL subquery that
+# LIMIT 1 keeps from being flattened into a join, whose rows are told live or deleted outside
+# it. "deleted_at IS NULL" inside would let the planner pick the partial live-slot index
+# instead, filtering every entry by id: with stale statistics (a bulk load, a new server) it
+# did, for every lookup (as a join, and with ``id = ANY($1)``, too). The reader plans this
+# once per connection (a generic plan), so its plan must not hang on statistics. The limit is
+# written as a literal: as a bound parameter it would need a value the reader does not pass.
+_FOUND = (
+    _statement(Credential.id == _WANTED.c.id, live_only=False)
+    .add_columns(Credential.deleted_at)
+    .limit(literal_column("1"))
+    .lateral("found")
+)
+BY_IDS: RowQuery = (
+    select(*list(_FOUND.c)[:-1])  # the snapshot's columns, without deleted_at
+    .select_from(_WANTED.join(_FOUND, true()))
+    .where(_FOUND.c.deleted_at.is_(None))
+)
+# Planned once per connection, not per read: a custom plan for each execution (PostgreSQL's
+# default for the first five, and after them whenever it guesses the generic plan dearer)
+# cost PostgreSQL three times the read itself (``python -m tests.bench``, "the read alone").
+# The generic plan is the same primary-key lookups (tests/api/test_snapshot_reads.py).
+SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
 # Ids per shared statement: beyond this a batch is split (a burst after a restart).
 MAX_BATCH = 100
 BY_SLOT = _statement(
@@ -159,6 +176,7 @@ class AsyncpgReader:
             timeout=seconds,
             command_timeout=seconds,
             reset=_nothing_to_reset,
+            server_settings=SESSION_SETTINGS,
         )
         return cls(pool, engine, timeout=seconds)
 

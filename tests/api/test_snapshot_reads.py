@@ -233,8 +233,10 @@ async def test_postgres_reads_by_id_asked_together_share_one_statement(
         uuid.UUID(
             (await signature_credential(client, walmart_control, account_id=f"acme-{n}"))["id"]
         )
-        for n in range(3)
+        for n in range(4)
     ]
+    deleted = ids.pop()
+    assert (await client.delete(f"/v1/credentials/{deleted}")).status_code == 204
     statements = 0
     rows = reader._rows
 
@@ -245,9 +247,35 @@ async def test_postgres_reads_by_id_asked_together_share_one_statement(
 
     reader._rows = counted  # type: ignore[method-assign,assignment]
     unknown = uuid.uuid4()
-    found = await asyncio.gather(*(reader.by_id(i) for i in [*ids, unknown, ids[0]]))
-    assert [row.id if row else None for row in found] == [*ids, None, ids[0]]
+    found = await asyncio.gather(*(reader.by_id(i) for i in [*ids, unknown, deleted, ids[0]]))
+    assert [row.id if row else None for row in found] == [*ids, None, None, ids[0]]
     assert statements == 1
+
+
+async def test_postgres_plans_the_reads_once_as_primary_key_lookups(
+    client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
+) -> None:
+    reader = vault_state.issuer.snapshots.reader
+    if not isinstance(reader, AsyncpgReader):
+        pytest.skip("SQLite reads through the session")
+    credential = await signature_credential(client, walmart_control)
+    for _ in range(8):  # past the five custom plans PostgreSQL would otherwise make first
+        assert await reader.by_id(uuid.UUID(credential["id"])) is not None
+        assert await reader.by_slot("acme-ca", "CA", "production") is not None
+    async with reader._pool.acquire() as connection:  # one connection did every read above
+        plans = await connection.fetch(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        )
+        lookup = await connection.fetch(
+            "EXPLAIN " + reader._by_ids[0], [uuid.UUID(credential["id"])]
+        )
+    reads = [p for p in plans if "FROM credentials" in p["statement"]]
+    assert len(reads) == 2, plans  # by ids and by slot
+    assert all(p["generic_plans"] >= 8 and p["custom_plans"] == 0 for p in reads), reads
+    shown = "\n".join(row[0] for row in lookup)
+    # Even on this small table without statistics, the one index on credentials it may use.
+    assert "Index Scan using pk_credentials on credentials" in shown, shown
+    assert "uq_credentials_live" not in shown, shown
 
 
 async def test_every_read_waiting_on_an_unreachable_database_gets_its_own_error() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from . import bulk, machine, miss_cost, scale_checks, scrape, services
+from . import bulk, machine, miss_cost, read_floor, scale_checks, scrape, services
 from .fixtures import Vault
 from .loader import key_pool, load_http
 from .report import Report
@@ -152,6 +152,12 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
     count_sql = "SELECT count(*) FROM credentials"
     rows = asyncio.run(services.scalar(setup.env["VAULT_DATABASE_URL"], count_sql))
     report.line(f"  credentials in the database: {rows}")
+    started = time.perf_counter()
+    asyncio.run(services.steady_state(setup.env["VAULT_DATABASE_URL"]))
+    report.line(
+        f"  VACUUM (ANALYZE) and CHECKPOINT after the import: {time.perf_counter() - started:.1f} s"
+        " (what autovacuum and the checkpointer would otherwise do during the runs below)"
+    )
     _memory_line(report, f"after loading {setup.count}", setup.launcher_pid)
     all_ids = small_ids + bulk_ids
     uniform = _random_runs(report, setup, all_ids, f"{setup.count}", run, rounds)
@@ -169,6 +175,12 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
     _memory_line(report, "after those scrapes", setup.launcher_pid)
     if setup.profile is not None:
         setup.profile(uniform.target)
+    floors = read_floor.measure(setup.env["VAULT_DATABASE_URL"], setup.database, all_ids, (1, 4))
+    report.line(
+        "  the read alone (the reader's statement from a bare asyncpg pool, random sellers): "
+        "PostgreSQL CPU per seller read "
+        + ", ".join(f"{f.postgres_us_per_read:.0f} us {f.batch} per statement" for f in floors)
+    )
     report.line("  what a key-cache miss costs (measured in the benchmark's process):")
     costs = miss_cost.measure()
     for cost in costs:
