@@ -4,20 +4,24 @@ like ``POST /v1/credentials?test=true`` and ``POST /v1/credentials/{id}/rotate``
 The link is claimed first (a lease in the database), so one link hands over one key set even
 when two browsers submit at once; the lease ends when the submission does. A submission acts
 as the link's creator, limited to the link's account, so the credential's own audit events
-read as they would for the API. The moment a link is used is ``_link_used``: its audit event
-and its webhook are written in the transaction that stores the credential (or, for a rotation,
-in the one right after the rotation commits).
+read as they would for the API. The moment a link is used is ``outcomes.link_used``: its audit
+event and its webhook are written in the transaction that stores the credential (or, for a
+rotation, in the one right after the rotation commits).
+
+``submit`` takes the form as posted and decides everything: its CSRF token, its fields, the
+claim, the store, what is recorded. The page router only turns its answer (a credential, or
+``Refusal``, ``LinkGone``, ``LinkBusy``) into a page.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit.service import record
 from app.auth import Caller
 from app.credentials.models import Credential
 from app.credentials.repository import CredentialRepository
@@ -27,11 +31,12 @@ from app.credentials.service import NewCredentialTester, create_credential
 from app.crypto import Envelope, hash_token
 from app.db import transaction, utcnow
 from app.errors import ServiceUnavailable, VaultError
-from app.intake.models import MAX_FAILURES, IntakeLink, LinkState
+from app.intake.form import FormErrors, parse_auth
+from app.intake.models import IntakeLink, LinkState
+from app.intake.outcomes import link_used, record_refusal
 from app.intake.refusals import Refusal, refusal_for
 from app.intake.repository import IntakeLinkRepository
-from app.intake.tokens import is_well_formed
-from app.webhooks.events import credential_data, emit
+from app.intake.tokens import csrf_matches, is_well_formed
 
 
 class LinkGone(Exception):
@@ -72,6 +77,13 @@ async def open_link(session: AsyncSession, token: str) -> IntakeLink:
     return link
 
 
+async def find_link(handover: Handover, token: str) -> IntakeLink:
+    """``open_link`` in a short transaction of its own: a submission holds no connection
+    while Walmart tests the keys."""
+    async with transaction(handover.sessionmaker) as session:
+        return await open_link(session, token)
+
+
 async def prefill(session: AsyncSession, link: IntakeLink) -> dict[str, str]:
     """The identifiers a rotation link's form starts with: Regenerate Key keeps the Consumer
     ID (and the Channel Type), so the seller only pastes the new key."""
@@ -87,12 +99,33 @@ async def prefill(session: AsyncSession, link: IntakeLink) -> dict[str, str]:
 async def submit(
     handover: Handover,
     link: IntakeLink,
-    auth: OAuthAuth | SignatureAuth,
+    token: str,
+    form: Mapping[str, str],
     *,
     request_id: str | None,
 ) -> Credential:
-    """Store the seller's keys through ``link``; ``Refusal`` says in plain words why not."""
+    """Check a form posted to ``link`` (its CSRF token, its fields) and store the keys it
+    holds; ``Refusal`` says in plain words why not, and is recorded before it is raised."""
     caller = link_caller(link, request_id)
+    refusal: Refusal | None = None
+    if not csrf_matches(form.get("csrf_token", ""), token, link.id):
+        stale = "This form was out of date. Paste your keys again and send them."
+        refusal = Refusal("csrf_mismatch", {"": stale}, counted=False)
+    else:
+        try:
+            auth = parse_auth(link.kind, link.market, form)
+        except FormErrors as problems:
+            refusal = Refusal("incomplete_form", problems.by_field, counted=False)
+    if refusal is not None:
+        await record_refusal(handover.sessionmaker, link.id, refusal, caller, claimed=False)
+        raise refusal
+    return await _store(handover, link, auth, caller)
+
+
+async def _store(
+    handover: Handover, link: IntakeLink, auth: OAuthAuth | SignatureAuth, caller: Caller
+) -> Credential:
+    """Register or rotate through a claimed link, exactly as the API does."""
     await _claim(handover, link.id)
     try:
         if link.credential_id is None:
@@ -138,7 +171,7 @@ async def _register(
         credential = await create_credential(
             session, handover.envelope, caller=caller, body=body, tester=handover.tester
         )
-        await _link_used(session, link.id, credential, caller)
+        await link_used(session, link.id, credential, caller)
     return credential
 
 
@@ -160,73 +193,8 @@ async def _rotate(
         policy=handover.policy,
     )
     async with transaction(handover.sessionmaker) as session:
-        await _link_used(session, link.id, credential, caller)
+        await link_used(session, link.id, credential, caller)
     return credential
-
-
-async def _link_used(
-    session: AsyncSession, link_id: uuid.UUID, credential: Credential, caller: Caller
-) -> None:
-    """The one moment a link is used: stopped, audited and announced together."""
-    link = await IntakeLinkRepository(session).get(link_id)
-    if link is None:  # deleted with its credential meanwhile: nothing left to mark
-        return
-    link.used_at = utcnow()
-    link.busy_until = None
-    link.result_credential_id = credential.id
-    await IntakeLinkRepository(session).flush()
-    await record(
-        session,
-        action="intake_link.used",
-        caller=caller,
-        account_id=credential.account_id,
-        credential_id=credential.id,
-        version=credential.current_version,
-        details={
-            "link_id": str(link_id),
-            "purpose": "rotate" if link.credential_id else "register",
-            "fingerprint": credential.fingerprint,
-        },
-    )
-    data = credential_data(credential, intake_link_id=str(link_id), kind=credential.kind)
-    await emit(session, "intake_link.used", data)
-
-
-async def record_refusal(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    link_id: uuid.UUID,
-    refusal: Refusal,
-    caller: Caller,
-    *,
-    claimed: bool,
-) -> None:
-    """Keep a refusal (and end the submission's lease if it was ``claimed``): counted ones
-    bring the link nearer to its stop, and every one is audited, never with what was pasted."""
-    async with transaction(sessionmaker) as session:
-        repo = IntakeLinkRepository(session)
-        link = await repo.get(link_id)
-        if link is None:
-            return
-        if claimed:
-            link.busy_until = None
-        if refusal.counted:
-            link.failures += 1
-        await repo.flush()
-        refusal.tries_left = max(0, MAX_FAILURES - link.failures)
-        await record(
-            session,
-            action="intake_link.failed",
-            caller=caller,
-            outcome=refusal.reason,
-            account_id=link.account_id,
-            credential_id=link.credential_id,
-            details={
-                "link_id": str(link_id),
-                "reason": refusal.reason,
-                "counted": refusal.counted,
-                "failures": link.failures,
-            },
-        )
 
 
 async def _release(handover: Handover, link_id: uuid.UUID) -> None:

@@ -14,15 +14,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app.credentials.models import Credential
-from app.db import SessionDep, transaction
+from app.db import SessionDep
 from app.errors import ServiceUnavailable
 from app.intake import handover
 from app.intake.deps import IntakeState, StateDep
-from app.intake.form import FormErrors, fields_for, parse_auth
-from app.intake.handover import LinkBusy, LinkGone, link_caller, record_refusal
+from app.intake.form import fields_for
+from app.intake.handover import LinkBusy, LinkGone
 from app.intake.models import IntakeLink, LinkState
 from app.intake.refusals import Refusal
-from app.intake.tokens import csrf_matches, csrf_token
+from app.intake.tokens import csrf_token
 from app.ops.metrics import UNKNOWN_TOKENS
 from app.pages.render import render_message, render_page, render_too_many
 from app.pages.throttle import client_address
@@ -55,8 +55,7 @@ async def submit_form(token: str, request: Request, state: StateDep) -> Any:
     # bucket, never the budget of the sellers sharing the address.
     address = client_address(request)
     try:
-        async with transaction(state.sessionmaker) as session:
-            link = await handover.open_link(session, token)
+        link = await handover.find_link(state.handover, token)
     except LinkGone as gone:
         if not (verdict := state.page_throttle.stranger(address)).allowed:
             return render_too_many(request, verdict.retry_after_seconds)
@@ -70,21 +69,11 @@ async def submit_form(token: str, request: Request, state: StateDep) -> Any:
     form = await request.form(max_files=0, max_fields=FORM_FIELDS)
     fields = {name: value for name, value in form.items() if isinstance(value, str)}
     identifiers = _identifiers(link, fields)
-    caller = link_caller(link, getattr(request.state, "request_id", None))
-    refusal: Refusal | None = None
-    if not csrf_matches(fields.get("csrf_token", ""), token, link.id):
-        stale = "This form was out of date. Paste your keys again and send them."
-        refusal = Refusal("csrf_mismatch", {"": stale}, counted=False)
-    else:
-        try:
-            auth = parse_auth(link.kind, link.market, fields)
-        except FormErrors as problems:
-            refusal = Refusal("incomplete_form", problems.by_field, counted=False)
-    if refusal is not None:
-        await record_refusal(state.sessionmaker, link.id, refusal, caller, claimed=False)
-        return _form_page(request, link, token, values=identifiers, refusal=refusal)
+    request_id = getattr(request.state, "request_id", None)
     try:
-        credential = await handover.submit(state.handover, link, auth, request_id=caller.request_id)
+        credential = await handover.submit(
+            state.handover, link, token, fields, request_id=request_id
+        )
     except LinkGone as gone:
         return _gone_page(request, state, gone.state)
     except LinkBusy:
