@@ -9,7 +9,8 @@ from starlette.types import Receive, Scope, Send
 from app.auth import WalmartCaller
 from app.errors import ErrorResponse, error_responses
 from app.fields import AccountId, Environment, Market
-from app.proxy.service import ProxyCall, Relayed, WalmartProxy
+from app.proxy.deps import StateDep
+from app.proxy.service import ProxyCall, Relayed
 
 router = APIRouter(tags=["proxy"])
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -56,12 +57,12 @@ async def proxy(
     path: str,
     request: Request,
     caller: WalmartCaller,
+    state: StateDep,
 ) -> Response:
-    walmart_proxy: WalmartProxy = request.app.state.vault.proxy
     raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
     walmart_path = raw_path.decode("latin-1").split("/", _PREFIX_SLASHES + 1)[-1]
     headers = request.scope["headers"]
-    relayed = await walmart_proxy.forward(
+    relayed = await state.proxy.forward(
         ProxyCall(
             caller=caller,
             account_id=account_id,

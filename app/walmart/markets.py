@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ACCEPT_TYPES = ("application/json", "application/xml")
 DEFAULT_ACCEPT = "application/json"
 
 

@@ -6,11 +6,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from app.errors import NotFound
+from app.proxy.deps import get_state
+from app.proxy.service import ProxyCall
 from tests.api.helpers import assert_error, bearer, new_client_token
 from tests.api.walmart_setup import oauth_credential, signature_credential
 from tests.walmart_sim import SimulatorControl, SimulatorServer
@@ -156,3 +161,25 @@ async def test_who_may_call(client: httpx.AsyncClient, walmart_control: Simulato
     bad = await client.get("/v1/proxy/acme-001/US/production/v3/%2e%2e/x")
     assert "percent-encoded dot segment" in assert_error(bad, 422, "invalid_request")["message"]
     assert _calls(walmart_control, "/v3/orders") == []
+
+
+async def test_the_route_forwards_through_the_proxy_of_its_state_dependency(
+    vault_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    calls: list[ProxyCall] = []
+
+    class Recording:
+        async def forward(self, call: ProxyCall) -> None:
+            calls.append(call)
+            raise NotFound("stub proxy")
+
+    vault_app.dependency_overrides[get_state] = lambda: SimpleNamespace(proxy=Recording())
+    try:
+        answer = await client.post("/v1/proxy/acme-001/CA/sandbox/v3/ca/feeds?x=1", content=b"{}")
+    finally:
+        vault_app.dependency_overrides.clear()
+    assert_error(answer, 404, "not_found")
+    [call] = calls
+    assert (call.account_id, call.market, call.environment) == ("acme-001", "CA", "sandbox")
+    assert (call.method, call.path, call.query) == ("POST", "v3/ca/feeds", "x=1")
+    assert call.has_body
