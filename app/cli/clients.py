@@ -11,10 +11,10 @@ import typer
 from app.auth import ALL_SCOPES
 from app.cli.context import OPERATOR, Context, console, run
 from app.cli.output import JsonOption, plain, print_json_lines, print_table
+from app.cli.paging import every_row
 from app.clients import service
 from app.clients.schemas import ClientOut
 from app.db import transaction
-from app.pagination import PageRequest
 
 app = typer.Typer(help="API clients: create, list, revoke.", no_args_is_help=True)
 
@@ -56,8 +56,8 @@ def list_clients(as_json: JsonOption = False) -> None:
 
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
-            rows = await service.list_clients(session, page=PageRequest(limit=200, cursor=None))
-        clients = [ClientOut.model_validate(c, from_attributes=True) for c in rows[:200]]
+            rows = await every_row(lambda page: service.list_clients(session, page=page))
+        clients = [ClientOut.model_validate(c, from_attributes=True) for c in rows]
         if as_json:
             print_json_lines(clients)
             return

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import BaseModel, ValidationError
 
+from app.cli.bodies import valid_body
 from app.cli.context import OPERATOR, Context, console, run
 from app.cli.output import JsonOption, print_json_lines, print_table
+from app.cli.paging import every_row
 from app.connections import apps, service
 from app.connections.router import connection_out
 from app.connections.schemas import ConnectionCreate, WalmartAppCreate
@@ -19,18 +20,6 @@ from app.credentials.repository import CredentialFilter
 from app.credentials.router import credential_out
 from app.db import transaction
 from app.pagination import PageRequest
-
-Body = TypeVar("Body", bound=BaseModel)
-
-
-def _valid(model: type[Body], values: dict[str, object]) -> Body:
-    """The options as a request body, or a usage error naming the fields (never their values)."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        raise typer.BadParameter(f"not valid: {fields}") from None
-
 
 app = typer.Typer(
     help="Walmart App Store connections: apps, links, expiring refresh tokens.",
@@ -76,7 +65,7 @@ def create(
 ) -> None:
     """Create a connection link and print its consent URL (send it to the seller)."""
 
-    body = _valid(
+    body = valid_body(
         ConnectionCreate,
         {"account_id": account, "market": market.upper(), "environment": environment,
          "label": label},
@@ -105,7 +94,7 @@ def add_app(
     """Register mPorts' App Store app; the client secret is read from stdin, never an option."""
     secret = sys.stdin.readline().strip()
 
-    body = _valid(
+    body = valid_body(
         WalmartAppCreate,
         {"label": label, "environment": environment, "client_id": client_id,
          "client_secret": secret},
@@ -133,21 +122,22 @@ def expiring(
     before = datetime.now(UTC) + timedelta(days=days)
 
     async def command(context: Context) -> None:
+        where = CredentialFilter(refresh_expires_before=before)
         async with context.sessionmaker() as session:
-            rows = await credentials.list_credentials(
-                session, caller=OPERATOR,
-                where=CredentialFilter(refresh_expires_before=before),
-                page=PageRequest(limit=200, cursor=None),
-            )  # fmt: skip
+            rows = await every_row(
+                lambda page: credentials.list_credentials(
+                    session, caller=OPERATOR, where=where, page=page
+                )
+            )
         if as_json:
-            print_json_lines(credential_out(c) for c in rows[:200])
+            print_json_lines(credential_out(c) for c in rows)
             return
         columns = ("credential", "account", "market", "env", "refresh expires")
         print_table(
-            console, f"Refresh tokens ending before {before:%Y-%m-%d}", columns,
+            console, f"Refresh tokens ending before {before:%Y-%m-%d}: {len(rows)}", columns,
             ((c.id, c.account_id, c.market, c.environment,
               c.refresh_expires_at.isoformat(timespec="seconds") if c.refresh_expires_at else "")
-             for c in rows[:200]),
+             for c in rows),
             id_columns=("credential",),
         )  # fmt: skip
 

@@ -6,8 +6,8 @@ import uuid
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
+from app.cli.bodies import valid_body
 from app.cli.context import OPERATOR, Context, console, run
 from app.cli.output import JsonOption, print_json_lines, print_table
 from app.db import transaction
@@ -36,14 +36,11 @@ def create(
     ] = DEFAULT_HOURS,
 ) -> None:
     """Create a link and print its URL (shown this once): send it to the seller."""
-    try:
-        body = IntakeLinkCreate(
-            account_id=account, market=market, environment=environment,
-            kind=kind, label=label, credential_id=credential, expires_in_hours=hours,
-        )  # fmt: skip
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        raise typer.BadParameter(f"not valid: {fields}") from None
+    body = valid_body(
+        IntakeLinkCreate,
+        {"account_id": account, "market": market, "environment": environment, "kind": kind,
+         "label": label, "credential_id": credential, "expires_in_hours": hours},
+    )  # fmt: skip
 
     async def command(context: Context) -> None:
         async with transaction(context.sessionmaker) as session:

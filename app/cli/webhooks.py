@@ -15,8 +15,8 @@ import typer
 
 from app.cli.context import OPERATOR, Context, console, errors, run
 from app.cli.output import JsonOption, print_json_lines, print_table
+from app.cli.paging import every_row
 from app.db import transaction
-from app.pagination import PageRequest
 from app.webhooks import service
 from app.webhooks.schemas import WebhookOut
 
@@ -30,9 +30,9 @@ def list_webhooks(as_json: JsonOption = False) -> None:
 
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
-            rows = await service.list_endpoints(session, page=PageRequest(limit=200, cursor=None))
+            rows = await every_row(lambda page: service.list_endpoints(session, page=page))
         if as_json:
-            print_json_lines(WebhookOut.model_validate(e) for e in rows[:200])
+            print_json_lines(WebhookOut.model_validate(e) for e in rows)
             return
         columns = ("id", "url", "events", "enabled", "failing since", "secret version")
         print_table(
@@ -41,7 +41,7 @@ def list_webhooks(as_json: JsonOption = False) -> None:
               "yes" if e.enabled else f"no ({e.disabled_reason})",
               e.failing_since.isoformat(timespec="seconds") if e.failing_since else "",
               e.secret_version)
-             for e in rows[:200]),
+             for e in rows),
         )  # fmt: skip
 
     run(command)

@@ -4,14 +4,21 @@ and sees the connection and its refresh token's expiry."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy import update
 
+from app.cli.paging import PAGE_SIZE
 from app.config import Settings
+from app.credentials.models import Credential
+from app.state import AppState
 from tests.connections.conftest import PUBLIC_URL
 from tests.connections.flow import APP_CLIENT_ID, APP_SECRET, CALLBACK, callback, consent
+from tests.factories import oauth_body
 from tests.test_cli import VAULT_ADMIN, cli_env
 from tests.walmart_sim import SimulatorControl
 
@@ -72,3 +79,22 @@ async def test_an_operator_connects_a_seller_from_the_command_line(
     )  # fmt: skip
     assert refused.returncode == 1
     assert "error" in refused.stderr
+
+
+async def test_expiring_lists_every_credential_past_one_page(
+    client: httpx.AsyncClient, vault_state: AppState, settings: Settings, tmp_path: Path
+) -> None:
+    count = PAGE_SIZE + 5
+    for n in range(count):
+        made = await client.post("/v1/credentials", json=oauth_body(account_id=f"acct-{n:03}"))
+        assert made.status_code == 201, made.text
+    ends = datetime.now(UTC) + timedelta(days=10)
+    async with vault_state.engine.begin() as connection:
+        await connection.execute(update(Credential).values(refresh_expires_at=ends))
+
+    listed = await vault_admin(settings, "connections", "expiring", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    accounts = [json.loads(line)["account_id"] for line in listed.stdout.splitlines()]
+    assert sorted(accounts) == [f"acct-{n:03}" for n in range(count)]  # each once, none cut
+    table = await vault_admin(settings, "connections", "expiring", cwd=tmp_path)
+    assert f": {count}" in table.stdout  # the title says how many
