@@ -45,6 +45,7 @@ from app.ops.middleware import MAX_BODY_BYTES, RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.pages.render import STATIC_PATH, static_files
 from app.proxy.router import router as proxy_router
+from app.sqlite_server_lock import serving_sqlite_alone
 from app.state import app_state
 from app.webhooks.router import router as webhooks_router
 
@@ -70,7 +71,7 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             # The key-check processes end with the app, not with the interpreter.
-            with key_check_pool():
+            with serving_sqlite_alone(settings.database_url), key_check_pool():
                 async with (
                     app_state(settings, kek.envelope) as state,
                     WrapRecorder(state.sessionmaker, kek.envelope).running(),

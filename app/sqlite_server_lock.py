@@ -1,0 +1,75 @@
+"""One serving process per SQLite database file.
+
+SQLite is the embedded store: the caches of one process are kept true by its own writes, and
+no other process announces its changes (PostgreSQL's triggers do that). ``python -m app.serve``
+refuses a second worker, but ``uvicorn app.main:app --workers 2`` or a second ``make run``
+would start one anyway. So a serving process holds an exclusive ``flock`` on a file beside the
+database for as long as it serves, and a second process stops at start with an error that
+says why. Apps within one process share the lock (the tests run several, on purpose). The CLI
+takes no lock: it runs beside the server, as SQLite allows.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy.engine import make_url
+
+from app.db import is_sqlite
+
+
+class SqliteInUse(RuntimeError):
+    pass
+
+
+_held: dict[Path, tuple[IO[str], int]] = {}  # lock file -> (open file, apps serving)
+_guard = threading.Lock()
+
+
+@contextmanager
+def serving_sqlite_alone(url: str) -> Iterator[None]:
+    """Hold the database's serving lock (nothing for PostgreSQL or an in-memory database)."""
+    database = make_url(url).database if is_sqlite(url) else None
+    if not database or database == ":memory:":
+        yield
+        return
+    lock_path = Path(f"{database}.serving-lock").resolve()
+    _acquire(lock_path, database)
+    try:
+        yield
+    finally:
+        _release(lock_path)
+
+
+def _acquire(lock_path: Path, database: str) -> None:
+    with _guard:
+        if lock_path in _held:
+            lock, apps = _held[lock_path]
+            _held[lock_path] = (lock, apps + 1)
+            return
+        lock = lock_path.open("a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise SqliteInUse(
+                f"Another vault process is already serving the SQLite database {database}. "
+                "SQLite serves one process: its workers would not see each other's changes. "
+                "Run one worker, or use PostgreSQL (VAULT_DATABASE_URL=postgresql+asyncpg://...) "
+                "for several workers or replicas."
+            ) from None
+        _held[lock_path] = (lock, 1)
+
+
+def _release(lock_path: Path) -> None:
+    with _guard:
+        lock, apps = _held.pop(lock_path)
+        if apps > 1:
+            _held[lock_path] = (lock, apps - 1)
+        else:
+            lock.close()  # closing the file releases the flock
