@@ -26,7 +26,8 @@ from tests.webhooks.receiver import Receiver
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 AUTH = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
-SEND_TIMEOUT = 3
+# The held delivery must outlast starting the second replica on a busy machine.
+SEND_TIMEOUT = 10
 LEASE = SEND_TIMEOUT + LEASE_MARGIN.total_seconds()  # how long a claimed delivery stays claimed
 
 
@@ -79,23 +80,23 @@ async def test_replica_killed_mid_delivery_loses_nothing(
             receiver.hold_next()
             queued = (await http.post(f"{first.urls[0]}/v1/webhooks/{hook['id']}/test")).json()
             assert await asyncio.to_thread(receiver.held.wait, 10), "the delivery never started"
-            kill(first)
-        receiver.release.set()  # its sender is gone: nobody reads this answer
-        with Replicas(1, replica_settings, tmp_path / "b") as second:
-            # The killed replica's lease runs out; until then the second one leaves it alone.
-            await asyncio.sleep(LEASE / 2)
-            assert [r for r in receiver.received if not r.held] == []
-            (delivered,) = await receiver.wait_for(1, within=LEASE + 15)
-            assert delivered.webhook_id == queued["event_id"]
-            assert delivered.verify(hook["secret"])["type"] == "webhook.test"
-            for _ in range(100):  # recorded once the receiver has answered
-                listed = await http.get(f"{second.urls[0]}/v1/webhooks/{hook['id']}/deliveries")
-                (item,) = listed.json()["items"]
-                if item["state"] != "pending":
-                    break
-                await asyncio.sleep(0.05)
-            # The killed replica never settled its attempt: this one is the first recorded.
-            assert (item["state"], item["attempts"]) == ("succeeded", 1)
+            with Replicas(1, replica_settings, tmp_path / "b") as second:
+                await asyncio.sleep(0.5)  # the second replica polls, but the delivery is leased
+                assert [r for r in receiver.received if not r.held] == []
+                kill(first)
+                receiver.release.set()  # its sender is gone: nobody reads this answer
+                # The killed replica's lease runs out, then the second one takes it over.
+                (delivered,) = await receiver.wait_for(1, within=LEASE + 15)
+                assert delivered.webhook_id == queued["event_id"]
+                assert delivered.verify(hook["secret"])["type"] == "webhook.test"
+                for _ in range(100):  # recorded once the receiver has answered
+                    listed = await http.get(f"{second.urls[0]}/v1/webhooks/{hook['id']}/deliveries")
+                    (item,) = listed.json()["items"]
+                    if item["state"] != "pending":
+                        break
+                    await asyncio.sleep(0.05)
+                # The killed replica never settled its attempt: this one is the first recorded.
+                assert (item["state"], item["attempts"]) == ("succeeded", 1)
 
 
 async def test_two_replicas_never_send_the_same_attempt_nor_out_of_order(
