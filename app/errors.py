@@ -72,6 +72,18 @@ class CredentialDisabled(Conflict):
     code = "credential_disabled"
 
 
+class CredentialExists(Conflict):
+    """The slot (account, market, environment) already holds a live credential."""
+
+    code = "credential_exists"
+
+
+class CredentialMismatch(Conflict):
+    """A request names a stored credential whose own values differ from the request's."""
+
+    code = "credential_mismatch"
+
+
 class IntakeLinkNotActive(Conflict):
     code = "intake_link_not_active"
 
@@ -192,6 +204,14 @@ class WalmartAppRequired(Conflict):
 
 class WalmartAppInUse(Conflict):
     code = "walmart_app_in_use"
+
+
+class WalmartAppExists(Conflict):
+    code = "walmart_app_exists"
+
+
+class WebhookDisabled(Conflict):
+    code = "webhook_disabled"
 
 
 class ReconnectRequired(Conflict):

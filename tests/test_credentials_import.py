@@ -88,7 +88,7 @@ async def test_running_again_skips_what_is_there_and_refuses_another_key(
         settings, "credentials", "import", str(whole), "--batch-size", "2", cwd=tmp_path
     )
     assert again.returncode == 1
-    assert rejected(again.stderr) == {6: "conflict"}
+    assert rejected(again.stderr) == {6: "credential_exists"}
     assert "7 lines: imported 2, already there 4, rejected 1" in again.stdout
     stored = await live(client)
     assert sorted(stored) == [f"seller-{n}" for n in range(5)]

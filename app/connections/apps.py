@@ -20,7 +20,7 @@ from app.connections.repository import AppRepository
 from app.connections.schemas import WalmartAppCreate
 from app.crypto import Envelope
 from app.db import utcnow
-from app.errors import Conflict, NotFound, PublicUrlNotSet, WalmartAppInUse
+from app.errors import NotFound, PublicUrlNotSet, WalmartAppExists, WalmartAppInUse
 from app.keys import keystore
 from app.keys.binding import app_secret_binding
 
@@ -81,8 +81,8 @@ async def create_app(
     return app
 
 
-def _duplicate(environment: str, client_id: str) -> Conflict:
-    return Conflict(
+def _duplicate(environment: str, client_id: str) -> WalmartAppExists:
+    return WalmartAppExists(
         f"An app with client id {client_id} is already registered for {environment}; rotate "
         "its secret instead.",
         details={"environment": environment, "client_id": client_id},

@@ -33,7 +33,7 @@ from app.credentials.service import (
 )
 from app.crypto import Envelope
 from app.db import transaction
-from app.errors import VaultError, describe_validation_errors
+from app.errors import CredentialExists, VaultError, describe_validation_errors
 from app.walmart.client import TokenGrant
 from app.walmart.live_test import LiveTestResult
 
@@ -147,7 +147,7 @@ async def _new_lines(
             out.rejected.append(
                 Rejection(
                     item.line,
-                    "conflict",
+                    CredentialExists.code,
                     f"Account {account} already has a {market} {environment} credential with "
                     "another key; rotate it instead of importing a second one.",
                 )

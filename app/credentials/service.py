@@ -18,7 +18,13 @@ from app.credentials.schemas import CredentialCreate, CredentialPatch
 from app.credentials.secrets import PreparedSecret, prepare_secret
 from app.crypto import Envelope
 from app.db import utcnow
-from app.errors import Conflict, CredentialTestFailed, InvalidRequest, NotFound
+from app.errors import (
+    Conflict,
+    CredentialExists,
+    CredentialTestFailed,
+    InvalidRequest,
+    NotFound,
+)
 from app.keys.binding import seal_secret
 from app.pagination import PageRequest
 from app.walmart.client import TokenGrant
@@ -144,8 +150,8 @@ async def _ensure_slot_free(
         raise _slot_taken(account_id, market, environment)
 
 
-def _slot_taken(account_id: str, market: str, environment: str) -> Conflict:
-    return Conflict(
+def _slot_taken(account_id: str, market: str, environment: str) -> CredentialExists:
+    return CredentialExists(
         f"Account {account_id} already has a {market} {environment} credential; rotate it "
         "instead of registering a second one.",
         details={"account_id": account_id, "market": market, "environment": environment},

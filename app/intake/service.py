@@ -15,9 +15,9 @@ from app.credentials.service import get_credential
 from app.crypto import hash_token
 from app.db import utcnow
 from app.errors import (
-    Conflict,
+    CredentialExists,
+    CredentialMismatch,
     IntakeLinkNotActive,
-    InvalidRequest,
     NotFound,
     PublicUrlNotSet,
     SchemeNotAvailable,
@@ -103,7 +103,7 @@ async def _ensure_rotatable(
     given = body.model_dump(include=set(expected))
     differ = sorted(name for name, value in expected.items() if given[name] != value)
     if differ:
-        raise InvalidRequest(
+        raise CredentialMismatch(
             f"Credential {credential.id} is not the one this link describes: its "
             f"{', '.join(differ)} differ. Give the credential's own values.",
             details={"fields": differ, "expected": {name: expected[name] for name in differ}},
@@ -115,7 +115,7 @@ async def _ensure_slot_free(session: AsyncSession, body: IntakeLinkCreate) -> No
         body.account_id, body.market, body.environment
     )
     if existing is not None:
-        raise Conflict(
+        raise CredentialExists(
             f"Account {body.account_id} already has a {body.market} {body.environment} "
             f"credential ({existing.id}); to have the seller replace its keys, create the link "
             "with its credential_id.",

@@ -12,7 +12,7 @@ from app.audit.service import record
 from app.auth import Caller
 from app.crypto import Envelope
 from app.db import utcnow
-from app.errors import Conflict, InvalidRequest, NotFound
+from app.errors import InvalidRequest, NotFound, WebhookDisabled
 from app.pagination import PageRequest
 from app.webhooks import signing
 from app.webhooks.events import TEST_EVENT, emit, wake_after_commit
@@ -139,7 +139,7 @@ async def send_test(
     """Queue a ``webhook.test`` event for this endpoint alone."""
     endpoint = await get_endpoint(session, endpoint_id)
     if not endpoint.enabled:
-        raise Conflict(
+        raise WebhookDisabled(
             "This endpoint is disabled; enable it (PATCH enabled=true) before testing it.",
             details={"endpoint_id": str(endpoint.id)},
         )

@@ -221,7 +221,9 @@ async def test_second_credential_for_same_slot_conflicts(client: httpx.AsyncClie
     first = await client.post("/v1/credentials", json=oauth_body(account_id="acme-001"))
     assert first.status_code == 201
     second = await client.post("/v1/credentials", json=oauth_body(account_id="acme-001"))
-    assert_error(second, 409, "conflict")
+    error = assert_error(second, 409, "credential_exists")
+    slot = {"account_id": "acme-001", "market": "US", "environment": "production"}
+    assert error["details"] == slot
     sandbox = await client.post(
         "/v1/credentials", json=oauth_body(account_id="acme-001", environment="sandbox")
     )

@@ -57,7 +57,7 @@ async def test_app_is_registered_sealed_with_its_callback_url(
     assert sealed.startswith("v1$")
 
     again = await client.post("/v1/walmart-apps", json=app_body())
-    assert_error(again, 409, "conflict")
+    assert_error(again, 409, "walmart_app_exists")
     rotated = await client.post(
         f"/v1/walmart-apps/{app['id']}/rotate", json={"client_secret": "a-new-app-secret"}
     )

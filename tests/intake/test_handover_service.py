@@ -12,6 +12,7 @@ from app.intake.models import IntakeLink
 from app.intake.refusals import Refusal
 from app.intake.tokens import csrf_token
 from app.state import AppState
+from tests.factories import rsa_key, seller_center_key, signature_body
 from tests.intake.helpers import audit_actions, create_link, signature_fields, token_path
 
 
@@ -60,3 +61,23 @@ async def test_unknown_and_revoked_links_are_gone(
     with pytest.raises(LinkGone) as revoked:
         await handover.find_link(vault_state.handover, token)
     assert revoked.value.state == "revoked"
+
+
+async def test_a_slot_taken_meanwhile_is_refused_without_counting(
+    client: httpx.AsyncClient, vault_state: AppState
+) -> None:
+    link, token = await _link_and_token(client, vault_state)
+    registered = await client.post("/v1/credentials", json=signature_body())  # by someone else
+    assert registered.status_code == 201, registered.text
+    fields = signature_fields("c-1", seller_center_key(rsa_key()))
+    fields["csrf_token"] = csrf_token(token, link.id)
+    with pytest.raises(Refusal) as refused:
+        await handover.submit(vault_state.handover, link, token, fields, request_id=None)
+    assert (refused.value.reason, refused.value.counted) == ("credential_exists", False)
+    assert "already has keys for this store" in refused.value.errors[""]
+    (listed,) = (await client.get("/v1/intake-links")).json()["items"]
+    assert (listed["state"], listed["failures"]) == ("active", 0)
+    with pytest.raises(Refusal):  # not LinkBusy: the refused submission ended its lease
+        await handover.submit(vault_state.handover, link, token, fields, request_id=None)
+    events = (await client.get("/v1/audit", params={"action": "intake_link.failed"})).json()
+    assert [e["outcome"] for e in events["items"]] == ["credential_exists"] * 2

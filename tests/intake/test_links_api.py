@@ -73,7 +73,8 @@ async def test_register_link_refused_when_slot_is_taken(
     client: httpx.AsyncClient, walmart_control: SimulatorControl
 ) -> None:
     credential = await signature_credential(client, walmart_control)
-    error = assert_error(await client.post("/v1/intake-links", json=link_body()), 409, "conflict")
+    taken = await client.post("/v1/intake-links", json=link_body())
+    error = assert_error(taken, 409, "credential_exists")
     assert error["details"]["credential_id"] == credential["id"]
     rotation = await create_link(client, credential_id=credential["id"])
     assert rotation["credential_id"] == credential["id"]
@@ -87,8 +88,9 @@ async def test_rotation_link_must_describe_its_credential(
         "/v1/intake-links",
         json=link_body(credential_id=credential["id"], account_id="acme-other"),
     )
-    error = assert_error(response, 422, "invalid_request")
-    assert error["details"]["fields"] == ["account_id"]
+    # A well-formed request that disagrees with what is stored: a conflict, not a 422.
+    error = assert_error(response, 409, "credential_mismatch")
+    assert error["details"] == {"fields": ["account_id"], "expected": {"account_id": "acme-ca"}}
     missing = link_body(credential_id="3f0c9a4e-6a43-4c1e-9a57-1d2b0f3c8e11")
     assert_error(await client.post("/v1/intake-links", json=missing), 404, "not_found")
 

@@ -45,7 +45,7 @@ async def test_taken_slot_answers_409_before_the_key_is_read(http: httpx.AsyncCl
     assert first.status_code == 201, first.text
     # The same slot with a key that would be refused: the conflict is found first.
     again = await http.post("/v1/credentials", json=_hostile_body(pkcs8(shaped_pkcs1(16384))))
-    assert_error(again, 409, "conflict")
+    assert_error(again, 409, "credential_exists")
 
 
 async def test_healthz_answers_while_the_largest_key_is_checked(http: httpx.AsyncClient) -> None:

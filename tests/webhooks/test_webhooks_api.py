@@ -77,7 +77,7 @@ async def test_patch_changes_events_and_turns_an_endpoint_off(
     assert_error(await client.patch(path, json={"url": "https://evil.example/"}), 422,
                  "webhook_url_not_allowed")  # fmt: skip
     assert_error(await client.patch(path, json={"events": None}), 422, "invalid_request")
-    assert_error(await client.post(f"{path}/test"), 409, "conflict")
+    assert_error(await client.post(f"{path}/test"), 409, "webhook_disabled")
     assert (await client.get("/v1/webhooks")).json()["items"][0]["events"] == ["credential.deleted"]
 
 
