@@ -29,6 +29,7 @@ import math
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -72,10 +73,10 @@ class _Backoff:
     delay: float
     failure: WalmartFailure
 
-    def answer(self) -> WalmartFailure:
+    def answer(self, now: float) -> WalmartFailure:
         """The failure, with ``retry_after`` saying when the vault calls Walmart again (not a
         Retry-After Walmart gave for an earlier, shorter wait)."""
-        left = max(1, math.ceil(self.until - time.monotonic()))
+        left = max(1, math.ceil(self.until - now))
         return replace(self.failure, details=self.failure.details | {"retry_after": left})
 
 
@@ -103,8 +104,13 @@ class TokenBroker:
         shared_locks: bool,
         refresh_grants: RefreshGrants | None = None,
         max_tokens: int = 20_000,
+        wall: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessionmaker = sessionmaker
+        # The clocks are parameters: token lifetimes and backoffs are tested without waiting.
+        self.wall = wall
+        self.monotonic = monotonic
         self.keystore = keystore
         self.walmart = walmart
         self.base_url_for = base_url_for
@@ -148,7 +154,7 @@ class TokenBroker:
         if (
             lock.locked()
             and cached is not None
-            and cached.expires_at - utcnow() > MIN_USEFUL_LIFETIME
+            and cached.expires_at - self.wall() > MIN_USEFUL_LIFETIME
         ):
             return cached  # a refresh is under way here; the current token still works
         async with lock:
@@ -156,17 +162,19 @@ class TokenBroker:
             if cached is not None and self._fresh(cached):
                 return cached
             backoff = self._backoff.get(snapshot.id)
-            if backoff is not None and time.monotonic() < backoff.until:
+            if backoff is not None and self.monotonic() < backoff.until:
                 # Walmart failed us moments ago: do not call it again before the backoff ends.
-                if cached is not None and cached.expires_at - utcnow() > MIN_USEFUL_LIFETIME:
+                if cached is not None and cached.expires_at - self.wall() > MIN_USEFUL_LIFETIME:
                     return cached
-                raise backoff.answer()
+                raise backoff.answer(self.monotonic())
             return await self._refresh(snapshot, cached, caller)
 
     async def _refresh(
         self, snapshot: CredentialSnapshot, cached: CachedToken | None, caller: Caller | None
     ) -> CachedToken:
-        usable = cached if cached and cached.expires_at - utcnow() > MIN_USEFUL_LIFETIME else None
+        usable = (
+            cached if cached and cached.expires_at - self.wall() > MIN_USEFUL_LIFETIME else None
+        )
         async with self.sessionmaker() as session, session.begin():
             if self.shared_locks and not await self._lock(
                 session, snapshot.id, wait=usable is None
@@ -178,7 +186,7 @@ class TokenBroker:
                 if self._fresh(stored):
                     TOKEN_CACHE_HITS.labels("database").inc()
                     return self._remember(snapshot.id, stored)
-                usable = stored if stored.expires_at - utcnow() > MIN_USEFUL_LIFETIME else usable
+                usable = stored if stored.expires_at - self.wall() > MIN_USEFUL_LIFETIME else usable
             try:
                 grant = await self._fetch(session, snapshot, caller)
             except ReconnectRequired:
@@ -190,7 +198,7 @@ class TokenBroker:
                 if usable is not None:
                     # Kept in memory, so requests during the backoff are served it as well.
                     return self._remember(snapshot.id, usable)
-                raise backoff.answer() from None
+                raise backoff.answer(self.monotonic()) from None
             TOKEN_FETCHES.labels("valid").inc()
             self._backoff.pop(snapshot.id, None)
             fresh = await self._store(session, snapshot, grant)
@@ -261,7 +269,7 @@ class TokenBroker:
     async def _store(
         self, session: AsyncSession, snapshot: CredentialSnapshot, grant: TokenGrant
     ) -> CachedToken:
-        now = utcnow()
+        now = self.wall()
         expires_at = now + timedelta(seconds=grant.expires_in)
         sealed = await self.keystore.seal_token(snapshot, grant.access_token)
         await OAuthTokenRepository(session).put(
@@ -279,14 +287,14 @@ class TokenBroker:
         retry_after = failure.details.get("retry_after")
         if isinstance(retry_after, int | float):
             delay = max(delay, min(float(retry_after), MAX_BACKOFF_SECONDS))
-        backoff = self._backoff[credential_id] = _Backoff(time.monotonic() + delay, delay, failure)
+        backoff = self._backoff[credential_id] = _Backoff(self.monotonic() + delay, delay, failure)
         return backoff
 
     def _fresh(self, token: CachedToken) -> bool:
         """More than the refresh margin left: the margin, or half the token's lifetime when
         Walmart issues tokens shorter than twice the margin."""
         margin = min(self.refresh_margin, (token.expires_at - token.fetched_at) / 2)
-        return token.expires_at - utcnow() > margin
+        return token.expires_at - self.wall() > margin
 
     def _remember(self, credential_id: uuid.UUID, token: CachedToken) -> CachedToken:
         self._memory[credential_id] = token

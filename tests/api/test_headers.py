@@ -9,8 +9,10 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.state import AppState
 from tests.api.helpers import assert_error, bearer, new_client_token
 from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
+from tests.clocks import age_tokens
 from tests.factories import CHANNEL_TYPE
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
@@ -220,6 +222,7 @@ async def test_invalidate_drops_the_token(
 async def test_token_refreshed_before_its_end(
     settings: Settings,
     client: httpx.AsyncClient,
+    vault_state: AppState,
     walmart: SimulatorServer,
     walmart_control: SimulatorControl,
 ) -> None:
@@ -230,7 +233,7 @@ async def test_token_refreshed_before_its_end(
     first = await headers_for(client, credential["id"], "GET", url)
     again = await headers_for(client, credential["id"], "GET", url)
     assert again["headers"]["WM_SEC.ACCESS_TOKEN"] == first["headers"]["WM_SEC.ACCESS_TOKEN"]
-    await asyncio.sleep(1.7)
+    age_tokens(vault_state.issuer.broker, 1.7)
     later = await headers_for(client, credential["id"], "GET", url)
     assert later["headers"]["WM_SEC.ACCESS_TOKEN"] != first["headers"]["WM_SEC.ACCESS_TOKEN"]
     assert walmart_control.stats()["token_calls"] == {credential["client_id"]: 2}

@@ -4,15 +4,16 @@ lifetimes, and token types the gateway would not take."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
 from app.config import Settings
+from app.state import AppState
 from tests.api.helpers import assert_error
 from tests.api.walmart_setup import oauth_credential
+from tests.clocks import end_backoffs
 from tests.factories import CHANNEL_TYPE, oauth_body
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
@@ -92,14 +93,17 @@ async def test_registration_test_token_is_kept(
 
 
 async def test_retry_after_during_backoff_is_when_the_vault_tries_again(
-    client: httpx.AsyncClient, walmart: SimulatorServer, walmart_control: SimulatorControl
+    client: httpx.AsyncClient,
+    vault_state: AppState,
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
 ) -> None:
     credential = await oauth_credential(client, walmart_control)
     walmart_control.add_fault(path_prefix="/v3/token", status=429, retry_after=1)
     first = await _headers(client, walmart, credential["id"])
     assert_error(first, 503, "walmart_rate_limited")
     assert first.headers["Retry-After"] == "1"
-    await asyncio.sleep(1.05)
+    end_backoffs(vault_state.issuer.broker, 1.05)
     # Walmart says 1 s again, but the backoff has doubled to 2 s: that is what callers hear.
     second = await _headers(client, walmart, credential["id"])
     third = await _headers(client, walmart, credential["id"])

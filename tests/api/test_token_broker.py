@@ -13,8 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
+from app.state import AppState
 from tests.api.helpers import assert_error
 from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
+from tests.clocks import age_tokens
 from tests.factories import oauth_body
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
@@ -91,7 +93,10 @@ async def new_token_served(
 
 
 async def test_valid_token_is_served_while_its_refresh_fails(
-    client: httpx.AsyncClient, walmart: SimulatorServer, walmart_control: SimulatorControl
+    client: httpx.AsyncClient,
+    vault_state: AppState,
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
 ) -> None:
     # A 20 s token is refreshed with under 10 s left (half its lifetime, the margin being
     # longer), and still served, while the refresh fails, until under 5 s are left: 5 s of
@@ -100,7 +105,7 @@ async def test_valid_token_is_served_while_its_refresh_fails(
     credential = await oauth_credential(client, walmart_control)
     url = walmart.base_url + "/v3/orders"
     first = (await headers_for(client, credential["id"], "GET", url))["headers"]
-    await asyncio.sleep(10.2)
+    age_tokens(vault_state.issuer.broker, 10.2)
     walmart_control.add_fault(path_prefix="/v3/token", mode="status", status=500)
     before = token_attempts(walmart_control)
     started = time.monotonic()
