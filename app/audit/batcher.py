@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.chain import PreparedEvent, prepare
 from app.audit.repository import AuditRepository
+from app.background import PeriodicTask
 from app.db import transaction, utcnow
 from app.errors import DatabaseUnavailable
 
@@ -42,8 +43,11 @@ class AuditBatcher:
         self.interval = interval
         self._pending: list[PreparedEvent] = []
         self._oldest = 0.0  # monotonic time of the oldest pending event
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        # Not interrupted on stop: a cancel could land inside a flush and lose its batch.
+        self._ticker = PeriodicTask(
+            "audit-batcher", self._tick, interval=TICK_SECONDS, log=log, log_as="audit tick",
+            interrupt=False,
+        )  # fmt: skip
         # One flush at a time per worker, so batches reach the chain in the order they were
         # issued and an explicit flush (shutdown, tests) waits for the one in progress.
         self._flushing = asyncio.Lock()
@@ -83,21 +87,16 @@ class AuditBatcher:
         )
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="audit-batcher")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        # Not a cancel: that could land inside a flush and lose the batch it had taken.
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
+        await self._ticker.stop()
         await self.flush()
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            await asyncio.sleep(TICK_SECONDS)
-            due = time.monotonic() - self._oldest >= self.interval - 2 * TICK_SECONDS
-            if self._pending and (len(self._pending) >= FLUSH_AT or due):
-                await self.flush()
+    async def _tick(self) -> None:
+        due = time.monotonic() - self._oldest >= self.interval - 2 * TICK_SECONDS
+        if self._pending and (len(self._pending) >= FLUSH_AT or due):
+            await self.flush()
 
     async def flush(self) -> None:
         async with self._flushing:

@@ -15,8 +15,7 @@ client, so a read-only request never writes to the database.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Caller
+from app.background import PeriodicTask
 from app.changes import NOT_LISTENING, ChangeWatch
 from app.clients.repository import ApiClientRepository
 from app.crypto import hash_token
@@ -38,6 +38,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # than this is worth hashing.
 MAX_TOKEN_LENGTH = 512
 USAGE_FLUSH_SECONDS = 10.0
+log = logging.getLogger("vault.clients")
 
 
 @dataclass(slots=True)
@@ -75,7 +76,11 @@ class CallerDirectory:
             self._load, rule, max_entries=max_entries
         )
         self._used: dict[uuid.UUID, datetime] = {}
-        self._task: asyncio.Task[None] | None = None
+        # Not interrupted on stop: a cancel inside a flush would lose the stamps it had taken.
+        self._usage = PeriodicTask(
+            "client-usage", self.flush_usage, interval=USAGE_FLUSH_SECONDS, log=log,
+            log_as="last-use flush", interrupt=False,
+        )  # fmt: skip
 
     async def authenticate(self, authorization: str | None, request_id: str | None) -> Caller:
         """The caller behind an ``Authorization: Bearer`` header, or ``Unauthenticated``."""
@@ -123,17 +128,9 @@ class CallerDirectory:
             self._used = used | self._used  # kept for the next tick
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="client-usage")
+        self._usage.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._usage.stop()
         await self._entries.aclose()
         await self.flush_usage()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(USAGE_FLUSH_SECONDS)
-            await self.flush_usage()

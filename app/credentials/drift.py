@@ -10,9 +10,7 @@ that now fail with ``invalid_credentials`` become ``invalid`` (list filter, metr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
 import time
 import uuid
 from collections import Counter
@@ -22,6 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth import Caller
+from app.background import PeriodicTask
 from app.credentials.models import Credential
 from app.credentials.testing import LiveTester
 from app.db import is_sqlite
@@ -43,28 +42,24 @@ class DriftWatcher:
     concurrency: int
 
     def __post_init__(self) -> None:
-        self._task: asyncio.Task[None] | None = None
+        self._job: PeriodicTask | None = None
         self._resume = asyncio.Event()
         self._resume.set()
 
     def start(self) -> None:
-        if self.interval > 0:
-            self._task = asyncio.create_task(self._loop(), name="drift-watcher")
+        if self._job is not None and self._job.running:
+            return
+        # Jitter keeps replicas (and restarts) from testing everything at the same moment.
+        # Built here, so ``interval`` is read when the job starts.
+        self._job = PeriodicTask(
+            "drift-watcher", self.run_once, interval=self.interval, log=log,
+            log_as="drift pass", jitter=0.1,
+        )  # fmt: skip
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            # Jitter keeps replicas (and restarts) from testing everything at the same moment.
-            await asyncio.sleep(self.interval * random.uniform(0.9, 1.1))  # noqa: S311
-            try:
-                await self.run_once()
-            except VaultError as exc:
-                log.warning("drift pass failed", extra={"error": exc.code})
+        if self._job is not None:
+            await self._job.stop()
 
     async def run_once(self) -> Counter[str]:
         """One pass over the valid credentials (skipped if another replica holds the lock)."""

@@ -11,7 +11,6 @@ a quarter of the bound: time to rotate the KEK (README, "Rotate the KEK").
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections import Counter
@@ -23,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.background import PeriodicTask
 from app.crypto import Envelope
 from app.db import Base, UtcDateTime, transaction, utcnow
 
@@ -98,17 +98,14 @@ class WrapRecorder:
     @contextlib.asynccontextmanager
     async def running(self, interval: float = FLUSH_SECONDS) -> AsyncIterator[None]:
         """Flush every ``interval`` seconds while the block runs, and once at its end."""
-
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(interval)
-                await self.flush()
-
-        task = asyncio.create_task(loop(), name="kek-wrap-recorder")
+        # Not interrupted on stop: a cancel inside a flush would lose the counts it had taken.
+        flusher = PeriodicTask(
+            "kek-wrap-recorder", self.flush, interval=interval, log=log,
+            log_as="kek wrap count flush", interrupt=False,
+        )  # fmt: skip
+        flusher.start()
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await flusher.stop()
             await self.flush()

@@ -18,7 +18,7 @@ removed once older than ``VAULT_WEBHOOK_RETENTION_DAYS``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import random
 import time
@@ -28,10 +28,10 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
+from app.background import PeriodicTask
 from app.config import Settings
 from app.crypto import Envelope
-from app.db import DATABASE_UNAVAILABLE, transaction, utcnow
-from app.errors import VaultError
+from app.db import transaction, utcnow
 from app.ops.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_DISABLED, WEBHOOK_FAILURES, WEBHOOK_LATENCY
 from app.webhooks import events
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -74,43 +74,40 @@ class WebhookDispatcher:
         self.skip_locked = skip_locked
         self.loops = loops
         self.sender = Sender(envelope, http, settings)
-        self._wakeup = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._pruned_at = float("-inf")
+        self._loops = [
+            PeriodicTask(
+                f"webhooks-{n}",
+                functools.partial(self._pass, n),
+                interval=settings.webhook_poll_seconds,
+                log=log,
+                log_as="webhook dispatch",
+                run_at_start=True,
+                again_if_busy=True,
+            )
+            for n in range(loops)
+        ]
 
     def start(self) -> None:
         events.add_waker(self.wake)
-        self._tasks = [
-            asyncio.create_task(self._loop(n), name=f"webhooks-{n}") for n in range(self.loops)
-        ]
+        for loop in self._loops:
+            loop.start()
 
     def wake(self) -> None:
-        self._wakeup.set()
+        for loop in self._loops:
+            loop.wake()
 
     async def stop(self) -> None:
         events.remove_waker(self.wake)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for loop in self._loops:
+            await loop.stop()
 
-    async def _loop(self, number: int) -> None:
-        pruned_at = float("-inf")
-        while True:
-            self._wakeup.clear()
-            try:
-                if number == 0 and time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
-                    await self.prune()
-                    pruned_at = time.monotonic()
-                handled = await self.run_once()
-            except (VaultError, *DATABASE_UNAVAILABLE) as exc:
-                log.warning("webhook dispatch failed", extra={"error": type(exc).__name__})
-                handled = 0
-            if handled:
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.webhook_poll_seconds):
-                    await self._wakeup.wait()
+    async def _pass(self, number: int) -> int:
+        """Loop ``number``'s pass: the batch it handled (the first loop also prunes, hourly)."""
+        if number == 0 and time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
+            await self.prune()
+            self._pruned_at = time.monotonic()
+        return await self.run_once()
 
     async def prune(self) -> int:
         """Remove ended deliveries, and events without deliveries, past the retention."""

@@ -74,6 +74,7 @@ async def test_schedule_runs_in_the_background(
     credential_id = await valid_credential(client, walmart_control, "acct-bg")
     consumer = (await client.get(f"/v1/credentials/{credential_id}")).json()["consumer_id"]
     walmart_control.remove_consumer(consumer)
+    await vault_state.drift.stop()  # the lifespan started it with the settings' interval
     vault_state.drift.interval = 0.2
     vault_state.drift.start()
     for _ in range(50):
