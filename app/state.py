@@ -24,7 +24,7 @@ from app.connections.testing import AppConnectionTester
 from app.connections.tokens import AppRefreshGrants
 from app.credentials.drift import DriftWatcher
 from app.credentials.refresh_expiry import RefreshExpiryWatcher
-from app.credentials.repository import CredentialRepository
+from app.credentials.repository.refresh_expiry import RefreshExpiryRepository
 from app.credentials.rotation import rotation_policy
 from app.credentials.testing import LiveTester
 from app.crypto import Envelope
@@ -86,7 +86,7 @@ class AppState:
 
     async def refresh_expiring(self) -> dict[str, int]:
         async with self.sessionmaker() as session:
-            return await CredentialRepository(session).refresh_expiring(REFRESH_WINDOWS)
+            return await RefreshExpiryRepository(session).expiring_counts(REFRESH_WINDOWS)
 
 
 @asynccontextmanager

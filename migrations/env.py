@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 import app.audit.models
 import app.clients.models
 import app.connections.models
-import app.credentials.expiry_notices
 import app.credentials.models
 import app.intake.models
 import app.ops.kek_usage

@@ -167,7 +167,7 @@ async def _new_version(
     repo = CredentialRepository(session)
     number = max(v.version for v in await repo.versions(existing.id)) + 1
     previous_kind = existing.kind
-    session.add(
+    await repo.add_version(
         CredentialVersion(
             credential_id=existing.id,
             version=number,
@@ -180,7 +180,6 @@ async def _new_version(
             created_by=caller.client_id,
         )
     )
-    await repo.flush()
     credential = await promote(session, caller, existing.id, number, prepared, test, retention)
     if previous_kind != KIND:
         credential.kind = KIND

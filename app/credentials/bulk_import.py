@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit.service import record_all
 from app.auth import Caller
 from app.credentials.models import Credential, CredentialVersion
-from app.credentials.repository import CredentialRepository, Slot, SlotTaken
+from app.credentials.repository.bulk import BulkRepository, Slot, SlotTaken
 from app.credentials.schemas import CredentialCreate
 from app.credentials.secrets import PreparedSecret, prepare_secret
 from app.credentials.service import (
@@ -107,7 +107,7 @@ async def import_batch(
     for _ in range(SLOT_RETRIES):
         outcome = BatchOutcome()
         async with sessionmaker() as session:
-            new = await _new_lines(CredentialRepository(session), lines, caller, outcome)
+            new = await _new_lines(BulkRepository(session), lines, caller, outcome)
         if tester is not None:
             untested = [item for item in new if item.line not in tested]
             tested |= await _live_tests(tester, untested, concurrency)
@@ -127,7 +127,7 @@ async def import_batch(
 
 
 async def _new_lines(
-    repo: CredentialRepository, lines: Sequence[ImportLine], caller: Caller, out: BatchOutcome
+    repo: BulkRepository, lines: Sequence[ImportLine], caller: Caller, out: BatchOutcome
 ) -> list[ImportLine]:
     """The lines whose slot is free; the others are already there or refused."""
     stored = await repo.live_fingerprints(item.slot for item in lines)
@@ -213,7 +213,7 @@ async def _sealed(
 async def _store(
     session: AsyncSession, sealed: Sealed, caller: Caller, tester: NewCredentialTester | None
 ) -> None:
-    await CredentialRepository(session).add_many([(c, v) for c, v, _ in sealed])
+    await BulkRepository(session).add_many([(c, v) for c, v, _ in sealed])
     for credential, _, grant in sealed:
         if tester is not None and grant is not None:
             # As for the API: the test's token serves the first headers call.

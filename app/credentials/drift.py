@@ -16,14 +16,12 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth import Caller
 from app.background import PeriodicTask
-from app.credentials.models import Credential
+from app.credentials.repository import CredentialRepository, job_lock
 from app.credentials.testing import LiveTester
-from app.db import is_sqlite
 from app.errors import VaultError
 
 log = logging.getLogger("vault.jobs.drift")
@@ -64,39 +62,17 @@ class DriftWatcher:
     async def run_once(self) -> Counter[str]:
         """One pass over the valid credentials (skipped if another replica holds the lock)."""
         outcomes: Counter[str] = Counter()
-        if is_sqlite(str(self.engine.url)):
-            await self._pass(outcomes)
-            return outcomes
-        async with self.engine.connect() as lock_connection:
-            got = await lock_connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
-            )
-            if not got.scalar_one():
-                outcomes["skipped_locked"] += 1
-                return outcomes
-            try:
+        async with job_lock(self.engine, LOCK_KEY) as got:
+            if got:
                 await self._pass(outcomes)
-            finally:
-                await lock_connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY}
-                )
-                await lock_connection.commit()
+            else:
+                outcomes["skipped_locked"] += 1
         return outcomes
 
     async def _pass(self, outcomes: Counter[str]) -> None:
         started = time.perf_counter()
         async with self.sessionmaker() as session:
-            ids = (
-                (
-                    await session.execute(
-                        select(Credential.id).where(
-                            Credential.status == "valid", Credential.deleted_at.is_(None)
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            ids = await CredentialRepository(session).live_ids(status="valid")
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(credential_id: uuid.UUID) -> None:

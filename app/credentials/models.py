@@ -106,3 +106,18 @@ class CredentialVersion(Base):
             f"CredentialVersion(credential_id={self.credential_id}, version={self.version}, "
             f"state={self.state})"
         )
+
+
+class RefreshExpiryNotice(Base):
+    """That ``refresh_token.expiring`` went out for this credential, this expiry and this
+    threshold: the primary key makes each notice once only, across replicas. A reconnection
+    brings a new expiry, and with it new notices."""
+
+    __tablename__ = "refresh_expiry_notices"
+
+    credential_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("credentials.id", ondelete="CASCADE"), primary_key=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

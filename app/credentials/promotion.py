@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.service import record
 from app.auth import Caller
-from app.credentials.models import Credential, CredentialVersion
+from app.credentials.models import Credential
+from app.credentials.repository import CredentialRepository
 from app.credentials.secrets import PreparedSecret
 from app.db import utcnow
 from app.errors import Conflict, NotFound
@@ -30,20 +30,11 @@ async def promote(
     result: LiveTestResult | None,
     retention: int,
 ) -> Credential:
-    credential = await session.get(Credential, credential_id, populate_existing=True)
-    if credential is None or credential.deleted_at is not None:
+    repo = CredentialRepository(session)
+    credential = await repo.fresh(credential_id)
+    if credential is None:
         raise NotFound(f"Credential {credential_id} was deleted during the rotation.")
-    versions = (
-        (
-            await session.execute(
-                select(CredentialVersion)
-                .where(CredentialVersion.credential_id == credential_id)
-                .order_by(CredentialVersion.version.desc())
-            )
-        )
-        .scalars()
-        .all()
-    )
+    versions = await repo.versions(credential_id)
     kept_previous = 0
     for version in versions:
         if version.version == pending:
@@ -53,7 +44,7 @@ async def promote(
                 version.state, kept_previous = "previous", kept_previous + 1
             else:
                 version.state, version.sealed_secret = "destroyed", None
-    await session.flush()  # the old current stops being current before the new one starts
+    await repo.flush()  # the old current stops being current before the new one starts
     new = next(v for v in versions if v.version == pending)
     new.state, new.test = "current", result.as_json() if result is not None else None
     now = utcnow()
@@ -67,7 +58,7 @@ async def promote(
         credential.status = "valid" if result is not None else "untested"
     await OAuthTokenRepository(session).delete(credential_id)
     try:
-        await session.flush()
+        await repo.flush()
     except StaleDataError:
         raise Conflict("The credential changed during the rotation; retry it.") from None
     await record(
@@ -91,10 +82,11 @@ async def record_failure(
     pending: int,
     result: LiveTestResult,
 ) -> None:
-    version = await session.get(CredentialVersion, (credential.id, pending))
+    repo = CredentialRepository(session)
+    version = await repo.version(credential.id, pending)
     if version is not None:
         version.state, version.sealed_secret, version.test = "failed", None, result.as_json()
-        await session.flush()
+        await repo.flush()
     await record(
         session,
         action="credential.rotation_failed",

@@ -20,8 +20,9 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.credentials.expiry_notices import ExpiryNoticeRepository, RefreshExpiryNotice
-from app.credentials.models import Credential
+from app.credentials.models import RefreshExpiryNotice
+from app.credentials.repository import CredentialRepository
+from app.credentials.repository.refresh_expiry import RefreshExpiryRepository
 from app.db import DATABASE_UNAVAILABLE, transaction, utcnow
 from app.errors import VaultError
 from app.webhooks.events import credential_data, emit
@@ -60,7 +61,7 @@ class RefreshExpiryWatcher:
         """Announce every expiry that crossed a threshold since the last pass; how many."""
         now = utcnow()
         async with self.sessionmaker() as session:
-            due = await ExpiryNoticeRepository(session).expiring_unannounced(now, THRESHOLDS_DAYS)
+            due = await RefreshExpiryRepository(session).expiring_unannounced(now, THRESHOLDS_DAYS)
         sent = 0
         for credential_id in due:
             try:
@@ -71,13 +72,13 @@ class RefreshExpiryWatcher:
         return sent
 
     async def _announce(self, session: AsyncSession, credential_id: uuid.UUID) -> int:
-        credential = await session.get(Credential, credential_id)
-        if credential is None or credential.deleted_at or credential.refresh_expires_at is None:
+        credential = await CredentialRepository(session).get_live(credential_id)
+        if credential is None or credential.refresh_expires_at is None:
             return 0
         expiry = credential.refresh_expires_at
         left = expiry - utcnow()
         crossed = [d for d in THRESHOLDS_DAYS if left <= timedelta(days=d)]
-        repo = ExpiryNoticeRepository(session)
+        repo = RefreshExpiryRepository(session)
         fresh = [d for d in crossed if not await repo.notice_sent(credential.id, expiry, d)]
         if not fresh:
             return 0

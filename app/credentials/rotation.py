@@ -19,22 +19,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
 from app.auth import Caller
 from app.config import Settings
-from app.credentials.models import Credential, CredentialVersion
+from app.credentials.models import Credential
 from app.credentials.promotion import promote, record_failure
+from app.credentials.repository import CredentialRepository
 from app.credentials.schemas import OAuthAuth, SignatureAuth
 from app.credentials.secrets import PreparedSecret, prepare_secret
-from app.credentials.service import NewCredentialTester, get_credential
+from app.credentials.service import NewCredentialTester, get_credential, sealed_version
 from app.crypto import Envelope
 from app.db import transaction, utcnow
 from app.errors import Conflict, CredentialTestFailed, InvalidRequest
-from app.keys.binding import seal_secret
 
 
 class _RotationInProgress(Exception):
@@ -111,22 +110,14 @@ async def _create_pending(
             prepared = await prepare_secret(
                 auth, market=credential.market, environment=credential.environment
             )
+            repo = CredentialRepository(session)
             await _abandon_stale_pending(session, credential, policy)
-            number = await _next_version(session, credential.id)
-            session.add(
-                CredentialVersion(
-                    credential_id=credential.id,
-                    version=number,
-                    state="pending",
-                    sealed_secret=await seal_secret(
-                        envelope, credential, number, prepared.plaintext
-                    ),
-                    fingerprint=prepared.fingerprint,
-                    created_at=utcnow(),
-                    created_by=caller.client_id,
+            number = await _next_version(repo, credential.id)
+            await repo.add_version(
+                await sealed_version(
+                    envelope, credential, number, prepared, caller, state="pending"
                 )
             )
-            await session.flush()
             await record(
                 session,
                 action="credential.rotation_started",
@@ -142,13 +133,8 @@ async def _create_pending(
     return number, prepared, credential
 
 
-async def _next_version(session: AsyncSession, credential_id: uuid.UUID) -> int:
-    versions = await session.execute(
-        select(CredentialVersion.version, CredentialVersion.state).where(
-            CredentialVersion.credential_id == credential_id
-        )
-    )
-    rows = versions.all()
+async def _next_version(repo: CredentialRepository, credential_id: uuid.UUID) -> int:
+    rows = await repo.version_states(credential_id)
     if any(state == "pending" for _, state in rows):
         raise _RotationInProgress
     return max(version for version, _ in rows) + 1
@@ -157,14 +143,10 @@ async def _next_version(session: AsyncSession, credential_id: uuid.UUID) -> int:
 async def _abandon_stale_pending(
     session: AsyncSession, credential: Credential, policy: RotationPolicy
 ) -> None:
-    stale = await session.execute(
-        select(CredentialVersion).where(
-            CredentialVersion.credential_id == credential.id,
-            CredentialVersion.state == "pending",
-            CredentialVersion.created_at < utcnow() - policy.abandon_after,
-        )
-    )
-    for version in stale.scalars():
+    repo = CredentialRepository(session)
+    for version in await repo.pending_created_before(
+        credential.id, utcnow() - policy.abandon_after
+    ):
         version.state, version.sealed_secret = "failed", None
         await record(
             session,
@@ -175,7 +157,7 @@ async def _abandon_stale_pending(
             credential_id=credential.id,
             version=version.version,
         )
-    await session.flush()
+    await repo.flush()
 
 
 async def _record_conflict(

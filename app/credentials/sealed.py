@@ -1,6 +1,6 @@
 """Credential versions' secrets and stored access tokens as ``app.keys.rewrap`` sees them
 (``app.sealed`` lists every sealed column). Each binds its values to their credential row,
-so both join ``credentials``. Flushes, never commits."""
+so both read it along (``app.credentials.repository.rewrap``)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.credentials.models import Credential, CredentialVersion
+from app.credentials.models import CredentialVersion
+from app.credentials.repository.rewrap import tokens_not_on, versions_not_on
 from app.keys.binding import TOKEN_PURPOSE, associated_data
-from app.keys.repository import SealedColumn, count_by_kek, count_not_on, not_on
+from app.keys.repository import SealedColumn, count_by_kek, count_not_on
 from app.keys.rewrap import SealedValue
 from app.walmart.models import OAuthToken
 
@@ -30,23 +30,13 @@ class SealedSecrets:
         return await count_not_on(self.session, CredentialVersion.sealed_secret, prefix)
 
     async def not_on(self, prefix: str, limit: int) -> Sequence[SealedValue]:
-        query = (
-            select(CredentialVersion, Credential)
-            .join(Credential, Credential.id == CredentialVersion.credential_id)
-            .where(
-                CredentialVersion.sealed_secret.is_not(None),
-                not_on(CredentialVersion.sealed_secret, prefix),
-            )
-            .limit(limit)
-            .with_for_update(of=CredentialVersion, skip_locked=True)
-        )
         return [
             SealedValue(
                 version.sealed_secret or "",
                 associated_data(credential, version.version),
                 partial(setattr, version, "sealed_secret"),
             )
-            for version, credential in (await self.session.execute(query)).all()
+            for version, credential in await versions_not_on(self.session, prefix, limit)
         ]
 
 
@@ -62,18 +52,11 @@ class SealedTokens:
         return await count_not_on(self.session, OAuthToken.sealed_token, prefix)
 
     async def not_on(self, prefix: str, limit: int) -> Sequence[SealedValue]:
-        query = (
-            select(OAuthToken, Credential)
-            .join(Credential, Credential.id == OAuthToken.credential_id)
-            .where(not_on(OAuthToken.sealed_token, prefix))
-            .limit(limit)
-            .with_for_update(of=OAuthToken, skip_locked=True)
-        )
         return [
             SealedValue(
                 token.sealed_token,
                 associated_data(credential, token.version, TOKEN_PURPOSE),
                 partial(setattr, token, "sealed_token"),
             )
-            for token, credential in (await self.session.execute(query)).all()
+            for token, credential in await tokens_not_on(self.session, prefix, limit)
         ]

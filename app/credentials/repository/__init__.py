@@ -1,30 +1,26 @@
-"""SQL for credentials and their versions. Flushes, never commits."""
+"""SQL for credentials and their versions. Flushes, never commits.
+
+This package holds every statement on ``credentials`` and ``credential_versions``: the
+credential's own life here, and one module per reader with needs of its own (``bulk``: the
+import's two-statement insert; ``refresh_expiry``: App Store refresh tokens nearing their end;
+``rewrap``: sealed values a KEK rotation moves; ``snapshots``: the hot path's one read).
+"""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-import asyncpg
-from sqlalchemy import JSON, Table, func, insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.credentials.models import Credential, CredentialVersion
-from app.db import ASYNCPG_UNAVAILABLE, Base, utcnow
-from app.errors import DatabaseUnavailable
+from app.db import is_sqlite
 from app.pagination import by_time_id
 from app.walmart.models import OAuthToken
-
-Slot = tuple[str, str, str]  # (account_id, market, environment): one live credential each
-
-
-class SlotTaken(Exception):
-    """A bulk insert met a live credential in one of its slots (written meanwhile)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,59 +40,11 @@ class CredentialRepository:
     async def add(self, credential: Credential, version: CredentialVersion) -> None:
         self.session.add(credential)
         await self.session.flush()
+        await self.add_version(version)
+
+    async def add_version(self, version: CredentialVersion) -> None:
         self.session.add(version)
         await self.session.flush()
-
-    async def add_many(self, pairs: Sequence[tuple[Credential, CredentialVersion]]) -> None:
-        """Insert new credentials and their first versions in two statements (COPY on
-        PostgreSQL): the ORM's unit of work costs more per row than sealing it. Raises
-        ``SlotTaken`` when a slot is no longer free."""
-        credentials = [_row(c) for c, _ in pairs]
-        versions = [_row(v) for _, v in pairs]
-        try:
-            if self.session.get_bind().dialect.name == "postgresql":
-                await self._copy(Credential.__table__, credentials)  # type: ignore[arg-type]
-                await self._copy(CredentialVersion.__table__, versions)  # type: ignore[arg-type]
-            else:
-                await self.session.execute(insert(Credential), credentials)
-                await self.session.execute(insert(CredentialVersion), versions)
-        except (IntegrityError, asyncpg.IntegrityConstraintViolationError):
-            raise SlotTaken() from None
-
-    async def _copy(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        connection = await self.session.connection()
-        driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
-        columns = [c.name for c in table.columns]
-        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-        records = [
-            tuple(
-                json.dumps(row[c]) if c in json_columns and row[c] is not None else row[c]
-                for c in columns
-            )
-            for row in rows
-        ]
-        try:
-            await driver.copy_records_to_table(table.name, columns=columns, records=records)
-        except ASYNCPG_UNAVAILABLE as exc:  # the raw driver's errors: SQLAlchemy never sees them
-            raise DatabaseUnavailable() from exc
-
-    async def live_fingerprints(self, slots: Iterable[Slot]) -> dict[Slot, str]:
-        """The current fingerprint of each slot that holds a live credential."""
-        wanted = set(slots)
-        if not wanted:
-            return {}
-        result = await self.session.execute(
-            select(
-                Credential.account_id,
-                Credential.market,
-                Credential.environment,
-                Credential.fingerprint,
-            ).where(
-                Credential.account_id.in_(sorted({account for account, _, _ in wanted})),
-                Credential.deleted_at.is_(None),
-            )
-        )
-        return {(a, m, e): f for a, m, e, f in result if (a, m, e) in wanted}
 
     async def get_live(self, credential_id: uuid.UUID) -> Credential | None:
         credential = await self.session.get(Credential, credential_id)
@@ -114,6 +62,12 @@ class CredentialRepository:
             )
         )
         return result.scalar_one_or_none()
+
+    async def live_ids(self, *, status: str) -> Sequence[uuid.UUID]:
+        query = select(Credential.id).where(
+            Credential.status == status, Credential.deleted_at.is_(None)
+        )
+        return (await self.session.execute(query)).scalars().all()
 
     async def page(
         self, where: CredentialFilter, *, limit: int, after: tuple[datetime, uuid.UUID] | None
@@ -139,6 +93,28 @@ class CredentialRepository:
             select(CredentialVersion)
             .where(CredentialVersion.credential_id == credential_id)
             .order_by(CredentialVersion.version.desc())
+        )
+        return result.scalars().all()
+
+    async def version_states(self, credential_id: uuid.UUID) -> Sequence[tuple[int, str]]:
+        """Every version's number and state, without loading the versions."""
+        result = await self.session.execute(
+            select(CredentialVersion.version, CredentialVersion.state).where(
+                CredentialVersion.credential_id == credential_id
+            )
+        )
+        return [(version, state) for version, state in result]
+
+    async def pending_created_before(
+        self, credential_id: uuid.UUID, cutoff: datetime
+    ) -> Sequence[CredentialVersion]:
+        """Pending versions created before ``cutoff``."""
+        result = await self.session.execute(
+            select(CredentialVersion).where(
+                CredentialVersion.credential_id == credential_id,
+                CredentialVersion.state == "pending",
+                CredentialVersion.created_at < cutoff,
+            )
         )
         return result.scalars().all()
 
@@ -173,29 +149,25 @@ class CredentialRepository:
                 version.state, version.sealed_secret = "destroyed", None
         await self.session.flush()
 
-    async def refresh_expiring(self, windows_days: Iterable[int]) -> dict[str, int]:
-        """Live App Store credentials whose refresh token ends within each window."""
-        now = utcnow()
-        counts = {}
-        for days in windows_days:
-            query = select(func.count()).where(
-                Credential.deleted_at.is_(None),
-                Credential.refresh_expires_at < now + timedelta(days=days),
-            )
-            counts[f"{days}d"] = (await self.session.execute(query)).scalar_one()
-        return counts
-
     async def flush(self) -> None:
         await self.session.flush()
 
 
-def _row(instance: Base) -> dict[str, Any]:
-    """A new ORM object's column values, with the scalar defaults a flush would have added."""
-    table = instance.__table__
-    row = {}
-    for column in table.columns:
-        value = getattr(instance, column.key)
-        if value is None and column.default is not None and column.default.is_scalar:
-            value = column.default.arg
-        row[column.key] = value
-    return row
+@contextlib.asynccontextmanager
+async def job_lock(engine: AsyncEngine, key: int) -> AsyncIterator[bool]:
+    """A scheduled job's lock across replicas, held while the block runs: whether this
+    replica got it (False: another holds it). PostgreSQL: a session advisory lock on a
+    connection of its own; SQLite serves one process, which always gets it."""
+    if is_sqlite(str(engine.url)):
+        yield True
+        return
+    async with engine.connect() as connection:
+        got = await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+        if not got.scalar_one():
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            await connection.commit()

@@ -1,5 +1,6 @@
-"""Which ``refresh_token.expiring`` announcements went out: one row per credential, expiry
-and threshold, so each is made once only, whichever replica gets there first."""
+"""SQL for App Store refresh tokens nearing their end: how many, which are due a
+``refresh_token.expiring`` announcement, and which announcements went out
+(``RefreshExpiryNotice``). Flushes, never commits."""
 
 from __future__ import annotations
 
@@ -7,32 +8,28 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Integer, Uuid, and_, case, exists, literal, select
+from sqlalchemy import and_, case, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
-from app.credentials.models import Credential
-from app.db import Base, UtcDateTime, utcnow
-
-
-class RefreshExpiryNotice(Base):
-    """That ``refresh_token.expiring`` went out for this credential, this expiry and this
-    threshold: the primary key makes each notice once only, across replicas. A reconnection
-    brings a new expiry, and with it new notices."""
-
-    __tablename__ = "refresh_expiry_notices"
-
-    credential_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("credentials.id", ondelete="CASCADE"), primary_key=True
-    )
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
-    days: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+from app.credentials.models import Credential, RefreshExpiryNotice
+from app.db import utcnow
 
 
-class ExpiryNoticeRepository:
+class RefreshExpiryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def expiring_counts(self, windows_days: Iterable[int]) -> dict[str, int]:
+        """Live App Store credentials whose refresh token ends within each window."""
+        now = utcnow()
+        counts = {}
+        for days in windows_days:
+            query = select(func.count()).where(
+                Credential.deleted_at.is_(None),
+                Credential.refresh_expires_at < now + timedelta(days=days),
+            )
+            counts[f"{days}d"] = (await self.session.execute(query)).scalar_one()
+        return counts
 
     async def expiring_unannounced(
         self, now: datetime, thresholds_days: Sequence[int]
