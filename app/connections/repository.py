@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection, WalmartApp
 from app.credentials.models import Credential
+from app.keys.repository import not_on
 from app.pagination import by_time_id, for_accounts
 
 
@@ -48,6 +49,17 @@ class AppRepository:
     async def delete(self, app: WalmartApp) -> None:
         await self.session.delete(app)
         await self.session.flush()
+
+    async def secrets_not_on(self, prefix: str, limit: int) -> Sequence[WalmartApp]:
+        """Apps whose sealed secret is not on the KEK ``prefix`` names, locked for a rewrap
+        batch (another replica's batch skips them)."""
+        query = (
+            select(WalmartApp)
+            .where(not_on(WalmartApp.sealed_secret, prefix))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.execute(query)).scalars().all()
 
 
 class ConnectionRepository:

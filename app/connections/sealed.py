@@ -7,12 +7,12 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import WalmartApp
+from app.connections.repository import AppRepository
 from app.keys.binding import app_secret_binding
-from app.keys.repository import SealedColumn, count_by_kek, count_not_on, not_on
+from app.keys.repository import SealedColumn, count_by_kek, count_not_on
 from app.keys.rewrap import SealedValue
 
 
@@ -28,17 +28,11 @@ class SealedAppSecrets:
         return await count_not_on(self.session, WalmartApp.sealed_secret, prefix)
 
     async def not_on(self, prefix: str, limit: int) -> Sequence[SealedValue]:
-        query = (
-            select(WalmartApp)
-            .where(not_on(WalmartApp.sealed_secret, prefix))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
         return [
             SealedValue(
                 app.sealed_secret,
                 app_secret_binding(app.id, app.secret_version, app.environment),
                 partial(setattr, app, "sealed_secret"),
             )
-            for app in (await self.session.execute(query)).scalars().all()
+            for app in await AppRepository(self.session).secrets_not_on(prefix, limit)
         ]

@@ -10,6 +10,7 @@ from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.keys.repository import SealedColumn, not_on
 from app.pagination import by_time_id
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -33,6 +34,19 @@ class WebhookRepository:
     async def delete_endpoint(self, endpoint: WebhookEndpoint) -> None:
         await self.session.delete(endpoint)
         await self.session.flush()
+
+    async def secrets_not_on(
+        self, column: SealedColumn, prefix: str, limit: int
+    ) -> Sequence[WebhookEndpoint]:
+        """Endpoints whose secret in ``column`` (current or previous) is not on the KEK
+        ``prefix`` names, locked for a rewrap batch (another replica's batch skips them)."""
+        query = (
+            select(WebhookEndpoint)
+            .where(column.is_not(None), not_on(column, prefix))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.execute(query)).scalars().all()
 
     async def enabled_endpoints(self) -> Sequence[WebhookEndpoint]:
         rows = await self.session.execute(

@@ -8,13 +8,13 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.keys.binding import webhook_secret_binding
-from app.keys.repository import SealedColumn, count_by_kek, count_not_on, not_on
+from app.keys.repository import SealedColumn, count_by_kek, count_not_on
 from app.keys.rewrap import SealedValue
 from app.webhooks.models import WebhookEndpoint
+from app.webhooks.repository import WebhookRepository
 
 
 class SealedWebhookSecrets:
@@ -35,12 +35,7 @@ class SealedWebhookSecrets:
         return await count_not_on(self.session, self.column, prefix)
 
     async def not_on(self, prefix: str, limit: int) -> Sequence[SealedValue]:
-        query = (
-            select(WebhookEndpoint)
-            .where(self.column.is_not(None), not_on(self.column, prefix))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        endpoints = await WebhookRepository(self.session).secrets_not_on(self.column, prefix, limit)
         name = self.column.key
         return [
             SealedValue(
@@ -50,5 +45,5 @@ class SealedWebhookSecrets:
                 ),
                 partial(setattr, endpoint, name),
             )
-            for endpoint in (await self.session.execute(query)).scalars().all()
+            for endpoint in endpoints
         ]
