@@ -35,9 +35,8 @@ from app.headers.snapshot import SnapshotCache
 from app.intake.handover import Handover
 from app.keys.keystore import KeyStore
 from app.ops.kek_probe import KekProbe
-from app.ops.kek_usage import KekWrapsRepository
 from app.ops.metrics import REFRESH_WINDOWS, DatabaseCollector, DatabaseSnapshot
-from app.ops.repository import database_gauges
+from app.ops.repository import KekWrapsRepository, database_gauges
 from app.outbound import outbound_client
 from app.pages.throttle import PageThrottle
 from app.proxy.service import WalmartProxy

@@ -20,7 +20,6 @@ import app.clients.models
 import app.connections.models
 import app.credentials.models
 import app.intake.models
-import app.ops.kek_usage
 import app.ops.models
 import app.walmart.models
 import app.webhooks.models  # noqa: F401  (registers the tables on Base.metadata)

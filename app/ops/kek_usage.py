@@ -13,58 +13,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import datetime
 
-from sqlalchemy import BigInteger, String, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
 from app.background import PeriodicTask
 from app.crypto import Envelope
-from app.db import Base, UtcDateTime, transaction, utcnow
+from app.db import transaction
+
+# Also imported from here by ``vault-admin kek status``, which reads the totals.
+from app.ops.repository import KekWrapsRepository as KekWrapsRepository
 
 WRAP_LIMIT = 2**32
 WRAP_WARNING = 2**30
 FLUSH_SECONDS = 30.0
 log = logging.getLogger("vault.kek")
-
-
-class KekWraps(Base):
-    __tablename__ = "kek_wraps"
-
-    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
-    key_id: Mapped[str] = mapped_column(String(256), primary_key=True)
-    wraps: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class KekWrapsRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, counts: Counter[tuple[str, str]]) -> None:
-        """Add ``counts`` to the stored totals, atomically against other replicas."""
-        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
-        now = utcnow()
-        for (provider, key_id), count in sorted(counts.items()):
-            insert = dialect.insert(KekWraps).values(
-                provider=provider, key_id=key_id, wraps=count, updated_at=now
-            )
-            await self.session.execute(
-                insert.on_conflict_do_update(
-                    index_elements=["provider", "key_id"],
-                    set_={"wraps": KekWraps.wraps + insert.excluded.wraps, "updated_at": now},
-                )
-            )
-
-    async def totals(self) -> dict[tuple[str, str], int]:
-        rows = await self.session.execute(
-            select(KekWraps.provider, KekWraps.key_id, KekWraps.wraps)
-        )
-        return {(provider, key_id): wraps for provider, key_id, wraps in rows}
 
 
 class WrapRecorder:

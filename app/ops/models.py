@@ -12,14 +12,18 @@ Triggers update ``state_counts`` in the transaction of every change, however it 
 
 Counting these per scrape read every credential and every sealed value: a third of a second
 at 100,000 credentials, and more as the vault grows.
+
+``kek_wraps`` counts the data keys each KEK has wrapped, ever (``app.ops.kek_usage``).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, UtcDateTime
 
 
 class StateCount(Base):
@@ -28,3 +32,12 @@ class StateCount(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     label: Mapped[str] = mapped_column(String(560), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class KekWraps(Base):
+    __tablename__ = "kek_wraps"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    wraps: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.crypto import Envelope
 from app.ops.kek_probe import KekProbe
 from app.ops.metrics import DatabaseCollector, DatabaseSnapshot, exposition
+from app.ops.repository import database_answers
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("vault.ops")
@@ -110,8 +110,7 @@ async def healthz() -> Health:
 async def readyz(state: StateDep) -> Any:
     checks = {"database": "ok", "kek": "ok"}
     try:
-        async with state.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await database_answers(state.engine)
     except Exception:  # any failure at all means "not ready"; the probe never raises
         checks["database"] = "failed"
     if not await state.kek_probe.healthy(state.envelope):

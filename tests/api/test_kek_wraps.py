@@ -15,7 +15,9 @@ from sqlalchemy import update
 from app.config import Settings
 from app.db import transaction
 from app.main import create_app
-from app.ops.kek_usage import WRAP_WARNING, KekWraps, KekWrapsRepository, WrapRecorder
+from app.ops.kek_usage import WRAP_WARNING, WrapRecorder
+from app.ops.models import KekWraps
+from app.ops.repository import KekWrapsRepository
 from app.state import AppState
 from tests.factories import oauth_body
 from tests.test_cli import vault_admin_async
