@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from app.errors import DatabaseUnavailable
-from app.headers.reader import SnapshotRow
 from app.headers.snapshot import SnapshotCache
+from app.keys.snapshot import ROW_FIELDS, SnapshotRow
 
 BOUND = 2.0
 
@@ -42,11 +42,17 @@ class Rows:
 
     def add(self, account_id: str, version: int = 1) -> uuid.UUID:
         credential_id = uuid.uuid4()
-        self.live[credential_id] = SnapshotRow(
+        self.live[credential_id] = SnapshotRow((
             credential_id, account_id, "CA", "production", "signature", "consumer", "channel",
             version, "valid", None, "v1$sealed",
-        )  # fmt: skip
+        ))  # fmt: skip
         return credential_id
+
+    def change(self, credential_id: uuid.UUID, **values: object) -> None:
+        old = self.live[credential_id]
+        self.live[credential_id] = SnapshotRow(
+            values.get(name, value) for name, value in zip(ROW_FIELDS, old, strict=True)
+        )
 
     async def by_id(self, credential_id: uuid.UUID) -> SnapshotRow | None:
         self.reads["id"] += 1
@@ -94,7 +100,7 @@ async def test_a_vouched_entry_is_kept_past_the_bound_and_rechecked_once_it_is_n
     assert await cache.get(credential_id) is first
     assert rows.reads["id"] == 1
     watch.vouching = False  # pings lapsed: past the bound, the request re-reads
-    rows.live[credential_id] = rows.live[credential_id]._replace(current_version=2)
+    rows.change(credential_id, version=2)
     again = await cache.get(credential_id)
     assert again is not None
     assert again.version == 2

@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.headers.reader import BY_IDS
+from app.credentials.repository.snapshots import BY_IDS
 from tests.conftest import _postgres_database
 
 pytestmark = [pytest.mark.postgres]

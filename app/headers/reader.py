@@ -9,7 +9,7 @@ round trip, no transaction (a single SELECT is consistent on its own). Reads by 
 in the same turn of the event loop also share one statement (the ids unnested, each looked up
 by primary key): a connection from the pool and a statement cost far more, on both sides,
 than one more row. SQLite, the embedded single-process store, keeps the session. Both run the
-same SQLAlchemy statements.
+same SQLAlchemy statements (``app.credentials.repository.snapshots``).
 """
 
 from __future__ import annotations
@@ -18,93 +18,17 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import Select, Uuid, bindparam, func, literal_column, select, true
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.credentials.models import Credential, CredentialVersion
+from app.credentials.repository.snapshots import BY_ID, BY_IDS, BY_SLOT, RowQuery
 from app.db import ASYNCPG_UNAVAILABLE
 from app.errors import DatabaseUnavailable
-from app.walmart.models import OAuthToken
+from app.keys.snapshot import SnapshotRow
 
-
-class SnapshotRow(NamedTuple):
-    id: uuid.UUID
-    account_id: str
-    market: str
-    environment: str
-    kind: str
-    public_id: str
-    channel_type: str | None
-    current_version: int
-    status: str
-    token_fetched_at: datetime | None
-    sealed_secret: str | None
-
-    def __repr__(self) -> str:  # ciphertext, but kept out of reprs like everything secret
-        return f"SnapshotRow(id={self.id}, version={self.current_version}, status={self.status})"
-
-
-RowQuery = Select[*tuple[Any, ...]]
-
-
-def _statement(condition: Any, *, live_only: bool = True) -> RowQuery:
-    """The row behind a snapshot, for ``condition`` (and only a live credential's, unless the
-    caller filters deleted ones itself: see ``BY_IDS``)."""
-    query = (
-        select(
-            Credential.id,
-            Credential.account_id,
-            Credential.market,
-            Credential.environment,
-            Credential.kind,
-            Credential.public_id,
-            Credential.channel_type,
-            Credential.current_version,
-            Credential.status,
-            OAuthToken.fetched_at,
-            CredentialVersion.sealed_secret,
-        )
-        .join(
-            CredentialVersion,
-            (CredentialVersion.credential_id == Credential.id)
-            & (CredentialVersion.version == Credential.current_version),
-        )
-        .outerjoin(OAuthToken, OAuthToken.credential_id == Credential.id)
-        .where(condition)
-    )
-    return query.where(Credential.deleted_at.is_(None)) if live_only else query
-
-
-BY_ID = _statement(Credential.id == bindparam("credential_id"))
-_WANTED = (
-    func.unnest(bindparam("credential_ids", type_=ARRAY(Uuid)))
-    .table_valued("id")
-    .render_derived(name="wanted")
-)
-# Each id looked up on its own, by primary key, and nothing else: a LATERAL subquery that
-# LIMIT 1 keeps from being flattened into a join, whose rows are told live or deleted outside
-# it. "deleted_at IS NULL" inside would let the planner pick the partial live-slot index
-# instead, filtering every entry by id: with stale statistics (a bulk load, a new server) it
-# did, for every lookup (as a join, and with ``id = ANY($1)``, too). The reader plans this
-# once per connection (a generic plan), so its plan must not hang on statistics. The limit is
-# written as a literal: as a bound parameter it would need a value the reader does not pass.
-_FOUND = (
-    _statement(Credential.id == _WANTED.c.id, live_only=False)
-    .add_columns(Credential.deleted_at)
-    .limit(literal_column("1"))
-    .lateral("found")
-)
-BY_IDS: RowQuery = (
-    select(*list(_FOUND.c)[:-1])  # the snapshot's columns, without deleted_at
-    .select_from(_WANTED.join(_FOUND, true()))
-    .where(_FOUND.c.deleted_at.is_(None))
-)
 # Planned once per connection, not per read: a custom plan for each execution (PostgreSQL's
 # default for the first five, and after them whenever it guesses the generic plan dearer)
 # cost PostgreSQL three times the read itself (``python -m tests.bench``, "the read alone").
@@ -112,11 +36,6 @@ BY_IDS: RowQuery = (
 SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
 # Ids per shared statement: beyond this a batch is split (a burst after a restart).
 MAX_BATCH = 100
-BY_SLOT = _statement(
-    (Credential.account_id == bindparam("account_id"))
-    & (Credential.market == bindparam("market"))
-    & (Credential.environment == bindparam("environment"))
-)
 
 
 class SnapshotReader(Protocol):
@@ -145,7 +64,7 @@ class SessionReader:
     async def _one(self, statement: RowQuery, params: dict[str, Any]) -> SnapshotRow | None:
         async with self.sessionmaker() as session:
             row = (await session.execute(statement, params)).one_or_none()
-        return None if row is None else SnapshotRow(*row)
+        return None if row is None else SnapshotRow(row)
 
     async def aclose(self) -> None:
         return None
@@ -235,7 +154,7 @@ class AsyncpgReader:
         except ASYNCPG_UNAVAILABLE as exc:
             raise DatabaseUnavailable() from exc
         # asyncpg's own UUID type: the rest of the vault keys its caches by uuid.UUID.
-        return [SnapshotRow(uuid.UUID(int=r[0].int), *r[1:]) for r in records]
+        return [SnapshotRow((uuid.UUID(int=r[0].int), *r[1:])) for r in records]
 
     async def aclose(self) -> None:
         for future in self._waiting.values():  # asked for, not sent yet

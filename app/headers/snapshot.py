@@ -20,10 +20,9 @@ from collections.abc import Callable
 from cachetools import LRUCache
 
 from app.changes import NOT_LISTENING, ChangeWatch
-from app.db import utcnow
 from app.freshness import Freshness, FreshnessCache
-from app.headers.reader import SnapshotReader, SnapshotRow
-from app.keys.snapshot import CredentialSnapshot
+from app.headers.reader import SnapshotReader
+from app.keys.snapshot import CredentialSnapshot, SnapshotRow
 from app.single_flight import SingleFlight
 
 Slot = tuple[str, str, str]  # account id, market, environment
@@ -113,21 +112,8 @@ class SnapshotCache:
     def _snapshot(self, row: SnapshotRow | None) -> CredentialSnapshot | None:
         if row is None:
             return None
-        return CredentialSnapshot(
-            id=row.id,
-            account_id=row.account_id,
-            market=row.market,
-            environment=row.environment,
-            kind=row.kind,
-            public_id=row.public_id,
-            channel_type=row.channel_type,
-            version=row.current_version,
-            status=row.status,
-            token_fetched_at=row.token_fetched_at,
-            loaded_wall=utcnow(),
-            loaded_at=self.rule.clock(),
-            sealed_secret=row.sealed_secret,
-            epoch=self.watch.epoch(),
+        return CredentialSnapshot.from_row(
+            row, loaded_at=self.rule.clock(), epoch=self.watch.epoch()
         )
 
 

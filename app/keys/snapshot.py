@@ -3,17 +3,40 @@
 A snapshot is enough to bind, open and use the version's key material (``KeyStore``) and to
 ask for its access token (``TokenBroker``); the cache that keeps snapshots fresh is
 ``app.headers.snapshot.SnapshotCache``.
+
+Its fields are written once, here. The database read behind a snapshot selects the values of
+``ROW_FIELDS`` in their order (``app.credentials.repository.snapshots``), and
+``CredentialSnapshot.from_row`` takes them positionally: adding a field means adding it here
+and, if the credential has no column of that name, saying where the read finds it.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, fields
 from datetime import datetime
+from typing import Any
+
+from app.db import utcnow
+
+
+class SnapshotRow(tuple[Any, ...]):
+    """One read's values of ``ROW_FIELDS``, in order. Its repr names the credential only: the
+    sealed secret is ciphertext, but kept out of reprs like everything secret."""
+
+    __slots__ = ()
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self[0]  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"SnapshotRow(id={self.id})"
 
 
 @dataclass(frozen=True, slots=True)
 class CredentialSnapshot:
+    # What the read found: the credential's public half, as its row has it
     id: uuid.UUID
     account_id: str
     market: str
@@ -21,11 +44,22 @@ class CredentialSnapshot:
     kind: str
     public_id: str
     channel_type: str | None
-    version: int
+    version: int  # the current version
     status: str
     token_fetched_at: datetime | None  # the shared token's fetch time, as of ``loaded_wall``
-    loaded_wall: datetime
-    loaded_at: float  # monotonic
     # The current version's sealed secret (ciphertext, but kept out of reprs all the same).
     sealed_secret: str | None = field(default=None, repr=False, compare=False)
-    epoch: int = field(default=0, compare=False)  # the listening connection it was read under
+    # When it was read, and under which listening connection
+    _: KW_ONLY
+    loaded_wall: datetime
+    loaded_at: float  # monotonic
+    epoch: int = field(default=0, compare=False)
+
+    @classmethod
+    def from_row(cls, row: SnapshotRow, *, loaded_at: float, epoch: int = 0) -> CredentialSnapshot:
+        """The snapshot of one read, made now; ``loaded_at`` by the reader's monotonic clock."""
+        return cls(*row, loaded_wall=utcnow(), loaded_at=loaded_at, epoch=epoch)
+
+
+# The fields a read supplies, in the order it selects them.
+ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CredentialSnapshot) if not f.kw_only)

@@ -12,13 +12,15 @@ import httpx
 import pytest
 
 from app.changes import ChangeListener
+from app.credentials.repository import CredentialRepository
+from app.credentials.snapshot import snapshot_of
 from app.crypto import Envelope, LocalKeyring
 from app.db import make_engine, transaction
 from app.errors import DatabaseUnavailable
-from app.headers.reader import AsyncpgReader, SnapshotReader, SnapshotRow
+from app.headers.reader import AsyncpgReader, SnapshotReader
 from app.headers.snapshot import SnapshotCache
 from app.keys.rewrap import rewrap_batch
-from app.keys.snapshot import CredentialSnapshot
+from app.keys.snapshot import ROW_FIELDS, CredentialSnapshot, SnapshotRow
 from app.sealed import sealed_tables
 from app.state import AppState
 from tests.api.walmart_setup import headers_for, signature_credential
@@ -62,6 +64,30 @@ async def test_a_miss_reads_the_current_sealed_secret_once(
     assert issued["version"] == 2
     assert await snapshots.get(uuid.uuid4()) is None
     assert await snapshots.for_slot("nobody", "CA", "production") is None
+
+
+async def test_a_credential_in_a_transaction_makes_the_snapshot_the_hot_path_reads(
+    client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
+) -> None:
+    credential_id = uuid.UUID((await signature_credential(client, walmart_control))["id"])
+    row = await vault_state.issuer.snapshots.reader.by_id(credential_id)
+    assert row is not None
+    sealed = row[ROW_FIELDS.index("sealed_secret")]
+    assert sealed.startswith("v1$")
+    assert sealed not in repr(row)
+    read = CredentialSnapshot.from_row(row, loaded_at=0.0)
+    async with transaction(vault_state.sessionmaker) as session:
+        repo = CredentialRepository(session)
+        credential = await repo.get_live(credential_id)
+        assert credential is not None
+        version = await repo.version(credential_id, credential.current_version)
+        assert version is not None
+        made = snapshot_of(credential, version.sealed_secret)
+    # Field for field, but the shared token's fetch time, which only the read brings.
+    assert [getattr(made, f) for f in ROW_FIELDS if f != "token_fetched_at"] == [
+        getattr(read, f) for f in ROW_FIELDS if f != "token_fetched_at"
+    ]
+    assert made.token_fetched_at is None
 
 
 class GatedReader:

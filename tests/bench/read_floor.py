@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.headers.reader import BY_IDS, SESSION_SETTINGS
+from app.credentials.repository.snapshots import BY_IDS
+from app.headers.reader import SESSION_SETTINGS
 
 from . import machine
 
