@@ -13,8 +13,8 @@ would fetch a token on every request). Refreshes are single-flight at two levels
   is enough there.)
 
 If a refresh fails while the old token is still valid, the old token keeps being served, and
-the next token call waits out a backoff (1 s doubling to 60 s, or Walmart's Retry-After);
-failures answered meanwhile say, as ``retry_after``, when the backoff ends.
+the next token call waits out a backoff (``app.walmart.backoff``); failures answered
+meanwhile say, as ``retry_after``, when the backoff ends.
 
 App Store connections (kind ``app_oauth``) get their tokens from ``RefreshGrants`` (the
 ``refresh_token`` grant) under the same locks. Any refresh token Walmart returns is written
@@ -25,12 +25,10 @@ is handed to anyone: a crash before the commit loses an answer nobody used.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 import uuid
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -44,19 +42,13 @@ from app.errors import ReconnectRequired
 from app.keys.keystore import KeyStore
 from app.keys.snapshot import CredentialSnapshot
 from app.ops.metrics import TOKEN_CACHE_HITS, TOKEN_FETCHES
+from app.walmart.backoff import Backoffs
+from app.walmart.cached_token import MAX_TOKEN_SECONDS, CachedToken
 from app.walmart.client import TokenGrant, WalmartClient
 from app.walmart.outcomes import WalmartFailure, failure_from_exception
 from app.walmart.repository import OAuthTokenRepository
 
-# A token this close to its end is not handed out even when a refresh fails: the caller could
-# not finish its Walmart call with it.
-MIN_USEFUL_LIFETIME = timedelta(seconds=5)
 LOCK_POLL_SECONDS = 0.02
-# After a failed token call, wait this long before the next one (doubling, honouring a
-# Retry-After), so an outage at Walmart is not met with one token call per request.
-FIRST_BACKOFF_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 60.0
-MAX_TOKEN_SECONDS = 900  # the longest life of a Walmart access token
 
 
 class RefreshGrants(Protocol):
@@ -65,30 +57,6 @@ class RefreshGrants(Protocol):
     async def refresh(
         self, session: AsyncSession, snapshot: CredentialSnapshot, caller: Caller | None
     ) -> TokenGrant: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Backoff:
-    until: float
-    delay: float
-    failure: WalmartFailure
-
-    def answer(self, now: float) -> WalmartFailure:
-        """The failure, with ``retry_after`` saying when the vault calls Walmart again (not a
-        Retry-After Walmart gave for an earlier, shorter wait)."""
-        left = max(1, math.ceil(self.until - now))
-        return replace(self.failure, details=self.failure.details | {"retry_after": left})
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class CachedToken:
-    version: int
-    token: str
-    expires_at: datetime
-    fetched_at: datetime
-
-    def __repr__(self) -> str:
-        return f"CachedToken(version={self.version}, expires_at={self.expires_at})"
 
 
 class TokenBroker:
@@ -127,9 +95,7 @@ class TokenBroker:
         self._locks: weakref.WeakValueDictionary[uuid.UUID, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
-        self._backoff: TTLCache[uuid.UUID, _Backoff] = TTLCache(
-            maxsize=max_tokens, ttl=MAX_BACKOFF_SECONDS * 2
-        )
+        self._backoffs = Backoffs(max_tokens)
 
     def _fresh_in_memory(self, snapshot: CredentialSnapshot) -> CachedToken | None:
         cached = self._memory.get(snapshot.id)
@@ -145,26 +111,22 @@ class TokenBroker:
 
     async def token(self, snapshot: CredentialSnapshot, *, caller: Caller | None) -> CachedToken:
         cached = self._fresh_in_memory(snapshot)
-        if cached is not None and self._fresh(cached):
+        if cached is not None and cached.fresh(self.wall(), self.refresh_margin):
             TOKEN_CACHE_HITS.labels("memory").inc()
             return cached
         lock = self._locks.get(snapshot.id)
         if lock is None:
             lock = self._locks[snapshot.id] = asyncio.Lock()
-        if (
-            lock.locked()
-            and cached is not None
-            and cached.expires_at - self.wall() > MIN_USEFUL_LIFETIME
-        ):
+        if lock.locked() and cached is not None and cached.usable(self.wall()):
             return cached  # a refresh is under way here; the current token still works
         async with lock:
             cached = self._fresh_in_memory(snapshot)
-            if cached is not None and self._fresh(cached):
+            if cached is not None and cached.fresh(self.wall(), self.refresh_margin):
                 return cached
-            backoff = self._backoff.get(snapshot.id)
-            if backoff is not None and self.monotonic() < backoff.until:
+            backoff = self._backoffs.active(snapshot.id, self.monotonic())
+            if backoff is not None:
                 # Walmart failed us moments ago: do not call it again before the backoff ends.
-                if cached is not None and cached.expires_at - self.wall() > MIN_USEFUL_LIFETIME:
+                if cached is not None and cached.usable(self.wall()):
                     return cached
                 raise backoff.answer(self.monotonic())
             return await self._refresh(snapshot, cached, caller)
@@ -172,9 +134,7 @@ class TokenBroker:
     async def _refresh(
         self, snapshot: CredentialSnapshot, cached: CachedToken | None, caller: Caller | None
     ) -> CachedToken:
-        usable = (
-            cached if cached and cached.expires_at - self.wall() > MIN_USEFUL_LIFETIME else None
-        )
+        usable = cached if cached is not None and cached.usable(self.wall()) else None
         async with self.sessionmaker() as session, session.begin():
             if self.shared_locks and not await self._lock(
                 session, snapshot.id, wait=usable is None
@@ -183,10 +143,10 @@ class TokenBroker:
                 return usable
             stored = await self._stored(session, snapshot)
             if stored is not None:
-                if self._fresh(stored):
+                if stored.fresh(self.wall(), self.refresh_margin):
                     TOKEN_CACHE_HITS.labels("database").inc()
                     return self._remember(snapshot.id, stored)
-                usable = stored if stored.expires_at - self.wall() > MIN_USEFUL_LIFETIME else usable
+                usable = stored if stored.usable(self.wall()) else usable
             try:
                 grant = await self._fetch(session, snapshot, caller)
             except ReconnectRequired:
@@ -194,13 +154,13 @@ class TokenBroker:
                 raise
             except WalmartFailure as failure:
                 TOKEN_FETCHES.labels(failure.outcome).inc()
-                backoff = self._back_off(snapshot.id, failure)
+                backoff = self._backoffs.failed(snapshot.id, failure, self.monotonic())
                 if usable is not None:
                     # Kept in memory, so requests during the backoff are served it as well.
                     return self._remember(snapshot.id, usable)
                 raise backoff.answer(self.monotonic()) from None
             TOKEN_FETCHES.labels("valid").inc()
-            self._backoff.pop(snapshot.id, None)
+            self._backoffs.succeeded(snapshot.id)
             fresh = await self._store(session, snapshot, grant)
             await record(
                 session,
@@ -280,21 +240,6 @@ class TokenBroker:
             fetched_at=now,
         )
         return CachedToken(snapshot.version, grant.access_token, expires_at, now)
-
-    def _back_off(self, credential_id: uuid.UUID, failure: WalmartFailure) -> _Backoff:
-        previous = self._backoff.get(credential_id)
-        delay = min(previous.delay * 2, MAX_BACKOFF_SECONDS) if previous else FIRST_BACKOFF_SECONDS
-        retry_after = failure.details.get("retry_after")
-        if isinstance(retry_after, int | float):
-            delay = max(delay, min(float(retry_after), MAX_BACKOFF_SECONDS))
-        backoff = self._backoff[credential_id] = _Backoff(self.monotonic() + delay, delay, failure)
-        return backoff
-
-    def _fresh(self, token: CachedToken) -> bool:
-        """More than the refresh margin left: the margin, or half the token's lifetime when
-        Walmart issues tokens shorter than twice the margin."""
-        margin = min(self.refresh_margin, (token.expires_at - token.fetched_at) / 2)
-        return token.expires_at - self.wall() > margin
 
     def _remember(self, credential_id: uuid.UUID, token: CachedToken) -> CachedToken:
         self._memory[credential_id] = token
