@@ -14,27 +14,31 @@ Three steps, so no database transaction waits on Walmart:
    as a new version of the slot's credential promoted over the current one; the access token
    kept for the first headers call; the link marked connected.
 
-Every way it ends goes through :func:`_completed` or :func:`_failed`, the one place that
-records ``connection.completed`` and ``connection.failed``. A failure stores no secret.
+Every way it ends goes through ``app.connections.endings`` (``completed`` or ``failed``), the
+one place that records ``connection.completed`` and ``connection.failed``.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit.service import record
-from app.auth import Caller
 from app.config import Settings
 from app.connections.apps import open_app_secret, redirect_uri
+from app.connections.endings import (
+    CallbackResult,
+    callback_caller,
+    completed,
+    failed,
+    walmart_details,
+)
 from app.connections.models import Connection, WalmartApp
 from app.connections.repository import AppRepository, ConnectionRepository
 from app.connections.service import hash_state
-from app.connections.storing import StoredConnection, TokenKeeper, store_connection
+from app.connections.storing import TokenKeeper, store_connection
 from app.crypto import Envelope
 from app.db import transaction, utcnow
 from app.ops.metrics import UNKNOWN_TOKENS
@@ -42,7 +46,6 @@ from app.pages.throttle import PageThrottle
 from app.walmart.client import AppGrant, WalmartClient
 from app.walmart.live_test import LiveTestResult, token_detail_result
 from app.walmart.outcomes import WalmartFailure
-from app.webhooks.events import emit
 
 log = logging.getLogger("vault.connections")
 
@@ -54,14 +57,6 @@ class CallbackParams:
     client_id: str | None
     seller_id: str | None
     error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackResult:
-    outcome: str  # "connected", "rate_limited" or a failure code of ``outcomes.PAGES``
-    connection: Connection | None = None
-    credential_id: uuid.UUID | None = None
-    retry_after_seconds: int = 0
 
 
 class _Stop(Exception):
@@ -114,21 +109,21 @@ class CallbackHandler:
                 UNKNOWN_TOKENS.labels(page="callback").inc()
                 log.info("connection callback with an unknown state")
                 return CallbackResult("unknown_state")
-            return await _failed(session, connection, "state_used", request_id)
+            return await failed(session, connection, "state_used", request_id)
         now = utcnow()
         if connection.expires_at <= now:
             connection.status = "expired"
-            return await _failed(session, connection, "state_expired", request_id)
+            return await failed(session, connection, "state_expired", request_id)
         app = await AppRepository(session).get(connection.app_id)
         if not await repo.claim(connection.id, now=now):
-            return await _failed(session, connection, "state_used", request_id)
+            return await failed(session, connection, "state_used", request_id)
         connection.used_at = now
         if params.error:
-            return await _failed(session, connection, "declined", request_id)
+            return await failed(session, connection, "declined", request_id)
         if app is None or params.client_id != app.client_id:
-            return await _failed(session, connection, "client_mismatch", request_id)
+            return await failed(session, connection, "client_mismatch", request_id)
         if not params.code or not params.seller_id:
-            return await _failed(session, connection, "incomplete_callback", request_id)
+            return await failed(session, connection, "incomplete_callback", request_id)
         return connection, app
 
     async def _exchange(
@@ -186,8 +181,8 @@ class CallbackHandler:
     ) -> NoReturn:
         async with transaction(self.sessionmaker) as session:
             fresh = await ConnectionRepository(session).get(connection.id)
-            walmart = _walmart_details(failure) if failure else (test.as_json() if test else {})
-            result = await _failed(session, fresh, code, request_id, walmart)
+            walmart = walmart_details(failure) if failure else (test.as_json() if test else {})
+            result = await failed(session, fresh, code, request_id, walmart)
         raise _Stop(result)
 
     async def _store(
@@ -202,7 +197,7 @@ class CallbackHandler:
         async with transaction(self.sessionmaker) as session:
             fresh = await ConnectionRepository(session).get(connection.id)
             if fresh is None:  # the app (and its links) was deleted meanwhile
-                return await _failed(session, None, "unknown_state", request_id)
+                return await failed(session, None, "unknown_state", request_id)
             stored = await store_connection(
                 session,
                 self.envelope,
@@ -212,95 +207,7 @@ class CallbackHandler:
                 seller_id=params.seller_id or "",
                 grant=grant,
                 test=test,
-                caller=_caller(fresh, request_id),
+                caller=callback_caller(fresh, request_id),
                 retention=self.settings.version_retention,
             )
-            return await _completed(session, fresh, stored, request_id)
-
-
-def _caller(connection: Connection, request_id: str | None) -> Caller:
-    # The seller's browser has no API token: events are attributed to the client that made
-    # the link.
-    return Caller(
-        client_id=connection.created_by,
-        name="connection-callback",
-        scopes=frozenset(),
-        account_ids=None,
-        request_id=request_id,
-    )
-
-
-def _walmart_details(failure: WalmartFailure) -> dict[str, Any]:
-    return {
-        "outcome": failure.outcome,
-        "walmart_status": failure.status,
-        "walmart_error_code": failure.error_code,
-        "correlation_id": failure.correlation_id,
-    }
-
-
-async def _completed(
-    session: AsyncSession, connection: Connection, stored: StoredConnection, request_id: str | None
-) -> CallbackResult:
-    connection.status, connection.credential_id = "connected", stored.credential_id
-    connection.completed_at = utcnow()
-    await ConnectionRepository(session).flush()
-    await record(
-        session,
-        action="connection.completed",
-        caller=_caller(connection, request_id),
-        account_id=connection.account_id,
-        credential_id=stored.credential_id,
-        version=stored.version,
-        details={"connection_id": str(connection.id), "seller_id": stored.seller_id},
-    )
-    await emit(session, "connection.completed", _event_data(connection, stored.credential_id))
-    return CallbackResult("connected", connection, stored.credential_id)
-
-
-def _event_data(connection: Connection, credential_id: uuid.UUID | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "connection_id": str(connection.id),
-        "account_id": connection.account_id,
-        "market": connection.market,
-        "environment": connection.environment,
-        "status": connection.status,
-    }
-    if credential_id is not None:
-        data["credential_id"] = str(credential_id)
-    return data
-
-
-async def _failed(
-    session: AsyncSession,
-    connection: Connection | None,
-    code: str,
-    request_id: str | None,
-    walmart: dict[str, Any] | None = None,
-) -> CallbackResult:
-    """Record a failed callback; a link still pending becomes ``failed`` (it was claimed)."""
-    if connection is not None and connection.status == "pending":
-        connection.status = "failed"
-        connection.error = {"code": code, **({"walmart": walmart} if walmart else {})}
-        connection.completed_at = utcnow()
-        await ConnectionRepository(session).flush()
-    elif connection is not None and connection.status == "expired":
-        await ConnectionRepository(session).flush()
-    details: dict[str, Any] = {"reason": code}
-    if connection is not None:
-        details["connection_id"] = str(connection.id)
-    if walmart:
-        details["walmart"] = {k: walmart.get(k) for k in ("outcome", "walmart_status",
-                              "walmart_error_code", "correlation_id")}  # fmt: skip
-    await record(
-        session,
-        action="connection.failed",
-        caller=_caller(connection, request_id) if connection else None,
-        outcome=code,
-        account_id=connection.account_id if connection else None,
-        details=details,
-    )
-    if connection is not None and code != "state_used":
-        # A link that just ended (a replay of a finished one announces nothing new).
-        await emit(session, "connection.failed", _event_data(connection) | {"reason": code})
-    return CallbackResult(code, connection)
+            return await completed(session, fresh, stored, request_id)

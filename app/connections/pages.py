@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.connections.apps import CALLBACK_PATH
-from app.connections.callback import CallbackParams, CallbackResult
+from app.connections.callback import CallbackParams
 from app.connections.deps import StateDep
+from app.connections.endings import CallbackResult
 from app.connections.outcomes import PAGES
 from app.pages.render import PAGE_HEADERS, render_message, render_too_many
 from app.pages.throttle import client_address
