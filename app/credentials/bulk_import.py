@@ -23,14 +23,10 @@ from app.audit.service import record_all
 from app.auth import Caller
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.repository.bulk import BulkRepository, Slot, SlotTaken
+from app.credentials.rows import created_event, new_credential, sealed_version
 from app.credentials.schemas import CredentialCreate
 from app.credentials.secrets import PreparedSecret, prepare_secret
-from app.credentials.service import (
-    NewCredentialTester,
-    created_event,
-    new_credential,
-    sealed_version,
-)
+from app.credentials.service import NewCredentialTester
 from app.crypto import Envelope
 from app.db import transaction
 from app.errors import CredentialExists, VaultError, describe_validation_errors

@@ -28,9 +28,10 @@ from app.config import Settings
 from app.credentials.models import Credential
 from app.credentials.promotion import promote, record_failure
 from app.credentials.repository import CredentialRepository
+from app.credentials.rows import sealed_version
 from app.credentials.schemas import OAuthAuth, SignatureAuth
 from app.credentials.secrets import PreparedSecret, prepare_secret
-from app.credentials.service import NewCredentialTester, get_credential, sealed_version
+from app.credentials.service import NewCredentialTester, get_credential
 from app.crypto import Envelope
 from app.db import transaction, utcnow
 from app.errors import Conflict, CredentialTestFailed, InvalidRequest

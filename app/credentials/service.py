@@ -1,10 +1,11 @@
-"""Rules for credentials: register, read, edit, delete."""
+"""Rules for credentials: register, read, edit, delete (the rows a registration writes are
+built by ``app.credentials.rows``)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,7 @@ from app.audit.service import record
 from app.auth import Caller
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.repository import CredentialFilter, CredentialRepository
+from app.credentials.rows import created_event, new_credential, sealed_version
 from app.credentials.schemas import CredentialCreate, CredentialPatch
 from app.credentials.secrets import PreparedSecret, prepare_secret
 from app.crypto import Envelope
@@ -25,7 +27,6 @@ from app.errors import (
     InvalidRequest,
     NotFound,
 )
-from app.keys.binding import seal_secret
 from app.pagination import PageRequest
 from app.walmart.client import TokenGrant
 from app.walmart.live_test import LiveTestResult
@@ -80,67 +81,6 @@ async def create_credential(
         await tester.keep_token(session, credential, grant)
     await record(session, **created_event(credential, caller))
     return credential
-
-
-def new_credential(
-    body: CredentialCreate, prepared: PreparedSecret, test: LiveTestResult | None
-) -> Credential:
-    """The row of a new credential at version 1 (API and import alike)."""
-    now = utcnow()
-    return Credential(
-        id=uuid.uuid4(),
-        account_id=body.account_id,
-        market=body.market,
-        environment=body.environment,
-        label=body.label,
-        kind=prepared.kind,
-        public_id=prepared.public_id,
-        channel_type=prepared.channel_type,
-        current_version=1,
-        fingerprint=prepared.fingerprint,
-        status="valid" if test else "untested",
-        last_test=test.as_json() if test is not None else None,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-def created_event(credential: Credential, caller: Caller, **extra: str) -> dict[str, Any]:
-    """``record``'s arguments for a new credential; ``extra`` joins its details."""
-    return {
-        "action": "credential.created",
-        "caller": caller,
-        "account_id": credential.account_id,
-        "credential_id": credential.id,
-        "version": 1,
-        "details": {
-            "kind": credential.kind,
-            "market": credential.market,
-            "environment": credential.environment,
-            "fingerprint": credential.fingerprint,
-            **extra,
-        },
-    }
-
-
-async def sealed_version(
-    envelope: Envelope,
-    credential: Credential,
-    number: int,
-    prepared: PreparedSecret,
-    caller: Caller,
-    *,
-    state: str,
-) -> CredentialVersion:
-    return CredentialVersion(
-        credential_id=credential.id,
-        version=number,
-        state=state,
-        sealed_secret=await seal_secret(envelope, credential, number, prepared.plaintext),
-        fingerprint=prepared.fingerprint,
-        created_at=utcnow(),
-        created_by=caller.client_id,
-    )
 
 
 async def _ensure_slot_free(
