@@ -117,32 +117,35 @@ class WebhookDispatcher:
 
     async def run_once(self) -> int:
         """Lease, send and settle one batch; the number of deliveries attempted."""
-        now = utcnow()
-        lease_until = now + timedelta(seconds=self.settings.webhook_timeout_seconds) + LEASE_MARGIN
+        limit = timedelta(seconds=self.settings.webhook_timeout_seconds)
         async with transaction(self.sessionmaker) as session:
-            claimed = await WebhookRepository(session).claim_due(
-                now,
-                lease_until=lease_until,
+            lease = await WebhookRepository(session).claim_due(
+                lease=limit + LEASE_MARGIN,
                 limit=self.settings.webhook_batch_size,
                 skip_locked=self.skip_locked,
             )
-        if not claimed:
+        if not lease.claimed:
             return 0
+        # Each send ends, its secret opened and the receiver answered or not, within the limit
+        # from now (the claim's commit): well before the lease, which began at the claim.
+        deadline = asyncio.get_running_loop().time() + limit.total_seconds()
         outcomes = await asyncio.gather(
-            *(self.sender.send(event, endpoint) for _, event, endpoint in claimed)
+            *(self.sender.send(event, endpoint, deadline) for _, event, endpoint in lease.claimed)
         )
         async with transaction(self.sessionmaker) as session:
             repo = WebhookRepository(session)
-            for (delivery, event, _), outcome in zip(claimed, outcomes, strict=True):
-                current = await repo.leased(delivery.id, lease_until)
-                if current is None:  # deleted meanwhile, or the lease ran out and was taken
+            for (delivery, event, _), outcome in zip(lease.claimed, outcomes, strict=True):
+                current = await repo.leased(delivery.id, lease.until, lock=self.skip_locked)
+                endpoint = await repo.endpoint_of(current) if current is not None else None
+                if current is None or endpoint is None:
+                    # Deleted meanwhile, or the lease ran out and another replica took it.
                     log.warning("webhook outcome dropped", extra={"event_id": event.id})
                     continue
-                await self._settle(
-                    session, current, event, await repo.endpoint_of(current), outcome
-                )
+                # An operator's "retry" during the send moved the due time: honour it.
+                retried = current.next_attempt_at != delivery.next_attempt_at
+                await self._settle(session, current, event, endpoint, outcome, retried=retried)
             await repo.flush()
-        return len(claimed)
+        return len(lease.claimed)
 
     async def _settle(
         self,
@@ -151,7 +154,11 @@ class WebhookDispatcher:
         event: WebhookEvent,
         endpoint: WebhookEndpoint,
         outcome: Outcome,
+        *,
+        retried: bool,
     ) -> None:
+        """Record the attempt. A delivery an operator asked to retry while it was being sent
+        stays pending and due when they asked, whatever this attempt's outcome."""
         delivery.attempts += 1
         delivery.claimed_until = None
         entry = {
@@ -165,7 +172,9 @@ class WebhookDispatcher:
         if outcome.ok:
             WEBHOOK_ATTEMPTS.labels("success").inc()
             WEBHOOK_LATENCY.observe((now - event.created_at).total_seconds())
-            delivery.state, delivery.delivered_at = "succeeded", now
+            delivery.delivered_at = now
+            if not retried:
+                delivery.state = "succeeded"
             if endpoint.failing_since is not None:
                 endpoint.failing_since = None
             return
@@ -184,7 +193,9 @@ class WebhookDispatcher:
         retry_at = now + timedelta(
             seconds=retry_delay(delivery.attempts, self.settings.webhook_first_retry_seconds)
         )
-        if retry_at > event.created_at + RETRY_WINDOW:
+        if retried:
+            pass  # due when the operator asked
+        elif retry_at > event.created_at + RETRY_WINDOW:
             delivery.state = "failed"
         else:
             delivery.next_attempt_at = retry_at

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.db import utcnow
 from app.keys.repository import SealedColumn, not_on
 from app.pagination import by_time_id
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 Claimed = tuple[WebhookDelivery, WebhookEvent, WebhookEndpoint]
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    claimed: list[Claimed]
+    until: datetime  # on the database's clock
 
 
 class WebhookRepository:
@@ -108,12 +116,13 @@ class WebhookRepository:
         )
         return found.scalar_one()
 
-    async def claim_due(
-        self, now: datetime, *, lease_until: datetime, limit: int, skip_locked: bool
-    ) -> list[Claimed]:
+    async def claim_due(self, *, lease: timedelta, limit: int, skip_locked: bool) -> Lease:
         """Lease the pending deliveries that are due, unleased, and first in line for their
-        credential at their endpoint, oldest first, until ``lease_until``. On PostgreSQL
-        ``SKIP LOCKED`` lets replicas claiming at the same moment take different rows."""
+        credential at their endpoint, oldest first. Leases are set and compared on the
+        database's clock (PostgreSQL's ``now()``), so replicas whose clocks differ agree on
+        when one ends. On PostgreSQL ``SKIP LOCKED`` lets replicas claiming at the same moment
+        take different rows."""
+        now = await self._database_now()
         earlier = aliased(WebhookDelivery)
         waiting_behind = exists().where(
             earlier.endpoint_id == WebhookDelivery.endpoint_id,
@@ -138,20 +147,32 @@ class WebhookRepository:
         if skip_locked:
             query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
         claimed = [(d, e, p) for d, e, p in (await self.session.execute(query)).all()]
+        until = now + lease
         for delivery, _, _ in claimed:
-            delivery.claimed_until = lease_until
+            delivery.claimed_until = until
         await self.session.flush()
-        return claimed
+        return Lease(claimed, until)
 
-    async def endpoint_of(self, delivery: WebhookDelivery) -> WebhookEndpoint:
-        found = await self.session.get(WebhookEndpoint, delivery.endpoint_id)
-        assert found is not None  # noqa: S101  (its deliveries are deleted with it)
-        return found
+    async def _database_now(self) -> datetime:
+        if self.session.get_bind().dialect.name == "postgresql":
+            now = await self.session.scalar(select(func.now()))
+            assert isinstance(now, datetime)  # noqa: S101  (timestamptz)
+            return now
+        return utcnow()  # SQLite serves one process: its clock is the only one
 
-    async def leased(self, delivery_id: uuid.UUID, lease_until: datetime) -> WebhookDelivery | None:
+    async def endpoint_of(self, delivery: WebhookDelivery) -> WebhookEndpoint | None:
+        return await self.session.get(WebhookEndpoint, delivery.endpoint_id)
+
+    async def leased(
+        self, delivery_id: uuid.UUID, lease_until: datetime, *, lock: bool
+    ) -> WebhookDelivery | None:
         """The delivery, if it is still pending under this lease (not deleted, not taken over
-        by another replica after the lease ran out)."""
-        found = await self.session.get(WebhookDelivery, delivery_id, populate_existing=True)
+        by another replica after the lease ran out). With ``lock`` (PostgreSQL) the row stays
+        locked until the caller commits, so no claim can take it between this check and the
+        caller's write: a claim skips locked rows."""
+        found = await self.session.get(
+            WebhookDelivery, delivery_id, populate_existing=True, with_for_update=lock
+        )
         if found is None or found.state != "pending" or found.claimed_until != lease_until:
             return None
         return found

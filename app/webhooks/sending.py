@@ -51,10 +51,25 @@ class Sender:
         self.settings = settings
         self._signers: dict[tuple[uuid.UUID, int], Webhook] = {}
 
-    async def send(self, event: WebhookEvent, endpoint: WebhookEndpoint) -> Outcome:
+    async def send(
+        self, event: WebhookEvent, endpoint: WebhookEndpoint, deadline: float
+    ) -> Outcome:
+        """One attempt, over by ``deadline`` (the event loop's clock) whatever happens: opening
+        the secret (a KMS may be slow) and the receiver's answer both count, since the
+        dispatcher's lease on this delivery counts on it."""
         at = utcnow()
         if not host_allowed(httpx.URL(endpoint.url).host, self.settings.webhook_hosts):
             return Outcome(at, None, 0.0, "host_not_allowed")
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._post(event, endpoint, at, started)
+        except TimeoutError:
+            return Outcome(at, None, _since(started), "timeout")
+
+    async def _post(
+        self, event: WebhookEvent, endpoint: WebhookEndpoint, at: datetime, started: float
+    ) -> Outcome:
         try:
             signers = await self._signers_of(endpoint, at)
         except (EnvelopeError, KekUnavailable) as exc:
@@ -67,29 +82,23 @@ class Sender:
             "webhook-timestamp": str(int(at.timestamp())),
             "webhook-signature": signing.signature_header(signers, event.id, at, body),
         }
-        started = time.perf_counter()
         try:
-            # The whole send, not each read, ends within the time limit: the dispatcher's
-            # lease on this delivery counts on it. Streamed and never read: a receiver's
-            # answer body is not ours to keep.
-            async with (
-                asyncio.timeout(self.settings.webhook_timeout_seconds),
-                self.http.stream(
-                    "POST",
-                    endpoint.url,
-                    content=body.encode(),
-                    headers=headers,
-                    timeout=self.settings.webhook_timeout_seconds,
-                    follow_redirects=False,
-                ) as response,
-            ):
+            # Streamed and never read: a receiver's answer body is not ours to keep.
+            async with self.http.stream(
+                "POST",
+                endpoint.url,
+                content=body.encode(),
+                headers=headers,
+                timeout=self.settings.webhook_timeout_seconds,
+                follow_redirects=False,
+            ) as response:
                 status: int | None = response.status_code
             error = None if 200 <= response.status_code < 300 else f"http_{status}"
-        except (httpx.TimeoutException, TimeoutError):
+        except httpx.TimeoutException:
             status, error = None, "timeout"
         except httpx.HTTPError as exc:
             status, error = None, type(exc).__name__
-        return Outcome(at, status, round((time.perf_counter() - started) * 1000, 1), error)
+        return Outcome(at, status, _since(started), error)
 
     async def _signers_of(self, endpoint: WebhookEndpoint, now: datetime) -> list[Webhook]:
         signers = [await self._signer(endpoint.id, endpoint.secret_version, endpoint.sealed_secret)]
@@ -107,3 +116,7 @@ class Sender:
             signer = await signing.open_signer(self.envelope, sealed, endpoint_id, version)
             self._signers[key] = signer
         return signer
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
