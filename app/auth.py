@@ -58,10 +58,9 @@ class Caller:
 
     def ensure_account(self, account_id: str) -> None:
         if not self.may_access(account_id):
-            raise Forbidden(
-                "This API client is not allowed to act on that account.",
-                details={"account_id": account_id},
-            )
+            # Not named: the account may come from a stored credential the caller only knows
+            # by id, and whose owner it must not learn.
+            raise Forbidden("This API client is not allowed to act on that account.")
 
 
 class Authenticator(Protocol):

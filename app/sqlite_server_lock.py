@@ -12,6 +12,8 @@ takes no lock: it runs beside the server, as SQLite allows.
 from __future__ import annotations
 
 import fcntl
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,14 +22,14 @@ from typing import IO
 
 from sqlalchemy.engine import make_url
 
-from app.db import is_sqlite
+from app.db import ensure_sqlite_directory, is_sqlite
 
 
 class SqliteInUse(RuntimeError):
     pass
 
 
-_held: dict[Path, tuple[IO[str], int]] = {}  # lock file -> (open file, apps serving)
+_held: dict[Path, tuple[IO[bytes], int]] = {}  # lock file -> (open file, apps serving)
 _guard = threading.Lock()
 
 
@@ -38,7 +40,9 @@ def serving_sqlite_alone(url: str) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    lock_path = Path(f"{database}.serving-lock").resolve()
+    ensure_sqlite_directory(url)
+    path = Path(database)
+    lock_path = path.parent.resolve() / f"{path.name}.serving-lock"  # the link itself is not
     _acquire(lock_path, database)
     try:
         yield
@@ -52,18 +56,38 @@ def _acquire(lock_path: Path, database: str) -> None:
             lock, apps = _held[lock_path]
             _held[lock_path] = (lock, apps + 1)
             return
-        lock = lock_path.open("a")
+        lock = _open_own_file(lock_path)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
             raise SqliteInUse(
-                f"Another vault process is already serving the SQLite database {database}. "
-                "SQLite serves one process: its workers would not see each other's changes. "
-                "Run one worker, or use PostgreSQL (VAULT_DATABASE_URL=postgresql+asyncpg://...) "
-                "for several workers or replicas."
+                f"Another vault process is already serving the SQLite database {database} "
+                f"(its lock file {lock_path} is held). SQLite serves one process: its workers "
+                "would not see each other's changes. Run one worker, or use PostgreSQL "
+                "(VAULT_DATABASE_URL=postgresql+asyncpg://...) for several workers or replicas."
             ) from None
         _held[lock_path] = (lock, 1)
+
+
+def _open_own_file(lock_path: Path) -> IO[bytes]:
+    """The lock file, readable by this user alone (anyone who can open it can hold the lock),
+    never through a link planted in its place, and refused unless it is this user's own."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        descriptor = os.open(lock_path, flags, 0o600)
+    except OSError as exc:
+        raise SqliteInUse(
+            f"The SQLite lock file {lock_path} cannot be opened: {exc.strerror}."
+        ) from exc
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid():
+        os.close(descriptor)
+        raise SqliteInUse(
+            f"The SQLite lock file {lock_path} is not a file of this user's: remove it, "
+            "then start the vault again."
+        )
+    return os.fdopen(descriptor, "r+b")
 
 
 def _release(lock_path: Path) -> None:

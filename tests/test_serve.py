@@ -91,3 +91,17 @@ with serving_sqlite_alone(sys.argv[1]):
     print("serving", flush=True)
     time.sleep(60)
 """
+
+
+def test_the_lock_file_is_the_users_own_and_no_planted_link_is_followed(tmp_path: Path) -> None:
+    with serving_sqlite_alone(f"sqlite+aiosqlite:///{tmp_path / 'new' / 'a.db'}"):
+        lock = tmp_path / "new" / "a.db.serving-lock"  # its folder made first
+        assert lock.stat().st_mode & 0o777 == 0o600  # nobody else may open it, nor hold it
+    target = tmp_path / "elsewhere"
+    (tmp_path / "b.db.serving-lock").symlink_to(target)
+    with (
+        pytest.raises(SqliteInUse, match="cannot be opened"),
+        serving_sqlite_alone(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"),
+    ):
+        pass
+    assert not target.exists()
