@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import schemathesis
-from hypothesis import HealthCheck, Phase, given
+from hypothesis import HealthCheck, Phase, given, reject
 from hypothesis import settings as hypothesis_settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -86,7 +86,10 @@ def _fuzz_operation(
     @given(case=strategy)
     def fuzz(case: Any) -> None:
         kwargs = case.as_transport_kwargs(base_url="http://vault.test", headers=AUTH)
-        response = send(kwargs)
+        try:
+            response = send(kwargs)
+        except httpx.InvalidURL:
+            reject()  # longer than any client sends (httpx stops at 65,536 characters)
         tally["fuzz cases run"] += 1
         case.validate_response(response, checks=CHECKS)
         # schemathesis accepts the documented 502-504 of the header endpoints; the simulator is
