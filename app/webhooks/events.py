@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Protocol
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,19 +22,8 @@ from app.db import utcnow
 from app.keys.binding import CredentialRef
 from app.webhooks.models import WebhookDelivery, WebhookEvent
 from app.webhooks.repository import WebhookRepository
+from app.webhooks.schemas import EVENT_TYPES
 
-EventType = Literal[
-    "credential.invalid",
-    "credential.recovered",
-    "credential.rotated",
-    "credential.disabled",
-    "credential.deleted",
-    "refresh_token.expiring",
-    "connection.completed",
-    "connection.failed",
-    "intake_link.used",
-]
-EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 TEST_EVENT = "webhook.test"
 # What ``data`` may carry: identifiers and states. A key outside this set is a programming
 # error, refused before anything is written, so a secret cannot slip into a payload.

@@ -5,11 +5,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.webhooks.events import EVENT_TYPES, EventType
+# The event types a subscription names (the outside contract's list); ``app.webhooks.events``
+# emits only these, and the test event.
+EventType = Literal[
+    "credential.invalid",
+    "credential.recovered",
+    "credential.rotated",
+    "credential.disabled",
+    "credential.deleted",
+    "refresh_token.expiring",
+    "connection.completed",
+    "connection.failed",
+    "intake_link.used",
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 WebhookUrl = Annotated[str, Field(min_length=8, max_length=2048)]
 EventList = Annotated[list[EventType], Field(min_length=1, max_length=len(EVENT_TYPES))]

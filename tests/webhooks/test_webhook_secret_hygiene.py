@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.config import Settings
 from app.state import AppState
-from app.webhooks.events import EVENT_TYPES
+from app.webhooks.schemas import EVENT_TYPES
 from tests.api.test_secret_hygiene_lifecycle import database_dump
 from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
 from tests.conftest import BOOTSTRAP_TOKEN
