@@ -37,7 +37,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The package boundaries in pyproject.toml: crypto alone, state only at the top, no cycles.
+# The package boundaries in pyproject.toml: crypto alone, state only at the top, no cycles,
+# packages in layers and, inside each, routers > services > repositories > models.
 imports: install
 	$(BIN)/lint-imports
 
