@@ -1,9 +1,8 @@
 """One skeleton for the vault's background jobs: a pass every ``interval`` seconds, in a task of
 its own, until the lifespan stops it.
 
-Every job used to write the same loop (start a task, sleep, run, catch, log, cancel on the way
-out), each a little differently: one caught only ``VaultError`` and died silently on anything
-else. ``PeriodicTask`` owns that loop; a job owns only its pass. A pass that raises is logged
+``PeriodicTask`` owns the loop (start a task, wait, run, catch, log, stop); a job owns only
+its pass. A pass that raises is logged
 (its error code or exception type, never the message, which may quote a statement's
 parameters) and the next pass runs on schedule: a background job never stops on its own.
 
@@ -25,7 +24,7 @@ from app.errors import VaultError
 
 # Its own generator: jitter must not move the process-wide random state, which code sharing
 # the process may have seeded or be watching (Hypothesis flags any change during a draw).
-_JITTER = random.Random()  # noqa: S311  (spreading load, not security)
+JITTER = random.Random()  # noqa: S311  (spreading load, not security)
 
 
 class PeriodicTask:
@@ -95,7 +94,7 @@ class PeriodicTask:
                 await self._wait()
 
     async def _wait(self) -> None:
-        spread = _JITTER.uniform(1 - self._jitter, 1 + self._jitter) if self._jitter else 1.0
+        spread = JITTER.uniform(1 - self._jitter, 1 + self._jitter) if self._jitter else 1.0
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.interval * spread):
                 await self._wakeup.wait()

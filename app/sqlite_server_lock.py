@@ -87,6 +87,7 @@ def _open_own_file(lock_path: Path) -> IO[bytes]:
             f"The SQLite lock file {lock_path} is not a file of this user's: remove it, "
             "then start the vault again."
         )
+    os.fchmod(descriptor, 0o600)  # one left by an earlier version may be readable by all
     return os.fdopen(descriptor, "r+b")
 
 

@@ -181,7 +181,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         envelope=envelope,
         http=http,
         settings=settings,
-        skip_locked=not sqlite,
+        row_locks=not sqlite,
         loops=1 if sqlite else 2,  # SQLite: one process, one claimer, no row locks
     )
     page_throttle = PageThrottle(

@@ -13,7 +13,8 @@ from app.cli.context import Context, console, run
 from app.cli.output import JsonOption, plain, print_json_lines, print_table
 from app.db import transaction
 from app.keys.rewrap import backlog, kek_counts, rewrap_batch
-from app.ops.kek_usage import WRAP_LIMIT, WRAP_WARNING, KekWrapsRepository
+from app.ops.kek_usage import WRAP_LIMIT, WRAP_WARNING
+from app.ops.repository import KekWrapsRepository
 from app.sealed import sealed_tables
 
 app = typer.Typer(help="Key-encryption keys: status and re-wrapping.", no_args_is_help=True)

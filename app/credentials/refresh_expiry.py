@@ -9,8 +9,6 @@ key (credential, expiry, threshold) lets only one replica's transaction commit.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 import uuid
@@ -20,11 +18,11 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.background import PeriodicTask
 from app.credentials.models import RefreshExpiryNotice
 from app.credentials.repository import CredentialRepository
 from app.credentials.repository.refresh_expiry import RefreshExpiryRepository
-from app.db import DATABASE_UNAVAILABLE, transaction, utcnow
-from app.errors import VaultError
+from app.db import transaction, utcnow
 from app.webhooks.events import credential_data, emit
 
 log = logging.getLogger("vault.jobs.refresh_expiry")
@@ -37,25 +35,20 @@ class RefreshExpiryWatcher:
     interval: float
 
     def __post_init__(self) -> None:
-        self._task: asyncio.Task[None] | None = None
+        self._job = PeriodicTask(
+            "refresh-expiry",
+            self.run_once,
+            interval=self.interval,
+            log=log,
+            log_as="refresh expiry pass",
+            run_at_start=True,
+        )
 
     def start(self) -> None:
-        if self.interval > 0:
-            self._task = asyncio.create_task(self._loop(), name="refresh-expiry")
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except (VaultError, *DATABASE_UNAVAILABLE) as exc:
-                log.warning("refresh expiry pass failed", extra={"error": type(exc).__name__})
-            await asyncio.sleep(self.interval)
+        await self._job.stop()
 
     async def run_once(self) -> int:
         """Announce every expiry that crossed a threshold since the last pass; how many."""

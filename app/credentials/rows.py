@@ -1,5 +1,6 @@
 """The rows a new credential and a new version are written as, and the audit event of a
-registration: the API, the bulk import and rotations build them here, so all store the same."""
+registration: the API, the bulk import and rotations build them here, so all store the same.
+(An App Store connection seals its tokens for its own purpose: ``app.connections.storing``.)"""
 
 from __future__ import annotations
 

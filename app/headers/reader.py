@@ -76,8 +76,8 @@ class AsyncpgReader:
     def __init__(self, pool: asyncpg.Pool, engine: AsyncEngine, *, timeout: float) -> None:
         self._pool = pool
         self._timeout = timeout
-        self._by_ids = _compiled(engine, BY_IDS)
-        self._by_slot = _compiled(engine, BY_SLOT)
+        self._by_ids = compiled_for(engine, BY_IDS)
+        self._by_slot = compiled_for(engine, BY_SLOT)
         self._waiting: dict[uuid.UUID, asyncio.Future[SnapshotRow | None]] = {}
         self._batches: dict[
             asyncio.Task[None], dict[uuid.UUID, asyncio.Future[SnapshotRow | None]]
@@ -183,7 +183,7 @@ async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
     cursors, UNLISTEN, RESET ALL). These connections only ever run the two SELECTs above."""
 
 
-def _compiled(engine: AsyncEngine, statement: RowQuery) -> tuple[str, tuple[str, ...]]:
+def compiled_for(engine: AsyncEngine, statement: RowQuery) -> tuple[str, tuple[str, ...]]:
     """The statement as the asyncpg dialect writes it ($1, $2…), and its parameters' names
     in that order."""
     compiled = statement.compile(dialect=engine.dialect)

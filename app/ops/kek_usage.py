@@ -20,9 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.background import PeriodicTask
 from app.crypto import Envelope
 from app.db import transaction
-
-# Also imported from here by ``vault-admin kek status``, which reads the totals.
-from app.ops.repository import KekWrapsRepository as KekWrapsRepository
+from app.ops.repository import KekWrapsRepository
 
 WRAP_LIMIT = 2**32
 WRAP_WARNING = 2**30

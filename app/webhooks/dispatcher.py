@@ -18,9 +18,9 @@ removed once older than ``VAULT_WEBHOOK_RETENTION_DAYS``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-import random
 import time
 from datetime import timedelta
 
@@ -28,10 +28,10 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
-from app.background import PeriodicTask
+from app.background import JITTER, PeriodicTask
 from app.config import Settings
 from app.crypto import Envelope
-from app.db import transaction, utcnow
+from app.db import DATABASE_UNAVAILABLE, transaction, utcnow
 from app.ops.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_DISABLED, WEBHOOK_FAILURES, WEBHOOK_LATENCY
 from app.webhooks import events
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -46,16 +46,13 @@ HISTORY_KEPT = 20
 # Beyond the send's own time limit: settling, and a busy event loop, before the lease ends.
 LEASE_MARGIN = timedelta(seconds=5)
 PRUNE_EVERY_SECONDS = 3600.0
-# Its own generator: jitter must not move the process-wide random state, which code sharing
-# the process may have seeded or be watching (Hypothesis flags any change during a draw).
-_JITTER = random.Random()  # noqa: S311  (spreading load, not security)
 
 
 def retry_delay(attempts: int, first: float) -> float:
     """Seconds before attempt ``attempts + 1``: exponential, jittered downwards only, so the
     first retry never comes later than ``first``."""
     delay: float = min(first * 3.0 ** (attempts - 1), MAX_DELAY_SECONDS)
-    return delay * _JITTER.uniform(0.8, 1.0)
+    return delay * JITTER.uniform(0.8, 1.0)
 
 
 class WebhookDispatcher:
@@ -66,12 +63,12 @@ class WebhookDispatcher:
         envelope: Envelope,
         http: httpx.AsyncClient,
         settings: Settings,
-        skip_locked: bool,
+        row_locks: bool,
         loops: int,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
-        self.skip_locked = skip_locked
+        self.row_locks = row_locks  # PostgreSQL: claims skip locked rows, settles lock them
         self.loops = loops
         self.sender = Sender(envelope, http, settings)
         self._pruned_at = float("-inf")
@@ -122,20 +119,32 @@ class WebhookDispatcher:
             lease = await WebhookRepository(session).claim_due(
                 lease=limit + LEASE_MARGIN,
                 limit=self.settings.webhook_batch_size,
-                skip_locked=self.skip_locked,
+                row_locks=self.row_locks,
             )
         if not lease.claimed:
             return 0
         # Each send ends, its secret opened and the receiver answered or not, within the limit
         # from now (the claim's commit): well before the lease, which began at the claim.
         deadline = asyncio.get_running_loop().time() + limit.total_seconds()
-        outcomes = await asyncio.gather(
-            *(self.sender.send(event, endpoint, deadline) for _, event, endpoint in lease.claimed)
-        )
+        try:
+            sent = await asyncio.gather(
+                *(
+                    self.sender.send(event, endpoint, deadline)
+                    for _, event, endpoint in lease.claimed
+                ),
+                return_exceptions=True,  # one send's bug must not cost the others' outcomes
+            )
+        except asyncio.CancelledError:  # stopping: other replicas need not wait for the lease
+            with contextlib.suppress(*DATABASE_UNAVAILABLE):
+                async with transaction(self.sessionmaker) as session:
+                    ids = [delivery.id for delivery, _, _ in lease.claimed]
+                    await WebhookRepository(session).release(ids, lease.until)
+            raise
+        outcomes = [_outcome(result) for result in sent]
         async with transaction(self.sessionmaker) as session:
             repo = WebhookRepository(session)
             for (delivery, event, _), outcome in zip(lease.claimed, outcomes, strict=True):
-                current = await repo.leased(delivery.id, lease.until, lock=self.skip_locked)
+                current = await repo.leased(delivery.id, lease.until, lock=self.row_locks)
                 endpoint = await repo.endpoint_of(current) if current is not None else None
                 if current is None or endpoint is None:
                     # Deleted meanwhile, or the lease ran out and another replica took it.
@@ -193,12 +202,11 @@ class WebhookDispatcher:
         retry_at = now + timedelta(
             seconds=retry_delay(delivery.attempts, self.settings.webhook_first_retry_seconds)
         )
-        if retried:
-            pass  # due when the operator asked
-        elif retry_at > event.created_at + RETRY_WINDOW:
-            delivery.state = "failed"
-        else:
-            delivery.next_attempt_at = retry_at
+        if not retried:  # else it is due when the operator asked
+            if retry_at > event.created_at + RETRY_WINDOW:
+                delivery.state = "failed"
+            else:
+                delivery.next_attempt_at = retry_at
         if endpoint.failing_since is None:
             endpoint.failing_since = outcome.at
         failing_for = (now - endpoint.failing_since).total_seconds()
@@ -220,3 +228,12 @@ class WebhookDispatcher:
             outcome="failing",
             details={"endpoint_id": str(endpoint.id), "failing_seconds": round(failing_for)},
         )
+
+
+def _outcome(result: Outcome | BaseException) -> Outcome:
+    """A send's outcome; one that raised (a bug, or an error no handler expected) is a failed
+    attempt like any other, retried and counted against its endpoint."""
+    if isinstance(result, Outcome):
+        return result
+    log.error("webhook send failed unexpectedly", extra={"error": type(result).__name__})
+    return Outcome(utcnow(), None, 0.0, f"error:{type(result).__name__}")

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -98,9 +98,13 @@ class WebhookRepository:
         return [(d, e) for d, e in (await self.session.execute(query)).all()]
 
     async def delivery(
-        self, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+        self, endpoint_id: uuid.UUID, delivery_id: uuid.UUID, *, for_update: bool = False
     ) -> WebhookDelivery | None:
-        found = await self.session.get(WebhookDelivery, delivery_id)
+        """``for_update``: locked and read afresh, so a dispatcher settling it meanwhile has
+        committed its outcome first (and the caller's write comes after, whole)."""
+        found = await self.session.get(
+            WebhookDelivery, delivery_id, with_for_update=for_update, populate_existing=for_update
+        )
         return found if found is not None and found.endpoint_id == endpoint_id else None
 
     async def event(self, seq: int) -> WebhookEvent:
@@ -116,12 +120,12 @@ class WebhookRepository:
         )
         return found.scalar_one()
 
-    async def claim_due(self, *, lease: timedelta, limit: int, skip_locked: bool) -> Lease:
+    async def claim_due(self, *, lease: timedelta, limit: int, row_locks: bool) -> Lease:
         """Lease the pending deliveries that are due, unleased, and first in line for their
         credential at their endpoint, oldest first. Leases are set and compared on the
         database's clock (PostgreSQL's ``now()``), so replicas whose clocks differ agree on
-        when one ends. On PostgreSQL ``SKIP LOCKED`` lets replicas claiming at the same moment
-        take different rows."""
+        when one ends. With ``row_locks`` (PostgreSQL) ``SKIP LOCKED`` lets replicas claiming at
+        the same moment take different rows."""
         now = await self._database_now()
         earlier = aliased(WebhookDelivery)
         waiting_behind = exists().where(
@@ -136,7 +140,8 @@ class WebhookRepository:
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
             .where(
                 WebhookDelivery.state == "pending",
-                WebhookDelivery.next_attempt_at <= now,
+                # Due times are written on the app's clock, leases on the database's.
+                WebhookDelivery.next_attempt_at <= utcnow(),
                 or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until <= now),
                 WebhookEndpoint.enabled.is_(True),
                 ~waiting_behind,
@@ -144,7 +149,7 @@ class WebhookRepository:
             .order_by(WebhookDelivery.event_seq)
             .limit(limit)
         )
-        if skip_locked:
+        if row_locks:
             query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
         claimed = [(d, e, p) for d, e, p in (await self.session.execute(query)).all()]
         until = now + lease
@@ -176,6 +181,14 @@ class WebhookRepository:
         if found is None or found.state != "pending" or found.claimed_until != lease_until:
             return None
         return found
+
+    async def release(self, ids: list[uuid.UUID], lease_until: datetime) -> None:
+        """End this lease on these deliveries at once (their sends were cancelled)."""
+        await self.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids), WebhookDelivery.claimed_until == lease_until)
+            .values(claimed_until=None)
+        )
 
     async def pending_count(self) -> int:
         count = await self.session.scalar(

@@ -165,7 +165,11 @@ async def retry_delivery(
 ) -> tuple[WebhookDelivery, WebhookEvent]:
     """Send a delivery again as soon as possible, whatever became of it."""
     endpoint = await get_endpoint(session, endpoint_id)
-    delivery = await get_delivery(session, endpoint_id=endpoint.id, delivery_id=delivery_id)
+    delivery = await WebhookRepository(session).delivery(endpoint.id, delivery_id, for_update=True)
+    if delivery is None:
+        raise NotFound(f"No delivery {delivery_id} for webhook endpoint {endpoint_id}.")
+    # Both written whole, after any outcome being settled: a dispatcher that sees the due
+    # time moved keeps the delivery pending (app.webhooks.dispatcher).
     delivery.state, delivery.next_attempt_at = "pending", utcnow()
     await WebhookRepository(session).flush()
     wake_after_commit(session)

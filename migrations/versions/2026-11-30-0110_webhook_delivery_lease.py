@@ -6,6 +6,10 @@ a transaction for up to the send timeout. A claim now sets ``claimed_until`` and
 outcome is settled in a second, short transaction. A replica that dies mid-send leaves a lease
 that ends by itself, and the next replica to poll takes the delivery over.
 
+Upgrade every replica together: a replica of an earlier version ignores ``claimed_until``, so
+while both kinds run it may send a delivery that a new replica has leased and is sending
+(the receiver sees it twice; ``webhook-id`` lets it tell).
+
 Revision ID: 8a4e2b6c1d93
 Revises: 5d1c0e7f2a44
 Create Date: 2026-11-30 01:10:00

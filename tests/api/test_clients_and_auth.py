@@ -101,9 +101,10 @@ async def test_account_restriction(client: httpx.AsyncClient) -> None:
     listed = (await client.get("/v1/credentials", headers=limited)).json()["items"]
     assert [c["id"] for c in listed] == [mine["id"]]
     assert (await client.get(f"/v1/credentials/{mine['id']}", headers=limited)).status_code == 200
-    assert_error(
+    refused = assert_error(
         await client.get(f"/v1/credentials/{theirs['id']}", headers=limited), 403, "forbidden"
     )
+    assert refused["details"] == {}  # known by id only: whose it is stays unsaid
     assert_error(
         await client.get("/v1/credentials", params={"account_id": "theirs"}, headers=limited),
         403,

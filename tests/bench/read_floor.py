@@ -20,7 +20,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.credentials.repository.snapshots import BY_IDS
-from app.headers.reader import SESSION_SETTINGS
+from app.headers.reader import SESSION_SETTINGS, compiled_for
 
 from . import machine
 
@@ -60,6 +60,6 @@ async def _measure(sql: str, dsn: str, database: str, ids: list[uuid.UUID], batc
 def measure(url: str, database: str, ids: list[str], batches: tuple[int, ...]) -> list[Floor]:
     """PostgreSQL CPU per seller read, for each batch size (``url``: SQLAlchemy's asyncpg URL)."""
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    sql = str(BY_IDS.compile(dialect=create_async_engine(url).dialect))  # as the reader writes it
+    sql, _ = compiled_for(create_async_engine(url), BY_IDS)  # as the reader writes it
     wanted = [uuid.UUID(i) for i in ids]
     return [asyncio.run(_measure(sql, dsn, database, wanted, batch)) for batch in batches]

@@ -47,9 +47,7 @@ async def test_a_delivery_in_flight_holds_no_transaction(
     assert claimed_until is not None
     assert claimed_until > utcnow()
     async with transaction(vault_state.sessionmaker) as session:
-        again = await WebhookRepository(session).claim_due(
-            lease=SECOND, limit=10, skip_locked=False
-        )
+        again = await WebhookRepository(session).claim_due(lease=SECOND, limit=10, row_locks=False)
     assert again.claimed == [], "a leased delivery was claimed twice"
     receiver.release.set()
     for _ in range(100):
@@ -72,9 +70,9 @@ async def test_a_lease_that_ran_out_is_taken_over_and_the_late_outcome_dropped(
     await _emit(vault_state, str(uuid.uuid4()))
     async with transaction(vault_state.sessionmaker) as session:
         repo = WebhookRepository(session)
-        first = await repo.claim_due(lease=-SECOND, limit=10, skip_locked=False)  # ran out
-        second = await repo.claim_due(lease=30 * SECOND, limit=10, skip_locked=False)
-        assert not (await repo.claim_due(lease=30 * SECOND, limit=10, skip_locked=False)).claimed
+        first = await repo.claim_due(lease=-SECOND, limit=10, row_locks=False)  # ran out
+        second = await repo.claim_due(lease=30 * SECOND, limit=10, row_locks=False)
+        assert not (await repo.claim_due(lease=30 * SECOND, limit=10, row_locks=False)).claimed
         ((taken, _, _),) = second.claimed
         assert taken.id == first.claimed[0][0].id
         assert await repo.leased(taken.id, first.until, lock=False) is None
@@ -88,7 +86,7 @@ def _replica(state: AppState, *, send_timeout: float) -> WebhookDispatcher:
         envelope=state.webhooks.sender.envelope,
         http=state.webhooks.sender.http,
         settings=state.settings.model_copy(update={"webhook_timeout_seconds": send_timeout}),
-        skip_locked=state.webhooks.skip_locked,
+        row_locks=state.webhooks.row_locks,
         loops=1,
     )
 
@@ -140,7 +138,7 @@ async def test_an_outcome_is_settled_only_while_no_other_replica_can_claim_it(
     """A replica settling an outcome holds the delivery's row: even if its lease runs out
     meanwhile, another replica's claim skips the row instead of sending the event again, and
     the credential's next event waits behind it."""
-    if not vault_state.webhooks.skip_locked:
+    if not vault_state.webhooks.row_locks:
         pytest.skip("SQLite serves one process: there is no other replica")
     await vault_state.webhooks.stop()
     monkeypatch.setattr(dispatcher, "LEASE_MARGIN", timedelta(0))  # lease = the send limit

@@ -1,9 +1,11 @@
 """SQL for credentials and their versions. Flushes, never commits.
 
-This package holds every statement on ``credentials`` and ``credential_versions``: the
-credential's own life here, and one module per reader with needs of its own (``bulk``: the
-import's two-statement insert; ``refresh_expiry``: App Store refresh tokens nearing their end;
-``rewrap``: sealed values a KEK rotation moves; ``snapshots``: the hot path's one read).
+This package holds the credentials package's statements on ``credentials`` and
+``credential_versions`` (an App Store connection reads its slot's credential in its own
+repository): the credential's own life here, and one module per reader with needs of its own
+(``bulk``: the import's two-statement insert; ``refresh_expiry``: App Store refresh tokens
+nearing their end; ``rewrap``: sealed values a KEK rotation moves; ``snapshots``: the hot
+path's one read).
 """
 
 from __future__ import annotations
