@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from app.connections.callback import CallbackHandler
-from app.deps import RouterState
+from app.deps import RouterState, get_state
 
 
 class CallbackState(RouterState, Protocol):
@@ -16,9 +16,5 @@ class CallbackState(RouterState, Protocol):
     def callback(self) -> CallbackHandler: ...
 
 
-async def get_state(request: Request) -> CallbackState:
-    state: CallbackState = request.app.state.vault
-    return state
-
-
+# The one lookup of app.deps, typed by what this package uses of the state.
 StateDep = Annotated[CallbackState, Depends(get_state)]

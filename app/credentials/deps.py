@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from app.credentials.testing import LiveTester
-from app.deps import RouterState
+from app.deps import RouterState, get_state
 
 
 class CredentialsState(RouterState, Protocol):
@@ -16,9 +16,5 @@ class CredentialsState(RouterState, Protocol):
     def tester(self) -> LiveTester: ...
 
 
-async def get_state(request: Request) -> CredentialsState:
-    state: CredentialsState = request.app.state.vault
-    return state
-
-
+# The one lookup of app.deps, typed by what this package uses of the state.
 StateDep = Annotated[CredentialsState, Depends(get_state)]

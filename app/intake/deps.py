@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from app.deps import RouterState
+from app.deps import RouterState, get_state
 from app.intake.handover import Handover
 from app.pages.throttle import PageThrottle
 
@@ -19,9 +19,5 @@ class IntakeState(RouterState, Protocol):
     def page_throttle(self) -> PageThrottle: ...
 
 
-async def get_state(request: Request) -> IntakeState:
-    state: IntakeState = request.app.state.vault
-    return state
-
-
+# The one lookup of app.deps, typed by what this package uses of the state.
 StateDep = Annotated[IntakeState, Depends(get_state)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.crypto import Envelope
+from app.deps import get_state
 from app.ops.kek_probe import KekProbe
 from app.ops.metrics import DatabaseCollector, DatabaseSnapshot, exposition
 from app.ops.repository import database_answers
@@ -48,11 +49,7 @@ class ProbeState(Protocol):
         """Data keys wrapped per KEK so far (``app.ops.kek_usage``)."""
 
 
-async def get_state(request: Request) -> ProbeState:
-    state: ProbeState = request.app.state.vault
-    return state
-
-
+# The one lookup of app.deps, typed by what this package uses of the state.
 StateDep = Annotated[ProbeState, Depends(get_state)]
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from app.deps import RouterState
+from app.deps import RouterState, get_state
 from app.proxy.service import WalmartProxy
 
 
@@ -16,9 +16,5 @@ class ProxyState(RouterState, Protocol):
     def proxy(self) -> WalmartProxy: ...
 
 
-async def get_state(request: Request) -> ProxyState:
-    state: ProxyState = request.app.state.vault
-    return state
-
-
+# The one lookup of app.deps, typed by what this package uses of the state.
 StateDep = Annotated[ProxyState, Depends(get_state)]

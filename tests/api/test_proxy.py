@@ -13,8 +13,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.deps import get_state
 from app.errors import NotFound
-from app.proxy.deps import get_state
 from app.proxy.service import ProxyCall
 from tests.api.helpers import assert_error, bearer, new_client_token
 from tests.api.walmart_setup import oauth_credential, signature_credential
