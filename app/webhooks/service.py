@@ -152,9 +152,15 @@ async def send_test(
 
 
 async def get_delivery(
-    session: AsyncSession, *, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    endpoint_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    for_update: bool = False,
 ) -> WebhookDelivery:
-    delivery = await WebhookRepository(session).delivery(endpoint_id, delivery_id)
+    delivery = await WebhookRepository(session).delivery(
+        endpoint_id, delivery_id, for_update=for_update
+    )
     if delivery is None:
         raise NotFound(f"No delivery {delivery_id} for webhook endpoint {endpoint_id}.")
     return delivery
@@ -165,9 +171,9 @@ async def retry_delivery(
 ) -> tuple[WebhookDelivery, WebhookEvent]:
     """Send a delivery again as soon as possible, whatever became of it."""
     endpoint = await get_endpoint(session, endpoint_id)
-    delivery = await WebhookRepository(session).delivery(endpoint.id, delivery_id, for_update=True)
-    if delivery is None:
-        raise NotFound(f"No delivery {delivery_id} for webhook endpoint {endpoint_id}.")
+    delivery = await get_delivery(
+        session, endpoint_id=endpoint.id, delivery_id=delivery_id, for_update=True
+    )
     # Both written whole, after any outcome being settled: a dispatcher that sees the due
     # time moved keeps the delivery pending (app.webhooks.dispatcher).
     delivery.state, delivery.next_attempt_at = "pending", utcnow()
