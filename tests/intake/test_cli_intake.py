@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -12,26 +13,28 @@ from tests.conftest import PUBLIC_URL
 from tests.intake.helpers import audit_actions
 from tests.test_cli import vault_admin_async
 
+CommandResult = subprocess.CompletedProcess[str]
+
+
+async def create_link(
+    settings: Settings, tmp_path: Path, *, market: str, label: str, **options: str
+) -> CommandResult:
+    """``vault-admin intake create`` for acme-ca, with extra flags and environment."""
+    flags = [f"--{name}={value}" for name, value in options.items() if name == "hours"]
+    env = {name: value for name, value in options.items() if name != "hours"}
+    return await vault_admin_async(
+        settings, "intake", "create", "--account", "acme-ca", "--market", market,
+        "--label", label, *flags, cwd=tmp_path, **env,
+    )  # fmt: skip
+
 
 async def test_intake_commands(
     client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
-    public = {"VAULT_PUBLIC_URL": PUBLIC_URL}
-    made = await vault_admin_async(
-        settings,
-        "intake",
-        "create",
-        "--account",
-        "acme-ca",
-        "--market",
-        "CA",
-        "--label",
-        "Acme [bold]Canada[/]",
-        "--hours",
-        "24",
-        cwd=tmp_path,
-        **public,
-    )
+    made = await create_link(
+        settings, tmp_path, market="CA", label="Acme [bold]Canada[/]", hours="24",
+        VAULT_PUBLIC_URL=PUBLIC_URL,
+    )  # fmt: skip
     assert made.returncode == 0, made.stderr
     url = made.stdout.split("url (shown once): ")[1].split()[0]
     assert url.startswith(f"{PUBLIC_URL}/intake/mpvl_")
@@ -57,32 +60,11 @@ async def test_intake_commands(
 async def test_create_needs_the_public_url_in_production(
     client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
-    made = await vault_admin_async(
-        settings,
-        "intake",
-        "create",
-        "--account",
-        "acme-ca",
-        "--market",
-        "CA",
-        "--label",
-        "Acme",
-        cwd=tmp_path,
-    )
+    made = await create_link(settings, tmp_path, market="CA", label="Acme")
     assert made.returncode == 1
     assert "VAULT_PUBLIC_URL" in made.stderr
-    bad = await vault_admin_async(
-        settings,
-        "intake",
-        "create",
-        "--account",
-        "acme-ca",
-        "--market",
-        "XX",
-        "--label",
-        "Acme",
-        cwd=tmp_path,
-        VAULT_PUBLIC_URL=PUBLIC_URL,
+    bad = await create_link(
+        settings, tmp_path, market="XX", label="Acme", VAULT_PUBLIC_URL=PUBLIC_URL
     )
     assert bad.returncode != 0
     assert "market" in bad.stderr
