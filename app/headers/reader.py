@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -36,6 +37,8 @@ from app.keys.snapshot import SnapshotRow
 SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
 # Ids per shared statement: beyond this a batch is split (a burst after a restart).
 MAX_BATCH = 100
+# Statements out at once per worker; ids asked for meanwhile wait and leave together.
+MAX_IN_FLIGHT = 2
 
 
 class SnapshotReader(Protocol):
@@ -105,9 +108,10 @@ class AsyncpgReader:
     async def by_id(self, credential_id: uuid.UUID) -> SnapshotRow | None:
         waiting = self._waiting.get(credential_id)
         if waiting is None:
-            if not self._waiting:  # the first of this turn: the batch leaves at its end
-                asyncio.get_running_loop().call_soon(self._send_batch)
-            waiting = self._waiting[credential_id] = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            if not self._waiting and len(self._batches) < MAX_IN_FLIGHT:
+                loop.call_soon(self._send_batch)  # the first of this turn: it leaves at its end
+            waiting = self._waiting[credential_id] = loop.create_future()
         # Shielded: one caller giving up must not cancel the answer others wait for.
         return await asyncio.shield(waiting)
 
@@ -117,13 +121,18 @@ class AsyncpgReader:
         return rows[0] if rows else None
 
     def _send_batch(self) -> None:
-        waiting, self._waiting = self._waiting, {}
-        ids = list(waiting)
-        for start in range(0, len(ids), MAX_BATCH):
-            part = {i: waiting[i] for i in ids[start : start + MAX_BATCH]}
+        while self._waiting and len(self._batches) < MAX_IN_FLIGHT:
+            ids = list(itertools.islice(self._waiting, MAX_BATCH))
+            part = {i: self._waiting.pop(i) for i in ids}
             batch = asyncio.ensure_future(self._answer(part))
             self._batches[batch] = part
-            batch.add_done_callback(self._batches.pop)
+            batch.add_done_callback(self._batch_done)
+
+    def _batch_done(self, batch: asyncio.Task[None]) -> None:
+        self._batches.pop(batch)
+        if self._waiting and len(self._batches) == MAX_IN_FLIGHT - 1:
+            # Ids asked for while every batch was out leave together, in the next one.
+            asyncio.get_running_loop().call_soon(self._send_batch)
 
     async def _answer(self, waiting: dict[uuid.UUID, asyncio.Future[SnapshotRow | None]]) -> None:
         try:

@@ -17,7 +17,7 @@ from app.credentials.snapshot import snapshot_of
 from app.crypto import Envelope, LocalKeyring
 from app.db import make_engine, transaction
 from app.errors import DatabaseUnavailable
-from app.headers.reader import AsyncpgReader, SnapshotReader
+from app.headers.reader import MAX_IN_FLIGHT, AsyncpgReader, SnapshotReader
 from app.headers.snapshot import SnapshotCache
 from app.keys.rewrap import rewrap_batch
 from app.keys.snapshot import ROW_FIELDS, CredentialSnapshot, SnapshotRow
@@ -276,6 +276,44 @@ async def test_postgres_reads_by_id_asked_together_share_one_statement(
     found = await asyncio.gather(*(reader.by_id(i) for i in [*ids, unknown, deleted, ids[0]]))
     assert [row.id if row else None for row in found] == [*ids, None, None, ids[0]]
     assert statements == 1
+
+
+async def test_postgres_reads_asked_while_every_statement_is_out_leave_together(
+    client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
+) -> None:
+    reader = vault_state.issuer.snapshots.reader
+    if not isinstance(reader, AsyncpgReader):
+        pytest.skip("SQLite reads through the session, one at a time")
+    ids = [
+        uuid.UUID(
+            (await signature_credential(client, walmart_control, account_id=f"acme-{n}"))["id"]
+        )
+        for n in range(MAX_IN_FLIGHT + 3)
+    ]
+    sent: list[list[uuid.UUID]] = []
+    release = asyncio.Event()
+    rows = reader._rows
+
+    async def held(compiled: Any, params: Any) -> list[SnapshotRow]:
+        sent.append(list(params["credential_ids"]))
+        await release.wait()
+        return await rows(compiled, params)
+
+    reader._rows = held  # type: ignore[method-assign]
+
+    async def ask(credential_id: uuid.UUID) -> asyncio.Future[SnapshotRow | None]:
+        asked = asyncio.ensure_future(reader.by_id(credential_id))
+        for _ in range(5):  # its turn ends, and a batch that may leave has left
+            await asyncio.sleep(0)
+        return asked
+
+    first = [await ask(i) for i in ids[:MAX_IN_FLIGHT]]  # one statement each: all out
+    later = [await ask(i) for i in ids[MAX_IN_FLIGHT:]]
+    assert sent == [[i] for i in ids[:MAX_IN_FLIGHT]]  # the later ones wait
+    release.set()
+    found = await asyncio.gather(*first, *later)
+    assert [row.id if row else None for row in found] == ids
+    assert sent[MAX_IN_FLIGHT:] == [ids[MAX_IN_FLIGHT:]]  # and leave in one statement
 
 
 async def test_postgres_plans_the_reads_once_as_primary_key_lookups(
