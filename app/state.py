@@ -35,7 +35,12 @@ from app.headers.snapshot import SnapshotCache
 from app.intake.handover import Handover
 from app.keys.keystore import KeyStore
 from app.ops.kek_probe import KekProbe
-from app.ops.metrics import REFRESH_WINDOWS, DatabaseCollector, DatabaseSnapshot
+from app.ops.metrics import (
+    KEY_CACHE_MISSES,
+    REFRESH_WINDOWS,
+    DatabaseCollector,
+    DatabaseSnapshot,
+)
 from app.ops.repository import KekWrapsRepository, database_gauges
 from app.outbound import outbound_client
 from app.pages.throttle import PageThrottle
@@ -109,7 +114,9 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
             seconds=settings.database_timeout_seconds,
         )
     )
-    keystore = KeyStore(envelope, max_bytes=int(settings.key_cache_mb * 1_000_000))
+    keystore = KeyStore(
+        envelope, max_bytes=int(settings.key_cache_mb * 1_000_000), on_miss=KEY_CACHE_MISSES.inc
+    )
     base_urls = {env: settings.walmart_base_url(env) for env in ("production", "sandbox")}
     broker = TokenBroker(
         sessionmaker,

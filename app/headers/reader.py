@@ -29,6 +29,7 @@ from app.credentials.repository.snapshots import BY_ID, BY_IDS, BY_SLOT, RowQuer
 from app.db import ASYNCPG_UNAVAILABLE
 from app.errors import DatabaseUnavailable
 from app.keys.snapshot import SnapshotRow
+from app.ops.metrics import SNAPSHOT_READ_STATEMENTS, SNAPSHOT_READS
 
 # Planned once per connection, not per read: a custom plan for each execution (PostgreSQL's
 # default for the first five, and after them whenever it guesses the generic plan dearer)
@@ -65,6 +66,8 @@ class SessionReader:
         return await self._one(BY_SLOT, params)
 
     async def _one(self, statement: RowQuery, params: dict[str, Any]) -> SnapshotRow | None:
+        SNAPSHOT_READS.inc()
+        SNAPSHOT_READ_STATEMENTS.inc()
         async with self.sessionmaker() as session:
             row = (await session.execute(statement, params)).one_or_none()
         return None if row is None else SnapshotRow(row)
@@ -117,6 +120,8 @@ class AsyncpgReader:
 
     async def by_slot(self, account_id: str, market: str, environment: str) -> SnapshotRow | None:
         params = {"account_id": account_id, "market": market, "environment": environment}
+        SNAPSHOT_READS.inc()
+        SNAPSHOT_READ_STATEMENTS.inc()
         rows = await self._rows(self._by_slot, params)
         return rows[0] if rows else None
 
@@ -135,6 +140,8 @@ class AsyncpgReader:
             asyncio.get_running_loop().call_soon(self._send_batch)
 
     async def _answer(self, waiting: dict[uuid.UUID, asyncio.Future[SnapshotRow | None]]) -> None:
+        SNAPSHOT_READS.inc(len(waiting))
+        SNAPSHOT_READ_STATEMENTS.inc()
         try:
             rows = await self._rows(self._by_ids, {"credential_ids": list(waiting)})
         except DatabaseUnavailable as exc:

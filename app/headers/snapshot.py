@@ -36,7 +36,7 @@ class SnapshotCache:
         max_staleness: float,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[uuid.UUID], None] = lambda _id: None,
-        max_entries: int = 20_000,
+        max_entries: int = 10_000,
         watch: ChangeWatch = NOT_LISTENING,
         outage_grace: float = 0.0,
     ) -> None:

@@ -15,6 +15,7 @@ Nothing here logs, and nothing returned carries a ``repr`` that shows key materi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from cachetools import TTLCache
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -44,8 +45,15 @@ def resident_bytes(key: RSAPrivateKey) -> int:
 
 
 class KeyStore:
-    def __init__(self, envelope: Envelope, *, max_bytes: int = 48_000_000) -> None:
+    def __init__(
+        self,
+        envelope: Envelope,
+        *,
+        max_bytes: int = 40_000_000,
+        on_miss: Callable[[], object] = lambda: None,
+    ) -> None:
         self.envelope = envelope
+        self._on_miss = on_miss  # counted by the wiring (``vault_key_cache_misses_total``)
         self._keys: TTLCache[tuple[uuid.UUID, int], RSAPrivateKey] = TTLCache(
             maxsize=max_bytes, getsizeof=resident_bytes, ttl=KEY_SECONDS
         )
@@ -57,6 +65,7 @@ class KeyStore:
         slot = (snapshot.id, snapshot.version)
         key = self._keys.get(slot)
         if key is None:
+            self._on_miss()
             key = self._keys[slot] = load_sealed_pkcs8(await self.open_secret(snapshot))
         return key
 

@@ -12,6 +12,7 @@ and, if the credential has no column of that name, saying where the read finds i
 
 from __future__ import annotations
 
+import sys
 import uuid
 from dataclasses import KW_ONLY, dataclass, field, fields
 from datetime import datetime
@@ -58,8 +59,16 @@ class CredentialSnapshot:
     @classmethod
     def from_row(cls, row: SnapshotRow, *, loaded_at: float, epoch: int = 0) -> CredentialSnapshot:
         """The snapshot of one read, made now; ``loaded_at`` by the reader's monotonic clock."""
-        return cls(*row, loaded_wall=utcnow(), loaded_at=loaded_at, epoch=epoch)
+        # A worker keeps thousands of snapshots: each read's copies of the same few words
+        # (market, kind, status...) would cost a few hundred bytes per snapshot.
+        values: list[Any] = [
+            sys.intern(v) if i in _WORDS and v is not None else v for i, v in enumerate(row)
+        ]
+        return cls(*values, loaded_wall=utcnow(), loaded_at=loaded_at, epoch=epoch)
 
 
 # The fields a read supplies, in the order it selects them.
 ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CredentialSnapshot) if not f.kw_only)
+_WORDS = frozenset(
+    ROW_FIELDS.index(name) for name in ("market", "environment", "kind", "channel_type", "status")
+)

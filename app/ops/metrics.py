@@ -54,6 +54,23 @@ TOKEN_CACHE_HITS = Counter(
     ["layer"],
     registry=VAULT_REGISTRY,
 )
+# How the headers path's caches fare: a worker answers from memory, or reads the credential
+# (``VAULT_SNAPSHOT_CACHE_SIZE``) and unseals and sets up its key (``VAULT_KEY_CACHE_MB``).
+SNAPSHOT_READS = Counter(
+    "vault_snapshot_reads",
+    "Credentials the headers path read from the database (snapshot cache misses).",
+    registry=VAULT_REGISTRY,
+)
+SNAPSHOT_READ_STATEMENTS = Counter(
+    "vault_snapshot_read_statements",
+    "Statements those reads took (on PostgreSQL, reads asked for together share one).",
+    registry=VAULT_REGISTRY,
+)
+KEY_CACHE_MISSES = Counter(
+    "vault_key_cache_misses",
+    "Signing keys unsealed and set up because the worker's key cache did not hold them.",
+    registry=VAULT_REGISTRY,
+)
 TESTS = Counter(
     "vault_credential_tests",
     "Live credential tests.",

@@ -28,6 +28,11 @@ from .wrk import Result, Target
 
 SMALL = 100
 ZIPF_S = 1.1
+CACHE_COUNTERS = (
+    "vault_snapshot_reads_total",
+    "vault_snapshot_read_statements_total",
+    "vault_key_cache_misses_total",
+)
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,14 @@ def _random_runs(
         warm = run(target, setup.warmup)
         report.line(f"  warm-up {target.name}: {warm.rps:.0f} req/s, {warm.errors} errors")
     results, costs = [], []
+    before = services.totals(setup.vault.url, CACHE_COUNTERS)
     for _ in range(rounds):
         result, cost = _with_cpu(setup, run, target)
         results.append(result)
         costs.append(cost)
+    after = services.totals(setup.vault.url, CACHE_COUNTERS)
+    reads, statements, key_setups = (after[n] - before[n] for n in CACHE_COUNTERS)
+    caches = scale_checks.CacheUse(sum(r.requests for r in results), reads, statements, key_setups)
     report.table(results)
     report.line(
         "  CPU per answer (us): vault workers "
@@ -89,7 +98,8 @@ def _random_runs(
         + "; PostgreSQL "
         + ", ".join(f"{postgres:.0f}" for _, postgres in costs)
     )
-    return scale_checks.Runs(target, results, costs)
+    report.line(caches.line())
+    return scale_checks.Runs(target, results, costs, caches)
 
 
 def _with_cpu(setup: ScaleSetup, run: Runner, target: Target) -> tuple[Result, tuple[float, float]]:
@@ -175,11 +185,14 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
     _memory_line(report, "after those scrapes", setup.launcher_pid)
     if setup.profile is not None:
         setup.profile(uniform.target)
-    floors = read_floor.measure(setup.env["VAULT_DATABASE_URL"], setup.database, all_ids, (1, 4))
+    as_batched = max(2, round(uniform.caches.ids_per_statement))  # as the vault's reads went
+    batches = (1, as_batched, 32)
+    floors = read_floor.measure(setup.env["VAULT_DATABASE_URL"], setup.database, all_ids, batches)
     report.line(
         "  the read alone (the reader's statement from a bare asyncpg pool, random sellers): "
         "PostgreSQL CPU per seller read "
         + ", ".join(f"{f.postgres_us_per_read:.0f} us {f.batch} per statement" for f in floors)
+        + f" (the uniform runs' reads: {uniform.caches.ids_per_statement:.1f} per statement)"
     )
     report.line("  what a key-cache miss costs (measured in the benchmark's process):")
     costs = miss_cost.measure()
@@ -199,5 +212,6 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
             large_scrapes=large_scrapes,
             parse_rate=parse_rate,
             imported=imported,
+            read_floor=floors[1],
         ),
     )

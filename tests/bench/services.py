@@ -204,6 +204,16 @@ def answered(vault_url: str) -> Counter[str]:
     return parse_answers(httpx.get(f"{vault_url}/metrics", timeout=30).text)
 
 
+def totals(vault_url: str, names: tuple[str, ...]) -> dict[str, float]:
+    """Unlabelled counters' values in the vault's /metrics (summed over workers); 0 if absent."""
+    found = dict.fromkeys(names, 0.0)
+    for line in httpx.get(f"{vault_url}/metrics", timeout=30).text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in found:
+            found[name] = float(value)
+    return found
+
+
 def parse_answers(metrics: str) -> Counter[str]:
     counts: Counter[str] = Counter()
     for line in metrics.splitlines():

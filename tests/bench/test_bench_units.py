@@ -13,7 +13,17 @@ import httpx
 import pytest
 
 from app.crypto.signing import verify_request_signature
-from tests.bench import bulk, ceiling, miss_cost, profiling, report, scale_checks, services, wrk
+from tests.bench import (
+    bulk,
+    ceiling,
+    miss_cost,
+    profiling,
+    read_floor,
+    report,
+    scale_checks,
+    services,
+    wrk,
+)
 from tests.replicas import ROOT
 
 WRK_OUTPUT = """Running 3s test @ http://127.0.0.1:1/x
@@ -144,7 +154,9 @@ def test_ids_are_picked_uniformly_or_by_zipf(
 
 def _runs(p50_ms: float, vault_us: float, postgres_us: float) -> scale_checks.Runs:
     result = wrk.Result("r", 1000, 1.0, p50_ms, 2 * p50_ms, 3 * p50_ms, 10.0, 0, 0, 0)
-    return scale_checks.Runs(wrk.Target("r", "http://h", {}), [result], [(vault_us, postgres_us)])
+    caches = scale_checks.CacheUse(answers=1000, reads=800, statements=200, key_setups=800)
+    target = wrk.Target("r", "http://h", {})
+    return scale_checks.Runs(target, [result], [(vault_us, postgres_us)], caches)
 
 
 def test_scale_checks_compare_each_figure_with_its_target() -> None:
@@ -160,6 +172,7 @@ def test_scale_checks_compare_each_figure_with_its_target() -> None:
         large_scrapes=[0.015, 0.030, 0.018],  # median 18 ms: 1.64x
         parse_rate=300.0,
         imported=bulk.Imported(99_900, 99_900, 0, 600.0, 601.0),  # 166.5/s: 0.56 of parsing
+        read_floor=read_floor.Floor(4, 55.0),
     )
     out = report.Report(echo=lambda _line: None)
     scale_checks.check(out, measured)
@@ -174,6 +187,8 @@ def test_scale_checks_compare_each_figure_with_its_target() -> None:
         "validity: other processes' load during the scale runs": True,
         "non-2xx and socket errors (scale runs)": True,
     }
+    postgres = next(c for c in out.checks if c.name.startswith("PostgreSQL CPU"))
+    assert "the read alone at 4 per statement 55 us" in postgres.measured
     cold = next(c for c in out.checks if c.name.startswith("cold path"))
     assert cold.measured.startswith("881 us")
     assert cold.wanted.startswith("<= 812 us")
