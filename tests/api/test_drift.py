@@ -94,3 +94,34 @@ async def test_one_replica_at_a_time(
         assert await vault_state.drift.run_once() == {"skipped_locked": 1}
         await other_replica.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
     assert await vault_state.drift.run_once() == {}
+
+
+async def test_the_lock_is_held_outside_any_transaction(
+    settings: Settings,
+    vault_state: AppState,
+    client: httpx.AsyncClient,
+    walmart_control: SimulatorControl,
+) -> None:
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite takes no lock")
+    await valid_credential(client, walmart_control, "acct-lock")
+    walmart_control.add_fault(path_prefix="/v3/ca/feeds", mode="slow", delay_seconds=1.0)
+    running = asyncio.ensure_future(vault_state.drift.run_once())
+    holder = (
+        "SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :low "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    states: list[str] = []
+    async with vault_state.engine.connect() as observer:
+        for _ in range(40):  # while the pass waits on the slow test call
+            found = await observer.execute(text(holder), {"low": LOCK_KEY & 0xFFFFFFFF})
+            states = list(found.scalars())
+            await observer.rollback()
+            if states or running.done():
+                break
+            await asyncio.sleep(0.05)
+    assert await running == {"valid": 1}
+    # A pass can last hours: "idle in transaction" is what idle_in_transaction_session_timeout
+    # ends, taking the lock with it.
+    assert states == ["idle"]

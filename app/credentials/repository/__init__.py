@@ -163,7 +163,11 @@ async def job_lock(engine: AsyncEngine, key: int) -> AsyncIterator[bool]:
     if is_sqlite(str(engine.url)):
         yield True
         return
-    async with engine.connect() as connection:
+    async with engine.connect() as opened:
+        # Outside any transaction: the lock belongs to the session, and a connection left
+        # "idle in transaction" for a whole pass is what idle_in_transaction_session_timeout
+        # closes, lock and all, while the job still runs.
+        connection = await opened.execution_options(isolation_level="AUTOCOMMIT")
         got = await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
         if not got.scalar_one():
             yield False
@@ -172,4 +176,3 @@ async def job_lock(engine: AsyncEngine, key: int) -> AsyncIterator[bool]:
             yield True
         finally:
             await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-            await connection.commit()
