@@ -155,6 +155,10 @@ async def update_credential(
         await CredentialRepository(session).flush()
     except StaleDataError:
         raise Conflict("The credential changed at the same time; retry the edit.") from None
+    if credential.status == "disabled" and before != "disabled":
+        await emit(session, "credential.disabled", credential_data(credential))
+    # Last before the commit: appending locks the audit chain's head, which every replica's
+    # audited writes queue on, so nothing else may run while it is held.
     await record(
         session,
         action="credential.updated",
@@ -164,8 +168,6 @@ async def update_credential(
         version=credential.current_version,
         details={"fields": sorted(changed), "status": credential.status},
     )
-    if credential.status == "disabled" and before != "disabled":
-        await emit(session, "credential.disabled", credential_data(credential))
     return credential
 
 
@@ -188,7 +190,8 @@ async def delete_credential(
     except StaleDataError:
         raise Conflict("The credential changed at the same time; retry the delete.") from None
     await repo.destroy_versions(credential.id)
-    await record(
+    await emit(session, "credential.deleted", credential_data(credential, status="deleted"))
+    await record(  # last: see update_credential
         session,
         action="credential.deleted",
         caller=caller,
@@ -196,7 +199,6 @@ async def delete_credential(
         credential_id=credential.id,
         version=credential.current_version,
     )
-    await emit(session, "credential.deleted", credential_data(credential, status="deleted"))
 
 
 async def list_versions(
