@@ -50,8 +50,8 @@ from app.walmart.client import WalmartClient
 from app.webhooks.dispatcher import WebhookDispatcher
 from app.webhooks.repository import WebhookRepository
 
-# Per worker, beside the engine's pool: enough for a burst of cache misses, which each hold a
-# connection for one short indexed read.
+# Per worker, beside the engine's pool: the batched reads by id (``MAX_IN_FLIGHT`` statements
+# at most) and reads by account slot, each a connection for one short indexed read.
 READER_CONNECTIONS = 10
 
 

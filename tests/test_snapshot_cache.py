@@ -86,7 +86,9 @@ def watch() -> Watch:
 
 @pytest.fixture
 def cache(rows: Rows, now: list[float], watch: Watch) -> SnapshotCache:
-    return SnapshotCache(rows, max_staleness=BOUND, clock=lambda: now[0], watch=watch)
+    return SnapshotCache(
+        rows, max_staleness=BOUND, max_entries=100, clock=lambda: now[0], watch=watch
+    )
 
 
 async def test_a_vouched_entry_is_kept_past_the_bound_and_rechecked_once_it_is_not(
@@ -160,7 +162,7 @@ async def test_a_slot_holder_is_checked_against_its_own_snapshot(
 async def test_without_a_listener_a_vacant_slot_lives_by_the_bound(
     rows: Rows, now: list[float]
 ) -> None:
-    cache = SnapshotCache(rows, max_staleness=BOUND, clock=lambda: now[0])
+    cache = SnapshotCache(rows, max_staleness=BOUND, max_entries=100, clock=lambda: now[0])
     assert await cache.for_slot("acme", "CA", "production") is None
     rows.add("acme")  # registered through another process, which cannot tell this one
     now[0] = BOUND - 0.1
@@ -173,7 +175,9 @@ async def test_without_a_listener_a_vacant_slot_lives_by_the_bound(
 async def test_during_an_outage_an_entry_is_served_for_the_grace_then_refused(
     rows: Rows, now: list[float]
 ) -> None:
-    cache = SnapshotCache(rows, max_staleness=BOUND, clock=lambda: now[0], outage_grace=30.0)
+    cache = SnapshotCache(
+        rows, max_staleness=BOUND, max_entries=100, clock=lambda: now[0], outage_grace=30.0
+    )
     credential_id = rows.add("acme")
     first = await cache.get(credential_id)
     rows.down = True

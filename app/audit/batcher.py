@@ -3,7 +3,7 @@
 Header requests append to an in-memory buffer; a background task writes it in one transaction
 once it holds ``FLUSH_AT`` events or its oldest event nears the interval, and the lifespan
 flushes what is left on shutdown. If the database is briefly unavailable, the batch is kept and
-retried on the next tick (bounded, so a long outage cannot exhaust memory; what is dropped is
+retried an interval later (bounded, so a long outage cannot exhaust memory; what is dropped is
 counted and logged).
 """
 
@@ -43,6 +43,7 @@ class AuditBatcher:
         self.interval = interval
         self._pending: list[PreparedEvent] = []
         self._oldest = 0.0  # monotonic time of the oldest pending event
+        self._retry_at = 0.0  # after a failed write, none is tried before this (monotonic)
         # Not interrupted on stop: a cancel could land inside a flush and lose its batch.
         self._ticker = PeriodicTask(
             "audit-batcher", self._tick, interval=TICK_SECONDS, log=log, log_as="audit tick",
@@ -98,13 +99,18 @@ class AuditBatcher:
         # them at once (as ``flush`` does) made every batch only as large as one transaction's
         # round trips let in, and with sellers read from the database the workers wrote a
         # transaction per dozen answers (``python -m tests.bench``). A backlog still drains.
+        if not self._ready():
+            return
         async with self._flushing:
-            while self._pending and (len(self._pending) >= FLUSH_AT or self._due()):
+            while self._ready():
                 if not await self._write_batch():
                     return
 
-    def _due(self) -> bool:
-        return time.monotonic() - self._oldest >= self.interval - 2 * TICK_SECONDS
+    def _ready(self) -> bool:
+        now = time.monotonic()
+        due = now - self._oldest >= self.interval - 2 * TICK_SECONDS
+        full = len(self._pending) >= FLUSH_AT
+        return bool(self._pending) and (full or due) and now >= self._retry_at
 
     async def flush(self) -> None:
         """Write everything pending now (shutdown, tests)."""
@@ -128,8 +134,10 @@ class AuditBatcher:
                 type(exc).__name__,
             )
             self._pending = batch + self._pending
-            self._oldest = time.monotonic()  # retried an interval later, not every tick
+            self._retry_at = time.monotonic() + self.interval  # not every tick, full or not
             if self.dropped:
                 log.error("audit events dropped while the database was away: %d", self.dropped)
             return False
-        return True  # a rest (a backlog) keeps ``_oldest``: it is due at once
+        # A rest keeps ``_oldest``, older than its own oldest event: never written later
+        # than the interval allows, and at once when that was already due.
+        return True

@@ -5,10 +5,14 @@ With more sellers than a worker caches, nearly every header request is a miss, s
 the hot path at scale. Through an ORM session it cost four round trips (pool ping, BEGIN,
 SELECT, ROLLBACK) and most of a worker's time in the benchmark's 100,000-credential run. On
 PostgreSQL it therefore runs on a small asyncpg pool of its own: one prepared statement, one
-round trip, no transaction (a single SELECT is consistent on its own). Reads by id asked for
-in the same turn of the event loop also share one statement (the ids unnested, each looked up
-by primary key): a connection from the pool and a statement cost far more, on both sides,
-than one more row. SQLite, the embedded single-process store, keeps the session. Both run the
+round trip, no transaction (a single SELECT is consistent on its own). Reads by id share
+statements (the ids unnested, each looked up by primary key): those asked for in one turn of
+the event loop leave together, and while ``MAX_IN_FLIGHT`` statements are out, later ones wait
+and leave together in the next. A statement costs far more, on both sides, than one more row:
+with every answer a miss, unbounded statements made batches of two or three ids
+(``python -m tests.bench``, "per answer" in the scale runs). An id waits for a statement at
+most the database timeout, then gets ``DatabaseUnavailable`` as if the database were down.
+SQLite, the embedded single-process store, keeps the session. Both run the
 same SQLAlchemy statements (``app.credentials.repository.snapshots``).
 """
 
@@ -38,7 +42,7 @@ from app.ops.metrics import SNAPSHOT_READ_STATEMENTS, SNAPSHOT_READS
 SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
 # Ids per shared statement: beyond this a batch is split (a burst after a restart).
 MAX_BATCH = 100
-# Statements out at once per worker; ids asked for meanwhile wait and leave together.
+# Statements of reads by id out at once per worker (reads by slot go on their own).
 MAX_IN_FLIGHT = 2
 
 
@@ -66,8 +70,7 @@ class SessionReader:
         return await self._one(BY_SLOT, params)
 
     async def _one(self, statement: RowQuery, params: dict[str, Any]) -> SnapshotRow | None:
-        SNAPSHOT_READS.inc()
-        SNAPSHOT_READ_STATEMENTS.inc()
+        _count(reads=1)
         async with self.sessionmaker() as session:
             row = (await session.execute(statement, params)).one_or_none()
         return None if row is None else SnapshotRow(row)
@@ -88,6 +91,8 @@ class AsyncpgReader:
         self._batches: dict[
             asyncio.Task[None], dict[uuid.UUID, asyncio.Future[SnapshotRow | None]]
         ] = {}
+        self._expiry: asyncio.TimerHandle | None = None  # for the ids waiting now
+        self._closed = False
 
     @classmethod
     async def open(
@@ -111,17 +116,20 @@ class AsyncpgReader:
     async def by_id(self, credential_id: uuid.UUID) -> SnapshotRow | None:
         waiting = self._waiting.get(credential_id)
         if waiting is None:
+            if self._closed:
+                raise DatabaseUnavailable()
             loop = asyncio.get_running_loop()
-            if not self._waiting and len(self._batches) < MAX_IN_FLIGHT:
-                loop.call_soon(self._send_batch)  # the first of this turn: it leaves at its end
+            if not self._waiting:
+                self._expiry = loop.call_later(self._timeout, self._expire)
+                if len(self._batches) < MAX_IN_FLIGHT:
+                    loop.call_soon(self._send_batch)  # this turn's ids leave at its end
             waiting = self._waiting[credential_id] = loop.create_future()
         # Shielded: one caller giving up must not cancel the answer others wait for.
         return await asyncio.shield(waiting)
 
     async def by_slot(self, account_id: str, market: str, environment: str) -> SnapshotRow | None:
         params = {"account_id": account_id, "market": market, "environment": environment}
-        SNAPSHOT_READS.inc()
-        SNAPSHOT_READ_STATEMENTS.inc()
+        _count(reads=1)
         rows = await self._rows(self._by_slot, params)
         return rows[0] if rows else None
 
@@ -132,6 +140,17 @@ class AsyncpgReader:
             batch = asyncio.ensure_future(self._answer(part))
             self._batches[batch] = part
             batch.add_done_callback(self._batch_done)
+        if not self._waiting and self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    def _expire(self) -> None:
+        """Ids still waiting for a free statement a whole timeout after the first of them was
+        asked for: the database answers too slowly (a stall, a failover), so they get what an
+        unreachable one gives, and the outage grace applies, instead of waiting unbounded."""
+        self._expiry = None
+        waiting, self._waiting = self._waiting, {}
+        _settle(waiting, DatabaseUnavailable)
 
     def _batch_done(self, batch: asyncio.Task[None]) -> None:
         self._batches.pop(batch)
@@ -140,9 +159,8 @@ class AsyncpgReader:
             asyncio.get_running_loop().call_soon(self._send_batch)
 
     async def _answer(self, waiting: dict[uuid.UUID, asyncio.Future[SnapshotRow | None]]) -> None:
-        SNAPSHOT_READS.inc(len(waiting))
-        SNAPSHOT_READ_STATEMENTS.inc()
         try:
+            _count(reads=len(waiting))
             rows = await self._rows(self._by_ids, {"credential_ids": list(waiting)})
         except DatabaseUnavailable as exc:
             # One error each: tasks raising a shared instance would mix their tracebacks.
@@ -173,7 +191,11 @@ class AsyncpgReader:
         return [SnapshotRow((uuid.UUID(int=r[0].int), *r[1:])) for r in records]
 
     async def aclose(self) -> None:
-        for future in self._waiting.values():  # asked for, not sent yet
+        self._closed = True
+        if self._expiry is not None:
+            self._expiry.cancel()
+        waiting, self._waiting = self._waiting, {}  # asked for, not sent yet
+        for future in waiting.values():
             future.cancel()
         for batch, part in list(self._batches.items()):
             batch.cancel()
@@ -182,6 +204,12 @@ class AsyncpgReader:
             for future in part.values():  # a batch cancelled before it began settles nothing
                 future.cancel()
         await self._pool.close()
+
+
+def _count(*, reads: int) -> None:
+    """One statement reading ``reads`` credentials (sent: it may still fail)."""
+    SNAPSHOT_READS.inc(reads)
+    SNAPSHOT_READ_STATEMENTS.inc()
 
 
 def _settle(

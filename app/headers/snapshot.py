@@ -34,9 +34,9 @@ class SnapshotCache:
         reader: SnapshotReader,
         *,
         max_staleness: float,
+        max_entries: int,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[uuid.UUID], None] = lambda _id: None,
-        max_entries: int = 10_000,
         watch: ChangeWatch = NOT_LISTENING,
         outage_grace: float = 0.0,
     ) -> None:

@@ -49,7 +49,7 @@ class KeyStore:
         self,
         envelope: Envelope,
         *,
-        max_bytes: int = 40_000_000,
+        max_bytes: int,
         on_miss: Callable[[], object] = lambda: None,
     ) -> None:
         self.envelope = envelope
@@ -65,8 +65,8 @@ class KeyStore:
         slot = (snapshot.id, snapshot.version)
         key = self._keys.get(slot)
         if key is None:
-            self._on_miss()
             key = self._keys[slot] = load_sealed_pkcs8(await self.open_secret(snapshot))
+            self._on_miss()
         return key
 
     async def open_secret(self, snapshot: CredentialSnapshot) -> bytes:

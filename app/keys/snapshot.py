@@ -60,15 +60,12 @@ class CredentialSnapshot:
     def from_row(cls, row: SnapshotRow, *, loaded_at: float, epoch: int = 0) -> CredentialSnapshot:
         """The snapshot of one read, made now; ``loaded_at`` by the reader's monotonic clock."""
         # A worker keeps thousands of snapshots: each read's copies of the same few words
-        # (market, kind, status...) would cost a few hundred bytes per snapshot.
-        values: list[Any] = [
-            sys.intern(v) if i in _WORDS and v is not None else v for i, v in enumerate(row)
-        ]
+        # (market, kind, status) would cost a couple of hundred bytes per snapshot.
+        values: list[Any] = [sys.intern(v) if i in _WORDS else v for i, v in enumerate(row)]
         return cls(*values, loaded_wall=utcnow(), loaded_at=loaded_at, epoch=epoch)
 
 
 # The fields a read supplies, in the order it selects them.
 ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CredentialSnapshot) if not f.kw_only)
-_WORDS = frozenset(
-    ROW_FIELDS.index(name) for name in ("market", "environment", "kind", "channel_type", "status")
-)
+# Only closed vocabularies: a free-text field's every value would stay interned.
+_WORDS = frozenset(ROW_FIELDS.index(name) for name in ("market", "environment", "kind", "status"))

@@ -58,7 +58,8 @@ TOKEN_CACHE_HITS = Counter(
 # (``VAULT_SNAPSHOT_CACHE_SIZE``) and unseals and sets up its key (``VAULT_KEY_CACHE_MB``).
 SNAPSHOT_READS = Counter(
     "vault_snapshot_reads",
-    "Credentials the headers path read from the database (snapshot cache misses).",
+    "Credentials the headers path asked the database for: cache misses, and rechecks where no "
+    "change listener vouched for the cached copy.",
     registry=VAULT_REGISTRY,
 )
 SNAPSHOT_READ_STATEMENTS = Counter(
@@ -68,7 +69,8 @@ SNAPSHOT_READ_STATEMENTS = Counter(
 )
 KEY_CACHE_MISSES = Counter(
     "vault_key_cache_misses",
-    "Signing keys unsealed and set up because the worker's key cache did not hold them.",
+    "Signing keys a worker unsealed and set up (headers and live tests) because its key cache "
+    "did not hold them.",
     registry=VAULT_REGISTRY,
 )
 TESTS = Counter(

@@ -71,7 +71,7 @@ class TokenBroker:
         timeout: float,
         shared_locks: bool,
         refresh_grants: RefreshGrants | None = None,
-        max_tokens: int = 20_000,
+        max_tokens: int,
         wall: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from app.changes import ChangeListener
+from app.config import Settings
 from app.credentials.repository import CredentialRepository
 from app.credentials.snapshot import snapshot_of
 from app.crypto import Envelope, LocalKeyring
@@ -122,7 +123,7 @@ async def gated(
     credential_id = uuid.UUID((await signature_credential(client, walmart_control))["id"])
     reader = GatedReader(vault_state.issuer.snapshots.reader)
     now = [0.0]
-    cache = SnapshotCache(reader, max_staleness=2.0, clock=lambda: now[0])
+    cache = SnapshotCache(reader, max_staleness=2.0, max_entries=100, clock=lambda: now[0])
     reader.gate.set()
     first = await cache.get(credential_id)
     assert first is not None
@@ -314,6 +315,67 @@ async def test_postgres_reads_asked_while_every_statement_is_out_leave_together(
     found = await asyncio.gather(*first, *later)
     assert [row.id if row else None for row in found] == ids
     assert sent[MAX_IN_FLIGHT:] == [ids[MAX_IN_FLIGHT:]]  # and leave in one statement
+
+
+async def _stalled_reader(settings: Settings, seconds: float) -> tuple[AsyncpgReader, list[int]]:
+    """A reader whose statements never come back (a stalled database): every statement's
+    id count is recorded."""
+    engine = make_engine(settings.database_url, timeout_seconds=seconds)
+    reader = await AsyncpgReader.open(engine, max_connections=2, seconds=seconds)
+    sent: list[int] = []
+
+    async def stalled(_compiled: Any, params: Any) -> list[SnapshotRow]:
+        sent.append(len(params["credential_ids"]))
+        await asyncio.Event().wait()
+        return []
+
+    reader._rows = stalled  # type: ignore[method-assign,assignment]
+    return reader, sent
+
+
+async def _every_statement_out(reader: AsyncpgReader) -> list[asyncio.Future[SnapshotRow | None]]:
+    out: list[asyncio.Future[SnapshotRow | None]] = []
+    for _ in range(MAX_IN_FLIGHT):
+        out.append(asyncio.ensure_future(reader.by_id(uuid.uuid4())))
+        for _ in range(5):  # this one's statement has left
+            await asyncio.sleep(0)
+    return out
+
+
+async def test_postgres_reads_queued_behind_a_stalled_database_fail_within_the_timeout(
+    settings: Settings,
+) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite reads through the session, one at a time")
+    reader, sent = await _stalled_reader(settings, seconds=0.3)
+    try:
+        out = await _every_statement_out(reader)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        queued = asyncio.gather(*(reader.by_id(uuid.uuid4()) for _ in range(3)))
+        with pytest.raises(DatabaseUnavailable):  # and the outage grace applies to them
+            await asyncio.wait_for(queued, timeout=5)
+        assert 0.25 <= loop.time() - started < 2
+        assert sent == [1] * MAX_IN_FLIGHT  # they never had a statement
+    finally:
+        await reader.aclose()
+    assert all(future.cancelled() for future in out)
+
+
+async def test_postgres_reader_closing_sends_nothing_more(settings: Settings) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite reads through the session, one at a time")
+    reader, sent = await _stalled_reader(settings, seconds=5)
+    out = await _every_statement_out(reader)
+    queued = [asyncio.ensure_future(reader.by_id(uuid.uuid4())) for _ in range(3)]
+    await asyncio.sleep(0)
+    await reader.aclose()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert sent == [1] * MAX_IN_FLIGHT  # the queued ids left in no statement
+    assert all(future.cancelled() for future in [*out, *queued])
+    with pytest.raises(DatabaseUnavailable):
+        await reader.by_id(uuid.uuid4())
 
 
 async def test_postgres_plans_the_reads_once_as_primary_key_lookups(

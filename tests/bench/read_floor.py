@@ -4,9 +4,9 @@ At 100,000 credentials nearly every uniform answer is a seller the worker has no
 its snapshot must be read from the database. This runs the vault's own read (the reader's
 ``BY_IDS`` statement, planned as the reader plans it) from a bare asyncpg pool with random
 ids, and divides PostgreSQL's CPU time by the sellers read, for one id per statement (every
-answer alone) and for a few per statement (answers that arrive together, as the reader
-batches them). Beside the vault's own figure, it shows how much of PostgreSQL's cost per
-answer is the read itself, which any code that keeps each seller in the database must pay.
+answer alone), for as many as the vault's own uniform runs put in one, and for 32. Beside the
+vault's own figure, it shows how much of PostgreSQL's cost per answer is the read itself,
+which any code that keeps each seller in the database must pay.
 """
 
 from __future__ import annotations

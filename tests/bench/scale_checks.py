@@ -36,7 +36,7 @@ SCRAPE_LIMIT = 2.0
 class CacheUse:
     """What the rounds' answers cost the headers path's caches (the vault's own counters)."""
 
-    answers: float
+    answers: int
     reads: float  # credentials read from the database
     statements: float  # the statements those reads took
     key_setups: float  # keys unsealed and set up

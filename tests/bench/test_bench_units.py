@@ -154,7 +154,7 @@ def test_ids_are_picked_uniformly_or_by_zipf(
 
 def _runs(p50_ms: float, vault_us: float, postgres_us: float) -> scale_checks.Runs:
     result = wrk.Result("r", 1000, 1.0, p50_ms, 2 * p50_ms, 3 * p50_ms, 10.0, 0, 0, 0)
-    caches = scale_checks.CacheUse(answers=1000, reads=800, statements=200, key_setups=800)
+    caches = scale_checks.CacheUse(answers=1000, reads=800.0, statements=200.0, key_setups=800.0)
     target = wrk.Target("r", "http://h", {})
     return scale_checks.Runs(target, [result], [(vault_us, postgres_us)], caches)
 
