@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 from sqlalchemy import text
 
 from app.audit.batcher import MAX_BATCH
 from app.audit.verify import verify_chain
 from app.state import AppState
-from tests.api.helpers import assert_error, bearer, new_client_token
+from tests.api.helpers import add_issued, assert_error, bearer, new_client_token
 from tests.factories import oauth_body, signature_body
 
 
@@ -108,17 +106,7 @@ async def test_a_backlog_is_chained_in_order_across_batches(
 ) -> None:
     batcher = vault_state.audit
     count = 2 * MAX_BATCH + 7  # three transactions
-    credential_id = uuid.uuid4()
-    for n in range(count):
-        batcher.add(
-            action="headers.issued",
-            client_id=None,
-            request_id=f"backlog-{n}",
-            account_id="acct-backlog",
-            credential_id=credential_id,
-            version=1,
-            details={"kind": "signature", "method": "GET", "path": "/v3/ca/feeds"},
-        )
+    add_issued(batcher, count, account_id="acct-backlog", request_prefix="backlog")
     await batcher.flush()
     async with vault_state.sessionmaker() as session:
         report = await verify_chain(session)

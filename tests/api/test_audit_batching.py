@@ -5,8 +5,6 @@ later. Each test drives the ticks itself: the lifespan's ticker is stopped."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from app.audit.batcher import FLUSH_AT, MAX_BATCH, AuditBatcher
@@ -14,19 +12,11 @@ from app.audit.chain import PreparedEvent
 from app.audit.repository import AuditRepository
 from app.errors import DatabaseUnavailable
 from app.state import AppState
+from tests.api.helpers import add_issued
 
 
 def _add(batcher: AuditBatcher, count: int) -> None:
-    for n in range(count):
-        batcher.add(
-            action="headers.issued",
-            client_id=None,
-            request_id=f"batching-{n}",
-            account_id="acct-batching",
-            credential_id=uuid.UUID(int=n + 1),
-            version=1,
-            details={"kind": "signature", "method": "GET", "path": "/v3/ca/feeds"},
-        )
+    add_issued(batcher, count, account_id="acct-batching", request_prefix="batching")
 
 
 @pytest.fixture

@@ -250,18 +250,28 @@ async def test_a_rewrap_makes_every_listening_replica_drop_the_old_sealed_secret
     assert Envelope.kek_of(now.sealed_secret or "")[1] == "next-1"
 
 
-async def test_postgres_reads_by_id_asked_together_share_one_statement(
-    client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
-) -> None:
+async def _postgres_reader_with(
+    client: httpx.AsyncClient,
+    vault_state: AppState,
+    walmart_control: SimulatorControl,
+    count: int,
+) -> tuple[AsyncpgReader, list[uuid.UUID]]:
+    """The app's PostgreSQL reader (the test is skipped on SQLite) and ``count`` new
+    signature credentials' ids."""
     reader = vault_state.issuer.snapshots.reader
     if not isinstance(reader, AsyncpgReader):
         pytest.skip("SQLite reads through the session, one at a time")
-    ids = [
-        uuid.UUID(
-            (await signature_credential(client, walmart_control, account_id=f"acme-{n}"))["id"]
-        )
-        for n in range(4)
-    ]
+    ids = []
+    for n in range(count):
+        created = await signature_credential(client, walmart_control, account_id=f"acme-{n}")
+        ids.append(uuid.UUID(created["id"]))
+    return reader, ids
+
+
+async def test_postgres_reads_by_id_asked_together_share_one_statement(
+    client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
+) -> None:
+    reader, ids = await _postgres_reader_with(client, vault_state, walmart_control, 4)
     deleted = ids.pop()
     assert (await client.delete(f"/v1/credentials/{deleted}")).status_code == 204
     statements = 0
@@ -282,15 +292,9 @@ async def test_postgres_reads_by_id_asked_together_share_one_statement(
 async def test_postgres_reads_asked_while_every_statement_is_out_leave_together(
     client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
 ) -> None:
-    reader = vault_state.issuer.snapshots.reader
-    if not isinstance(reader, AsyncpgReader):
-        pytest.skip("SQLite reads through the session, one at a time")
-    ids = [
-        uuid.UUID(
-            (await signature_credential(client, walmart_control, account_id=f"acme-{n}"))["id"]
-        )
-        for n in range(MAX_IN_FLIGHT + 3)
-    ]
+    reader, ids = await _postgres_reader_with(
+        client, vault_state, walmart_control, MAX_IN_FLIGHT + 3
+    )
     sent: list[list[uuid.UUID]] = []
     release = asyncio.Event()
     rows = reader._rows
