@@ -240,10 +240,12 @@ def main(options: Options) -> int:
     try:
         with ExitStack() as stack:
             _run(bench, stack)
-    except (Exception, KeyboardInterrupt):  # the partial report is still worth saving
+    except (Exception, KeyboardInterrupt) as exc:  # the partial report is still worth saving
         failed = True
-        for line in traceback.format_exc().splitlines():
-            report.line(f"ERROR {line}")
+        # The traceback to the terminal only: the saved report is committed, and its frames
+        # would name this machine's paths.
+        traceback.print_exc()
+        report.line(f"ERROR {type(exc).__name__}: {exc}")
     ok = report.summary() and not failed
     report.line(f"RESULT: {'all targets met' if ok else 'some targets missed or the run failed'}")
     report.save(options.output)
