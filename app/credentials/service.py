@@ -155,10 +155,6 @@ async def update_credential(
         await CredentialRepository(session).flush()
     except StaleDataError:
         raise Conflict("The credential changed at the same time; retry the edit.") from None
-    if credential.status == "disabled" and before != "disabled":
-        await emit(session, "credential.disabled", credential_data(credential))
-    # Last before the commit: appending locks the audit chain's head, which every replica's
-    # audited writes queue on, so nothing else may run while it is held.
     await record(
         session,
         action="credential.updated",
@@ -168,6 +164,8 @@ async def update_credential(
         version=credential.current_version,
         details={"fields": sorted(changed), "status": credential.status},
     )
+    if credential.status == "disabled" and before != "disabled":
+        await emit(session, "credential.disabled", credential_data(credential))
     return credential
 
 
@@ -190,8 +188,7 @@ async def delete_credential(
     except StaleDataError:
         raise Conflict("The credential changed at the same time; retry the delete.") from None
     await repo.destroy_versions(credential.id)
-    await emit(session, "credential.deleted", credential_data(credential, status="deleted"))
-    await record(  # last: see update_credential
+    await record(
         session,
         action="credential.deleted",
         caller=caller,
@@ -199,6 +196,7 @@ async def delete_credential(
         credential_id=credential.id,
         version=credential.current_version,
     )
+    await emit(session, "credential.deleted", credential_data(credential, status="deleted"))
 
 
 async def list_versions(
