@@ -7,7 +7,7 @@ Work outside requests (background jobs, the CLI) uses ``transaction``. Repositor
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,13 +105,30 @@ async def transaction(
 ) -> AsyncIterator[AsyncSession]:
     """A session committed on clean exit and rolled back on error (jobs and the CLI)."""
     async with sessionmaker() as session:
+        session.info[_BEFORE_COMMIT] = []
         try:
             yield session
+            for hook in session.info.pop(_BEFORE_COMMIT):
+                await hook(session)
             await session.commit()
         except sa_exc.IntegrityError:
             raise
         except DATABASE_UNAVAILABLE as exc:
             raise DatabaseUnavailable() from exc
+
+
+_BEFORE_COMMIT = "before_commit"
+
+
+def before_commit(session: AsyncSession, hook: Callable[[AsyncSession], Awaitable[None]]) -> None:
+    """Have ``transaction`` await ``hook`` as the session's last work before its commit (once,
+    however often it is given). Raises for a session that ``transaction`` does not commit:
+    the hook would silently never run."""
+    hooks = session.info.get(_BEFORE_COMMIT)
+    if hooks is None:
+        raise RuntimeError("before_commit on a session that transaction() does not commit")
+    if hook not in hooks:
+        hooks.append(hook)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -27,7 +27,7 @@ log = logging.getLogger("vault.audit")
 
 MAX_PENDING = 100_000
 # Small frequent batches: a big one would hold the event loop (linking hashes, encoding one
-# large COPY) long enough to show in every request's tail latency.
+# large insert) long enough to show in every request's tail latency.
 FLUSH_AT = 200
 # One transaction's most: under a burst the buffer outgrows FLUSH_AT while a flush waits on the
 # chain's lock. Much larger batches raised the tail latency in the benchmark without shortening

@@ -1,7 +1,7 @@
 """The hash of an audit event: SHA-256 over its predecessor's hash and its canonical content.
 
 Only the last step depends on the predecessor. ``prepare`` does the rest (the canonical JSON
-and the row COPY sends) when the event happens, so appending a batch only links hashes:
+and its row for PostgreSQL) when the event happens, so appending a batch only links hashes:
 computing canonical forms for a batch at flush time held a worker's event loop, and every
 request in flight waited that long (it showed in the tail latency).
 """
@@ -68,9 +68,9 @@ class PreparedEvent:
 
     fields: dict[str, Any]
     canonical: str
-    copy_row: tuple[Any, ...]  # FIELDS' values in order, details as JSON text (PostgreSQL's COPY)
+    row: tuple[Any, ...]  # FIELDS' values in order, details as JSON text (PostgreSQL's insert)
 
 
 def prepare(fields: dict[str, Any]) -> PreparedEvent:
-    copy_row = tuple(json.dumps(fields[f]) if f == "details" else fields[f] for f in FIELDS)
-    return PreparedEvent(fields, canonical(fields), copy_row)
+    row = tuple(json.dumps(fields[f]) if f == "details" else fields[f] for f in FIELDS)
+    return PreparedEvent(fields, canonical(fields), row)

@@ -36,7 +36,7 @@ async def create_client(
         account_ids=sorted(set(account_ids)) if account_ids is not None else None,
     )
     await ApiClientRepository(session).add(client)
-    await record(
+    record(
         session,
         action="client.created",
         caller=caller,
@@ -56,7 +56,7 @@ async def revoke_client(session: AsyncSession, *, caller: Caller, client_id: uui
         raise NotFound(f"No active API client with id {client_id}.")
     client.revoked_at = utcnow()
     await repo.flush()
-    await record(
+    record(
         session,
         action="client.revoked",
         caller=caller,
@@ -76,9 +76,7 @@ async def ensure_bootstrap_client(session: AsyncSession, *, token: str) -> None:
     if existing is not None:
         existing.token_hash = token_hash
         await repo.flush()
-        await record(
-            session, action="client.rekeyed", caller=None, details={"name": BOOTSTRAP_NAME}
-        )
+        record(session, action="client.rekeyed", caller=None, details={"name": BOOTSTRAP_NAME})
         return
     client = ApiClient(
         name=BOOTSTRAP_NAME,
@@ -88,7 +86,7 @@ async def ensure_bootstrap_client(session: AsyncSession, *, token: str) -> None:
         is_bootstrap=True,
     )
     await repo.add(client)
-    await record(
+    record(
         session,
         action="client.created",
         caller=None,

@@ -72,7 +72,7 @@ async def create_app(
         await repo.add(app)
     except IntegrityError:
         raise _duplicate(body.environment, body.client_id) from None
-    await record(
+    record(
         session,
         action="walmart_app.created",
         caller=caller,
@@ -111,7 +111,7 @@ async def rotate_app_secret(
     )
     app.rotated_at = utcnow()
     await AppRepository(session).add(app)
-    await record(
+    record(
         session,
         action="walmart_app.rotated",
         caller=caller,
@@ -131,6 +131,4 @@ async def delete_app(session: AsyncSession, *, caller: Caller, app_id: uuid.UUID
             details={"app_id": str(app.id), "credentials": in_use},
         )
     await repo.delete(app)
-    await record(
-        session, action="walmart_app.deleted", caller=caller, details={"app_id": str(app.id)}
-    )
+    record(session, action="walmart_app.deleted", caller=caller, details={"app_id": str(app.id)})

@@ -55,7 +55,7 @@ async def completed(
     connection.status, connection.credential_id = "connected", stored.credential_id
     connection.completed_at = utcnow()
     await ConnectionRepository(session).flush()
-    await record(
+    record(
         session,
         action="connection.completed",
         caller=callback_caller(connection, request_id),
@@ -102,7 +102,7 @@ async def failed(
     if walmart:
         details["walmart"] = {k: walmart.get(k) for k in ("outcome", "walmart_status",
                               "walmart_error_code", "correlation_id")}  # fmt: skip
-    await record(
+    record(
         session,
         action="connection.failed",
         caller=callback_caller(connection, request_id) if connection else None,

@@ -81,7 +81,7 @@ async def create_connection(
         expires_at=now + timedelta(minutes=settings.connection_link_minutes),
     )
     await ConnectionRepository(session).add(connection)
-    await record(
+    record(
         session,
         action="connection.created",
         caller=caller,

@@ -137,7 +137,7 @@ async def _create(
         test=test.as_json(),
     )
     await CredentialRepository(session).add(credential, version)
-    await record(
+    record(
         session,
         action="credential.created",
         caller=caller,

@@ -105,7 +105,7 @@ class AppRefreshGrants:
             )
             credential.refresh_expires_at = utcnow() + lifetime
             await repo.flush()
-            await record(
+            record(
                 session,
                 action="refresh_token.rotated",
                 caller=caller,
@@ -139,7 +139,7 @@ class AppRefreshGrants:
             await repo.drop_access_token(credential.id)
             await repo.flush()
             await status_changed(session, credential, before, reason=RECONNECT_REQUIRED)
-            await record(
+            record(
                 session,
                 action="refresh_token.refused",
                 caller=caller,

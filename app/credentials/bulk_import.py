@@ -214,4 +214,4 @@ async def _store(
         if tester is not None and grant is not None:
             # As for the API: the test's token serves the first headers call.
             await tester.keep_token(session, credential, grant)
-    await record_all(session, (created_event(c, caller, source="import") for c, _, _ in sealed))
+    record_all(session, (created_event(c, caller, source="import") for c, _, _ in sealed))

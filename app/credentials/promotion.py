@@ -61,7 +61,7 @@ async def promote(
         await repo.flush()
     except StaleDataError:
         raise Conflict("The credential changed during the rotation; retry it.") from None
-    await record(
+    record(
         session,
         action="credential.rotated",
         caller=caller,
@@ -87,7 +87,7 @@ async def record_failure(
     if version is not None:
         version.state, version.sealed_secret, version.test = "failed", None, result.as_json()
         await repo.flush()
-    await record(
+    record(
         session,
         action="credential.rotation_failed",
         caller=caller,

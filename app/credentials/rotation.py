@@ -119,7 +119,7 @@ async def _create_pending(
                     envelope, credential, number, prepared, caller, state="pending"
                 )
             )
-            await record(
+            record(
                 session,
                 action="credential.rotation_started",
                 caller=caller,
@@ -149,7 +149,7 @@ async def _abandon_stale_pending(
         credential.id, utcnow() - policy.abandon_after
     ):
         version.state, version.sealed_secret = "failed", None
-        await record(
+        record(
             session,
             action="credential.rotation_abandoned",
             caller=None,
@@ -165,7 +165,7 @@ async def _record_conflict(
     sessionmaker: async_sessionmaker[AsyncSession], caller: Caller, credential_id: uuid.UUID
 ) -> None:
     async with transaction(sessionmaker) as session:
-        await record(
+        record(
             session,
             action="credential.rotation_refused",
             caller=caller,

@@ -79,7 +79,7 @@ async def create_credential(
     if tester is not None and grant is not None:
         # The test's token is as good as any: the first headers call needs no token call.
         await tester.keep_token(session, credential, grant)
-    await record(session, **created_event(credential, caller))
+    record(session, **created_event(credential, caller))
     return credential
 
 
@@ -155,7 +155,7 @@ async def update_credential(
         await CredentialRepository(session).flush()
     except StaleDataError:
         raise Conflict("The credential changed at the same time; retry the edit.") from None
-    await record(
+    record(
         session,
         action="credential.updated",
         caller=caller,
@@ -188,7 +188,7 @@ async def delete_credential(
     except StaleDataError:
         raise Conflict("The credential changed at the same time; retry the delete.") from None
     await repo.destroy_versions(credential.id)
-    await record(
+    record(
         session,
         action="credential.deleted",
         caller=caller,

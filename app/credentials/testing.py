@@ -162,7 +162,7 @@ class LiveTester:
         await repo.flush()
         reason = "drift" if trigger == "schedule" else "test_failed"
         await status_changed(session, credential, before, reason=reason)
-        await record(
+        record(
             session,
             action="credential.tested",
             caller=caller,

@@ -203,7 +203,7 @@ class HeaderIssuer:
                 details={"kind": snapshot.kind},
             )
         await self.broker.invalidate(session, credential_id)
-        await record(
+        record(
             session,
             action="token.invalidated",
             caller=caller,

@@ -32,7 +32,7 @@ async def link_used(
     link.busy_until = None
     link.result_credential_id = credential.id
     await IntakeLinkRepository(session).flush()
-    await record(
+    record(
         session,
         action="intake_link.used",
         caller=caller,
@@ -70,7 +70,7 @@ async def record_refusal(
             link.failures += 1
         await repo.flush()
         refusal.tries_left = max(0, MAX_FAILURES - link.failures)
-        await record(
+        record(
             session,
             action="intake_link.failed",
             caller=caller,

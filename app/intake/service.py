@@ -72,7 +72,7 @@ async def create_link(
         failures=0,
     )
     await IntakeLinkRepository(session).add(link)
-    await record(
+    record(
         session,
         action="intake_link.created",
         caller=caller,
@@ -152,7 +152,7 @@ async def revoke_link(session: AsyncSession, *, caller: Caller, link_id: uuid.UU
         )
     link.revoked_at = utcnow()
     await repo.flush()
-    await record(
+    record(
         session,
         action="intake_link.revoked",
         caller=caller,

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
 from app.auth import Caller
-from app.db import utcnow
+from app.db import transaction, utcnow
 from app.errors import ReconnectRequired
 from app.keys.keystore import KeyStore
 from app.keys.snapshot import CredentialSnapshot
@@ -135,7 +135,7 @@ class TokenBroker:
         self, snapshot: CredentialSnapshot, cached: CachedToken | None, caller: Caller | None
     ) -> CachedToken:
         usable = cached if cached is not None and cached.usable(self.wall()) else None
-        async with self.sessionmaker() as session, session.begin():
+        async with transaction(self.sessionmaker) as session:
             if self.shared_locks and not await self._lock(
                 session, snapshot.id, wait=usable is None
             ):
@@ -162,7 +162,7 @@ class TokenBroker:
             TOKEN_FETCHES.labels("valid").inc()
             self._backoffs.succeeded(snapshot.id)
             fresh = await self._store(session, snapshot, grant)
-            await record(
+            record(
                 session,
                 action="token.fetched",
                 caller=caller,

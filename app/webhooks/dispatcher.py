@@ -211,9 +211,9 @@ class WebhookDispatcher:
             endpoint.failing_since = outcome.at
         failing_for = (now - endpoint.failing_since).total_seconds()
         if endpoint.enabled and failing_for >= self.settings.webhook_disable_after_seconds:
-            await self._disable(session, endpoint, failing_for)
+            self._disable(session, endpoint, failing_for)
 
-    async def _disable(
+    def _disable(
         self, session: AsyncSession, endpoint: WebhookEndpoint, failing_for: float
     ) -> None:
         endpoint.enabled = False
@@ -221,7 +221,7 @@ class WebhookDispatcher:
         endpoint.updated_at = utcnow()
         WEBHOOK_DISABLED.labels(str(endpoint.id)).inc()
         log.warning("webhook endpoint disabled", extra={"endpoint_id": str(endpoint.id)})
-        await record(
+        record(
             session,
             action="webhook.disabled",
             caller=None,

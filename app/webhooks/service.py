@@ -45,7 +45,7 @@ async def create_endpoint(
         updated_at=now,
     )
     await WebhookRepository(session).add_endpoint(endpoint)
-    await _audit(session, "webhook.created", caller, endpoint, {"events": endpoint.events})
+    _audit(session, "webhook.created", caller, endpoint, {"events": endpoint.events})
     return endpoint, secret
 
 
@@ -96,7 +96,7 @@ async def update_endpoint(
         endpoint.failing_since = None
     endpoint.updated_at = utcnow()
     await WebhookRepository(session).flush()
-    await _audit(session, "webhook.updated", caller, endpoint, {"fields": sorted(changed)})
+    _audit(session, "webhook.updated", caller, endpoint, {"fields": sorted(changed)})
     return endpoint
 
 
@@ -104,7 +104,7 @@ async def delete_endpoint(session: AsyncSession, *, caller: Caller, endpoint_id:
     """Remove the endpoint, its sealed secrets and its deliveries."""
     endpoint = await get_endpoint(session, endpoint_id)
     await WebhookRepository(session).delete_endpoint(endpoint)
-    await _audit(session, "webhook.deleted", caller, endpoint, {})
+    _audit(session, "webhook.deleted", caller, endpoint, {})
 
 
 async def rotate_secret(
@@ -127,9 +127,7 @@ async def rotate_secret(
     endpoint.secret_version = version
     endpoint.updated_at = utcnow()
     await WebhookRepository(session).flush()
-    await _audit(
-        session, "webhook.secret_rotated", caller, endpoint, {"grace_seconds": grace_seconds}
-    )
+    _audit(session, "webhook.secret_rotated", caller, endpoint, {"grace_seconds": grace_seconds})
     return endpoint, secret
 
 
@@ -147,7 +145,7 @@ async def send_test(
     event = await emit(session, TEST_EVENT, data, only_endpoint=endpoint.id)
     assert event is not None  # noqa: S101  (the endpoint exists and is enabled)
     delivery = await WebhookRepository(session).delivery_of(event.seq, endpoint.id)
-    await _audit(session, "webhook.tested", caller, endpoint, {"event_id": event.id})
+    _audit(session, "webhook.tested", caller, endpoint, {"event_id": event.id})
     return event, delivery
 
 
@@ -179,18 +177,18 @@ async def retry_delivery(
     delivery.state, delivery.next_attempt_at = "pending", utcnow()
     await WebhookRepository(session).flush()
     wake_after_commit(session)
-    await _audit(session, "webhook.retried", caller, endpoint, {"delivery_id": str(delivery.id)})
+    _audit(session, "webhook.retried", caller, endpoint, {"delivery_id": str(delivery.id)})
     return delivery, await WebhookRepository(session).event(delivery.event_seq)
 
 
-async def _audit(
+def _audit(
     session: AsyncSession,
     action: str,
     caller: Caller | None,
     endpoint: WebhookEndpoint,
     details: dict[str, object],
 ) -> None:
-    await record(
+    record(
         session,
         action=action,
         caller=caller,
