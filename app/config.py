@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.crypto.secret_strength import too_weak
@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./var/vault.db"
     database_timeout_seconds: float = Field(default=5.0, gt=0)
     bootstrap_token: SecretStr | None = None
+    # When set, ``GET /metrics`` answers only "Authorization: Bearer <this token>".
+    metrics_token: SecretStr | None = None
 
     kek_provider: Literal["local", "aws-kms", "transit"] = "local"
     local_keks: SecretStr | None = None
@@ -101,11 +103,11 @@ class Settings(BaseSettings):
     # Set by ``app.serve`` when it runs several workers (with PROMETHEUS_MULTIPROC_DIR).
     metrics_dir: Path | None = None
 
-    @field_validator("bootstrap_token")
+    @field_validator("bootstrap_token", "metrics_token")
     @classmethod
-    def _bootstrap_token_strong(cls, value: SecretStr | None) -> SecretStr | None:
+    def _token_long_enough(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("VAULT_BOOTSTRAP_TOKEN must be at least 32 characters")
+            raise ValueError(f"VAULT_{str(info.field_name).upper()} must be at least 32 characters")
         return value
 
     @property
@@ -141,12 +143,16 @@ class Settings(BaseSettings):
     def check_runnable(self) -> None:
         """Refuse configurations that must never serve traffic, naming what is missing."""
         required: dict[str, dict[str, object]] = {
-            "aws-kms": {"VAULT_AWS_KMS_KEY_ID": self.aws_kms_key_id,
-                        "VAULT_AWS_KMS_REGION": self.aws_kms_region},
-            "transit": {"VAULT_TRANSIT_ADDRESS": self.transit_address,
-                        "VAULT_TRANSIT_TOKEN": self.transit_token,
-                        "VAULT_TRANSIT_KEY": self.transit_key},
-        }  # fmt: skip
+            "aws-kms": {
+                "VAULT_AWS_KMS_KEY_ID": self.aws_kms_key_id,
+                "VAULT_AWS_KMS_REGION": self.aws_kms_region,
+            },
+            "transit": {
+                "VAULT_TRANSIT_ADDRESS": self.transit_address,
+                "VAULT_TRANSIT_TOKEN": self.transit_token,
+                "VAULT_TRANSIT_KEY": self.transit_key,
+            },
+        }
         needed = required.get(self.kek_provider, {})
         missing = [name for name, value in needed.items() if value is None]
         if missing:
@@ -162,15 +168,21 @@ class Settings(BaseSettings):
             self._check_production_secrets()
 
     def _check_production_secrets(self) -> None:
-        if self.bootstrap_token is not None:
-            reason = too_weak(self.bootstrap_token.get_secret_value())
+        tokens = {
+            "VAULT_BOOTSTRAP_TOKEN": self.bootstrap_token,
+            "VAULT_METRICS_TOKEN": self.metrics_token,
+        }
+        for name, token in tokens.items():
+            reason = None if token is None else too_weak(token.get_secret_value())
             if reason is not None:
                 raise ConfigurationError(
-                    f"VAULT_BOOTSTRAP_TOKEN {reason}; generate one with: python -c "
+                    f"{name} {reason}; generate one with: python -c "
                     '"import secrets; print(secrets.token_urlsafe(32))"'
                 )
-        urls = {"VAULT_WALMART_PRODUCTION_URL": self.walmart_production_url,
-                "VAULT_WALMART_SANDBOX_URL": self.walmart_sandbox_url}  # fmt: skip
+        urls = {
+            "VAULT_WALMART_PRODUCTION_URL": self.walmart_production_url,
+            "VAULT_WALMART_SANDBOX_URL": self.walmart_sandbox_url,
+        }
         for name, url in urls.items():
             # Read as text: a copy made with model_copy(update=...) holds the value unvalidated.
             if urlsplit(str(url)).scheme.lower() != "https" and not self.walmart_allow_http:

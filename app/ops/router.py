@@ -1,11 +1,13 @@
-"""Probes for CI and orchestrators. No authentication, no secrets, cheap to call."""
+"""Probes for CI and orchestrators: no secrets, cheap to call. ``/healthz`` and ``/readyz``
+need no authentication; ``/metrics`` needs ``VAULT_METRICS_TOKEN`` when it is set."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings
 from app.crypto import Envelope
 from app.deps import get_state
+from app.errors import Unauthenticated, error_responses
 from app.ops.kek_probe import KekProbe
 from app.ops.metrics import DatabaseCollector, DatabaseSnapshot, exposition
 from app.ops.repository import database_answers
@@ -70,13 +73,36 @@ class Readiness(BaseModel):
 @router.get(
     "/metrics",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format."},
+        **error_responses(401),
+    },
     summary="Prometheus metrics (vault_*), summed over workers",
 )
-async def metrics(state: StateDep) -> PlainTextResponse:
+async def metrics(
+    state: StateDep,
+    authorization: Annotated[
+        str | None,
+        Header(description="'Bearer <VAULT_METRICS_TOKEN>', when that setting is set"),
+    ] = None,
+) -> PlainTextResponse:
+    _check_scraper(state.settings, authorization)
     await _refresh_gauges(state)
     body = exposition(state.metrics, state.settings.metrics_dir)
     return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _check_scraper(settings: Settings, authorization: str | None) -> None:
+    if settings.metrics_token is None:
+        return
+    scheme, _, token = (authorization or "").partition(" ")
+    given = token.strip().encode("utf-8", "replace")
+    expected = settings.metrics_token.get_secret_value().encode()
+    if not (hmac.compare_digest(given, expected) and scheme.lower() == "bearer"):
+        raise Unauthenticated(
+            "Send VAULT_METRICS_TOKEN as 'Authorization: Bearer <token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 async def _refresh_gauges(state: ProbeState) -> None:
