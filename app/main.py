@@ -19,7 +19,7 @@ from app import api_docs
 from app.audit.router import router as audit_router
 from app.clients.bootstrap import prepare_callers
 from app.clients.router import router as clients_router
-from app.config import Settings, get_settings
+from app.config import ConfigurationError, Settings, get_settings
 from app.connections.pages import router as connection_pages_router
 from app.connections.router import apps_router as walmart_apps_router
 from app.connections.router import router as connections_router
@@ -45,7 +45,7 @@ from app.ops.middleware import MAX_BODY_BYTES, RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.pages.render import STATIC_PATH, static_files
 from app.proxy.router import router as proxy_router
-from app.sqlite_server_lock import serving_sqlite_alone
+from app.sqlite_server_lock import SqliteInUse, serving_sqlite_alone
 from app.state import app_state
 from app.webhooks.router import router as webhooks_router
 
@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started = False
         try:
             # The key-check processes end with the app, not with the interpreter.
             with serving_sqlite_alone(settings.database_url), key_check_pool():
@@ -88,7 +89,14 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
                         # second on the fast paths).
                         gc.freeze()
                         gc.set_threshold(20_000, 20, 20)
+                    started = True
                     yield
+        except (ConfigurationError, SqliteInUse, VaultError) as refused:
+            # Messages written for the operator. uvicorn logs the traceback itself as its
+            # message text, of which the JSON log keeps only the exception's type.
+            if not started:
+                log.error("the vault cannot start: %s", refused)
+            raise
         finally:
             await kek.aclose()
 

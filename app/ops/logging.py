@@ -5,9 +5,10 @@ uvicorn's own lines (start-up, shutdown, "Exception in ASGI application" with a 
 as the vault's, so a log pipeline reads one format. A line with an exception carries the
 exception's type and the first line of its message only: a traceback, an exception's text
 (asyncio appends ``exception=ValueError('...')`` to its message) or a frame's locals may
-quote the data being handled. uvicorn's access log is off: it would repeat each request with
-its full path, and a hand-over link's path is its one-time token. The vault writes its own
-request line (``vault.request``) instead.
+quote the data being handled. A traceback logged as text (uvicorn's for a failed start-up) is
+cut the same way. uvicorn's access log is off: it would repeat each request with its full
+path, and a hand-over link's path is its one-time token. The vault writes its own request
+line (``vault.request``) instead.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "color_message",  # uvicorn's copy of the message with terminal colours
 }
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
+TRACEBACK = "Traceback (most recent call last):"
 
 
 class JsonFormatter(logging.Formatter):
@@ -41,7 +43,17 @@ class JsonFormatter(logging.Formatter):
             # The type only: a traceback's locals and messages may hold request data.
             entry["exception"] = record.exc_info[0].__name__
             entry["message"] = message.split("\n", 1)[0]
+        elif TRACEBACK in message:  # uvicorn logs a failed start-up's traceback as its text
+            before, _, trace = message.partition(TRACEBACK)
+            entry["exception"] = _raised(trace)
+            entry["message"] = before.strip().split("\n", 1)[0] or "traceback left out"
         return json.dumps(entry, default=str)
+
+
+def _raised(trace: str) -> str:
+    """The type of the exception a traceback's text ends with ("pkg.mod.Type: message")."""
+    last = next((line for line in reversed(trace.splitlines()) if line[:1].isalpha()), "")
+    return last.split(":", 1)[0].rsplit(".", 1)[-1] or "unknown"
 
 
 def _json_handler() -> logging.Handler:
@@ -73,10 +85,15 @@ UVICORN_LOG_CONFIG: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": JsonFormatter}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
-                            "stream": "ext://sys.stderr"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
     "loggers": {
         "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
     },
-}  # fmt: skip
+}

@@ -61,3 +61,24 @@ def test_log_level_comes_from_settings() -> None:
     assert logging.getLogger("vault").level == logging.WARNING
     configure_logging("INFO")
     assert logging.getLogger("vault").level == logging.INFO
+
+
+def test_a_traceback_logged_as_text_keeps_only_its_exception_type() -> None:
+    # What uvicorn logs when an app's start-up fails: Starlette's formatted traceback.
+    trace = (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/db.py", line 9, in connect\n'
+        "    raise sqlalchemy.exc.OperationalError(url)\n"
+        "sqlalchemy.exc.OperationalError: postgresql://vault:hunter2-password@db/vault\n"
+    )
+    record = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, trace, None, None)
+    line = JsonFormatter().format(record)
+    assert "hunter2-password" not in line
+    assert "/srv/app" not in line
+    assert json.loads(line) | {"at": None} == {
+        "at": None,
+        "level": "error",
+        "logger": "uvicorn.error",
+        "message": "traceback left out",
+        "exception": "OperationalError",
+    }
