@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from cachetools import TTLCache
@@ -34,9 +35,9 @@ class Backoffs:
     """The backoff of each credential whose last token call failed; bounded in count, and in
     time (an entry outlives its longest wait only long enough to double it)."""
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, *, timer: Callable[[], float]) -> None:
         self._entries: TTLCache[uuid.UUID, Backoff] = TTLCache(
-            maxsize=max_entries, ttl=MAX_BACKOFF_SECONDS * 2
+            maxsize=max_entries, ttl=MAX_BACKOFF_SECONDS * 2, timer=timer
         )
 
     def active(self, credential_id: uuid.UUID, now: float) -> Backoff | None:

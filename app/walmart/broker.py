@@ -89,13 +89,17 @@ class TokenBroker:
         # Decrypted tokens: bounded in count, and in time by a token's longest life (Walmart's
         # are 900 s), so a token nobody asks for again does not stay in memory.
         self._memory: TTLCache[uuid.UUID, CachedToken] = TTLCache(
-            maxsize=max_tokens, ttl=MAX_TOKEN_SECONDS
+            maxsize=max_tokens, ttl=MAX_TOKEN_SECONDS, timer=self._now
         )
         # A lock lives while a refresh holds or awaits it, then goes with its last reference.
         self._locks: weakref.WeakValueDictionary[uuid.UUID, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
-        self._backoffs = Backoffs(max_tokens)
+        self._backoffs = Backoffs(max_tokens, timer=self._now)
+
+    def _now(self) -> float:
+        # Through the attribute, so the caches' expiry follows a clock a test moves on.
+        return self.monotonic()
 
     def _fresh_in_memory(self, snapshot: CredentialSnapshot) -> CachedToken | None:
         cached = self._memory.get(snapshot.id)
