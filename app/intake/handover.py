@@ -77,7 +77,7 @@ async def open_link(session: AsyncSession, token: str) -> IntakeLink:
     return link
 
 
-async def find_link(handover: Handover, token: str) -> IntakeLink:
+async def open_link_briefly(handover: Handover, token: str) -> IntakeLink:
     """``open_link`` in a short transaction of its own: a submission holds no connection
     while Walmart tests the keys."""
     async with transaction(handover.sessionmaker) as session:

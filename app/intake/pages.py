@@ -21,7 +21,7 @@ from app.intake.deps import IntakeState, StateDep
 from app.intake.form import fields_for
 from app.intake.handover import LinkBusy, LinkGone
 from app.intake.models import IntakeLink, LinkState
-from app.intake.refusals import Refusal
+from app.intake.refusals import Refusal, busy_refusal
 from app.intake.tokens import csrf_token
 from app.ops.metrics import UNKNOWN_TOKENS
 from app.pages.render import render_message, render_page, render_too_many
@@ -55,7 +55,7 @@ async def submit_form(token: str, request: Request, state: StateDep) -> Any:
     # bucket, never the budget of the sellers sharing the address.
     address = client_address(request)
     try:
-        link = await handover.find_link(state.handover, token)
+        link = await handover.open_link_briefly(state.handover, token)
     except LinkGone as gone:
         if not (verdict := state.page_throttle.stranger(address)).allowed:
             return render_too_many(request, verdict.retry_after_seconds)
@@ -77,12 +77,8 @@ async def submit_form(token: str, request: Request, state: StateDep) -> Any:
     except LinkGone as gone:
         return _gone_page(request, state, gone.state)
     except LinkBusy:
-        busy = (
-            "Keys sent with this link are being checked with Walmart right now. Wait a "
-            "minute, then open the link again: it will say whether they were accepted."
-        )
-        refusal = Refusal("busy", {"": busy}, counted=False)
-        return _form_page(request, link, token, values=identifiers, refusal=refusal, status=409)
+        busy = busy_refusal()
+        return _form_page(request, link, token, values=identifiers, refusal=busy, status=409)
     except Refusal as refused:
         if refused.tries_left == 0:
             return _gone_page(request, state, "failed", first=_first_error(refused))
@@ -139,8 +135,11 @@ def _form_page(
     rotation = link.credential_id is not None
     what = "Walmart Canada" if link.kind == "signature" else f"Walmart {link.market}"
     context = {
-        "title": ("Send your new Walmart keys to mPorts" if rotation
-                  else "Send your Walmart API keys to mPorts"),
+        "title": (
+            "Send your new Walmart keys to mPorts"
+            if rotation
+            else "Send your Walmart API keys to mPorts"
+        ),
         "intro": f"mPorts needs your {what} API keys for {link.label} to work with your "
         "Walmart orders.",
         "expires": link.expires_at.strftime("%-d %B %Y, %H:%M UTC"),
@@ -151,7 +150,7 @@ def _form_page(
         "tries_left": refusal.tries_left if refusal and refusal.counted else None,
         "csrf_token": csrf_token(token, link.id),
         "outcome": "problem" if errors else "info",
-    }  # fmt: skip
+    }
     code = status if status is not None else (422 if errors else 200)
     return render_page(request, "intake_form.html", context, status_code=code)
 
@@ -180,9 +179,17 @@ def _gone_page(
         "revoked": "The person who sent it cancelled it.",
         "failed": "It was tried too many times without success, so it was switched off.",
     }[link_state]
-    paragraphs = [p for p in (first, why, f"Nothing you paste here can reach mPorts now. "
-                                        f"If you still need to send keys, ask {contact} for a "
-                                        "new link.") if p]  # fmt: skip
+    paragraphs = [
+        p
+        for p in (
+            first,
+            why,
+            f"Nothing you paste here can reach mPorts now. "
+            f"If you still need to send keys, ask {contact} for a "
+            "new link.",
+        )
+        if p
+    ]
     return render_message(
         request,
         title=GONE_TITLES[link_state],

@@ -31,6 +31,15 @@ class Refusal(Exception):
     tries_left: int | None = field(default=None)  # set once the refusal is recorded
 
 
+def busy_refusal() -> Refusal:
+    """For a submission while another through the same link is still being checked."""
+    message = (
+        "Keys sent with this link are being checked with Walmart right now. Wait a "
+        "minute, then open the link again: it will say whether they were accepted."
+    )
+    return Refusal("busy", {"": message}, counted=False)
+
+
 def refusal_for(exc: VaultError, *, kind: str, contact: str) -> Refusal | None:
     """The refusal for an error of the register / rotate path (the API's own errors);
     ``None`` for an error that says nothing about the submission (an outage)."""

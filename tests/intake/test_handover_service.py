@@ -20,7 +20,7 @@ async def _link_and_token(
     client: httpx.AsyncClient, vault_state: AppState
 ) -> tuple[IntakeLink, str]:
     token = token_path(await create_link(client)).removeprefix("/intake/")
-    return await handover.find_link(vault_state.handover, token), token
+    return await handover.open_link_briefly(vault_state.handover, token), token
 
 
 async def test_a_stale_csrf_token_is_refused_and_recorded_without_counting(
@@ -54,12 +54,12 @@ async def test_unknown_and_revoked_links_are_gone(
     client: httpx.AsyncClient, vault_state: AppState
 ) -> None:
     with pytest.raises(LinkGone) as unknown:
-        await handover.find_link(vault_state.handover, "mpvl_" + "A" * 43)
+        await handover.open_link_briefly(vault_state.handover, "mpvl_" + "A" * 43)
     assert unknown.value.state is None
     link, token = await _link_and_token(client, vault_state)
     assert (await client.delete(f"/v1/intake-links/{link.id}")).status_code == 204
     with pytest.raises(LinkGone) as revoked:
-        await handover.find_link(vault_state.handover, token)
+        await handover.open_link_briefly(vault_state.handover, token)
     assert revoked.value.state == "revoked"
 
 
