@@ -13,11 +13,24 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 # Error types whose message pydantic builds from the schema (limits, types), never the input.
-_SCHEMA_ONLY_MESSAGES = frozenset({
-    "missing", "extra_forbidden", "string_type", "string_too_short", "string_too_long",
-    "string_pattern_mismatch", "literal_error", "model_type", "model_attributes_type",
-    "dict_type", "union_tag_not_found", "bool_type", "int_type", "list_type",
-})  # fmt: skip
+_SCHEMA_ONLY_MESSAGES = frozenset(
+    {
+        "missing",
+        "extra_forbidden",
+        "string_type",
+        "string_too_short",
+        "string_too_long",
+        "string_pattern_mismatch",
+        "literal_error",
+        "model_type",
+        "model_attributes_type",
+        "dict_type",
+        "union_tag_not_found",
+        "bool_type",
+        "int_type",
+        "list_type",
+    }
+)
 _SECRET_SECTIONS = frozenset({"auth"})
 
 

@@ -62,9 +62,16 @@ class PrivatePostgres:
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._as_postgres(
-            str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
-            str(self.root / "log"), "-w", "start",
-        )  # fmt: skip
+            str(BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
+        )
 
     def stop(self) -> None:
         """Stop at once, as a crash or an outage would: open connections are cut."""
@@ -77,9 +84,18 @@ class PrivatePostgres:
         second (what ``pg_ctlcluster ... restart`` does on a Debian host)."""
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._as_postgres(
-            str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
-            str(self.root / "log"), "-m", "fast", "-w", "restart",
-        )  # fmt: skip
+            str(BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "log"),
+            "-m",
+            "fast",
+            "-w",
+            "restart",
+        )
 
     def __exit__(
         self,

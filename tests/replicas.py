@@ -56,9 +56,16 @@ class Replicas:
         env.update(self.settings)
         port = free_port()
         command = [
-            sys.executable, "-m", "app.serve",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(self.workers),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "app.serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(self.workers),
+        ]
         url = f"http://127.0.0.1:{port}"
         if index < len(self.urls):
             self.urls[index] = url

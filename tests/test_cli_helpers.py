@@ -59,15 +59,23 @@ async def test_an_empty_list_is_one_call() -> None:
 
 
 def test_valid_options_become_the_apis_body() -> None:
-    values = {"label": "mPorts", "environment": "sandbox", "client_id": "c-1",
-              "client_secret": "APP-secret"}  # fmt: skip
+    values = {
+        "label": "mPorts",
+        "environment": "sandbox",
+        "client_id": "c-1",
+        "client_secret": "APP-secret",
+    }
     body = valid_body(WalmartAppCreate, values)
     assert (body.environment, body.client_id) == ("sandbox", "c-1")
 
 
 def test_invalid_options_name_the_fields_never_their_values() -> None:
-    values = {"label": "mPorts", "environment": "prod-XYZ", "client_id": "c-1",
-              "client_secret": "S3CRET-" + "x" * 2000}  # fmt: skip
+    values = {
+        "label": "mPorts",
+        "environment": "prod-XYZ",
+        "client_id": "c-1",
+        "client_secret": "S3CRET-" + "x" * 2000,
+    }
     with pytest.raises(typer.BadParameter) as refused:
         valid_body(WalmartAppCreate, values)
     assert refused.value.message == "not valid: environment, client_secret"

@@ -72,8 +72,11 @@ def test_every_line_is_json_without_exception_text(
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, *command, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=_vault_env(database, local_keks, walmart), stdout=log, stderr=log,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=_vault_env(database, local_keks, walmart),
+            stdout=log,
+            stderr=log,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log_path.read_text)

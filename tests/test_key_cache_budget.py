@@ -24,10 +24,19 @@ async def snapshot_with_key(envelope: Envelope, bits: int) -> CredentialSnapshot
         serialization.NoEncryption(),
     )
     blank = CredentialSnapshot(
-        id=uuid.uuid4(), account_id="budget", market="CA", environment="production",
-        kind="signature", public_id="consumer", channel_type=None, version=1, status="valid",
-        token_fetched_at=None, loaded_wall=utcnow(), loaded_at=time.monotonic(),
-    )  # fmt: skip
+        id=uuid.uuid4(),
+        account_id="budget",
+        market="CA",
+        environment="production",
+        kind="signature",
+        public_id="consumer",
+        channel_type=None,
+        version=1,
+        status="valid",
+        token_fetched_at=None,
+        loaded_wall=utcnow(),
+        loaded_at=time.monotonic(),
+    )
     sealed = await envelope.seal(der, aad=associated_data(blank, 1))
     return dataclasses.replace(blank, sealed_secret=sealed)
 

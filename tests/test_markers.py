@@ -14,10 +14,25 @@ pytestmark = pytest.mark.slow
 
 def _collected(expression: str) -> list[str]:
     listing = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "-m", expression, "tests/api", "tests/test_change_listener.py"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            expression,
+            "tests/api",
+            "tests/test_change_listener.py",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return [line for line in listing.stdout.splitlines() if "::" in line]
 
 

@@ -156,22 +156,44 @@ def test_readme_examples_run(
         }
         ran = subprocess.run(
             ["bash", "-c", "set -euo pipefail\n" + "\n".join(shell)],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert ran.stdout.split() == [
-            "valid", "connected", "app_oauth", "2", "current", "used", "credential.rotated",
-            "invalid_credentials", "valid", "credential.recovered", "0", "True",
-        ]  # fmt: skip
+            "valid",
+            "connected",
+            "app_oauth",
+            "2",
+            "current",
+            "used",
+            "credential.rotated",
+            "invalid_credentials",
+            "valid",
+            "credential.recovered",
+            "0",
+            "True",
+        ]
         asyncio.run(receiver.wait_for(2))
         handled = readme_receiver((tmp_path / "webhook-secret").read_text().strip(), receiver)
-        assert handled == ["acme-ca: ask the seller to reconnect (test_failed)",
-                           "acme-ca: connected again"]  # fmt: skip
+        assert handled == [
+            "acme-ca: ask the seller to reconnect (test_failed)",
+            "acme-ca: connected again",
+        ]
         env["SERVICE_TOKEN"] = (tmp_path / "service-token").read_text()
         env["PYTHONPATH"] = str(ROOT / "clients" / "python")
         sdk = subprocess.run(
             [sys.executable, "-c", python[0]],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert sdk.returncode == 0, sdk.stderr
         assert sdk.stdout.strip() == "200"

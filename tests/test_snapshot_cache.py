@@ -42,10 +42,21 @@ class Rows:
 
     def add(self, account_id: str, version: int = 1) -> uuid.UUID:
         credential_id = uuid.uuid4()
-        self.live[credential_id] = SnapshotRow((
-            credential_id, account_id, "CA", "production", "signature", "consumer", "channel",
-            version, "valid", None, "v1$sealed",
-        ))  # fmt: skip
+        self.live[credential_id] = SnapshotRow(
+            (
+                credential_id,
+                account_id,
+                "CA",
+                "production",
+                "signature",
+                "consumer",
+                "channel",
+                version,
+                "valid",
+                None,
+                "v1$sealed",
+            )
+        )
         return credential_id
 
     def change(self, credential_id: uuid.UUID, **values: object) -> None:

@@ -46,9 +46,13 @@ class AuditBatcher:
         self._retry_at = 0.0  # after a failed write, none is tried before this (monotonic)
         # Not interrupted on stop: a cancel could land inside a flush and lose its batch.
         self._ticker = PeriodicTask(
-            "audit-batcher", self._tick, interval=TICK_SECONDS, log=log, log_as="audit tick",
+            "audit-batcher",
+            self._tick,
+            interval=TICK_SECONDS,
+            log=log,
+            log_as="audit tick",
             interrupt=False,
-        )  # fmt: skip
+        )
         # One flush at a time per worker, so batches reach the chain in the order they were
         # issued and an explicit flush (shutdown, tests) waits for the one in progress.
         self._flushing = asyncio.Lock()

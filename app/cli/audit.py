@@ -56,12 +56,19 @@ def tail(
             "Audit events (newest first)",
             columns,
             (
-                (e.id, e.at.isoformat(timespec="seconds"), e.action, e.outcome,
-                 e.client_id or "-", e.account_id or "-", e.credential_id or "-",
-                 e.version or "-")
+                (
+                    e.id,
+                    e.at.isoformat(timespec="seconds"),
+                    e.action,
+                    e.outcome,
+                    e.client_id or "-",
+                    e.account_id or "-",
+                    e.credential_id or "-",
+                    e.version or "-",
+                )
                 for e in events
             ),
             id_columns=("client", "credential"),
-        )  # fmt: skip
+        )
 
     run(command)

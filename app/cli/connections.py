@@ -38,20 +38,33 @@ def list_connections(
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
             rows = await service.list_connections(
-                session, caller=OPERATOR, account_id=account,
+                session,
+                caller=OPERATOR,
+                account_id=account,
                 page=PageRequest(limit=limit, cursor=None),
-            )  # fmt: skip
+            )
         if as_json:
             print_json_lines(connection_out(c) for c in rows[:limit])
             return
         columns = ("id", "account", "market", "env", "status", "credential", "expires")
         print_table(
-            console, "Connections", columns,
-            ((c.id, c.account_id, c.market, c.environment, service.shown_status(c),
-              c.credential_id or "", c.expires_at.isoformat(timespec="seconds"))
-             for c in rows[:limit]),
+            console,
+            "Connections",
+            columns,
+            (
+                (
+                    c.id,
+                    c.account_id,
+                    c.market,
+                    c.environment,
+                    service.shown_status(c),
+                    c.credential_id or "",
+                    c.expires_at.isoformat(timespec="seconds"),
+                )
+                for c in rows[:limit]
+            ),
             id_columns=("id", "credential"),
-        )  # fmt: skip
+        )
 
     run(command)
 
@@ -67,9 +80,13 @@ def create(
 
     body = valid_body(
         ConnectionCreate,
-        {"account_id": account, "market": market.upper(), "environment": environment,
-         "label": label},
-    )  # fmt: skip
+        {
+            "account_id": account,
+            "market": market.upper(),
+            "environment": environment,
+            "label": label,
+        },
+    )
 
     async def command(context: Context) -> str:
         async with transaction(context.sessionmaker) as session:
@@ -96,9 +113,13 @@ def add_app(
 
     body = valid_body(
         WalmartAppCreate,
-        {"label": label, "environment": environment, "client_id": client_id,
-         "client_secret": secret},
-    )  # fmt: skip
+        {
+            "label": label,
+            "environment": environment,
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    )
 
     async def command(context: Context) -> None:
         async with transaction(context.sessionmaker) as session:
@@ -134,11 +155,22 @@ def expiring(
             return
         columns = ("credential", "account", "market", "env", "refresh expires")
         print_table(
-            console, f"Refresh tokens ending before {before:%Y-%m-%d}: {len(rows)}", columns,
-            ((c.id, c.account_id, c.market, c.environment,
-              c.refresh_expires_at.isoformat(timespec="seconds") if c.refresh_expires_at else "")
-             for c in rows),
+            console,
+            f"Refresh tokens ending before {before:%Y-%m-%d}: {len(rows)}",
+            columns,
+            (
+                (
+                    c.id,
+                    c.account_id,
+                    c.market,
+                    c.environment,
+                    c.refresh_expires_at.isoformat(timespec="seconds")
+                    if c.refresh_expires_at
+                    else "",
+                )
+                for c in rows
+            ),
             id_columns=("credential",),
-        )  # fmt: skip
+        )
 
     run(command)

@@ -49,11 +49,19 @@ def list_credentials(
             "Credentials",
             columns,
             (
-                (c.id, c.account_id, c.market, c.environment, c.kind, c.current_version,
-                 c.status, c.label)
+                (
+                    c.id,
+                    c.account_id,
+                    c.market,
+                    c.environment,
+                    c.kind,
+                    c.current_version,
+                    c.status,
+                    c.label,
+                )
                 for c in rows[:limit]
             ),
-        )  # fmt: skip
+        )
 
     run(command)
 

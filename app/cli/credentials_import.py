@@ -127,9 +127,14 @@ def import_credentials(
                     batch = [p for p in parsed if isinstance(p, ImportLine)]
                     refused = [p for p in parsed if isinstance(p, Rejection)]
                     outcome = await import_batch(
-                        context.sessionmaker, context.envelope, batch, caller=OPERATOR,
-                        tester=tester, concurrency=concurrency, dry_run=dry_run,
-                    )  # fmt: skip
+                        context.sessionmaker,
+                        context.envelope,
+                        batch,
+                        caller=OPERATOR,
+                        tester=tester,
+                        concurrency=concurrency,
+                        dry_run=dry_run,
+                    )
                     totals.add(outcome)
                     for rejection in sorted(refused + outcome.rejected, key=lambda r: r.line):
                         reject(rejection)

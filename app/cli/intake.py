@@ -38,9 +38,16 @@ def create(
     """Create a link and print its URL (shown this once): send it to the seller."""
     body = valid_body(
         IntakeLinkCreate,
-        {"account_id": account, "market": market, "environment": environment, "kind": kind,
-         "label": label, "credential_id": credential, "expires_in_hours": hours},
-    )  # fmt: skip
+        {
+            "account_id": account,
+            "market": market,
+            "environment": environment,
+            "kind": kind,
+            "label": label,
+            "credential_id": credential,
+            "expires_in_hours": hours,
+        },
+    )
 
     async def command(context: Context) -> None:
         async with transaction(context.sessionmaker) as session:
@@ -67,21 +74,35 @@ def list_links(
     async def command(context: Context) -> None:
         async with context.sessionmaker() as session:
             rows = await service.list_links(
-                session, caller=OPERATOR, account_id=account,
+                session,
+                caller=OPERATOR,
+                account_id=account,
                 page=PageRequest(limit=limit, cursor=None),
-            )  # fmt: skip
+            )
         links = [link_out(link) for link in rows[:limit]]
         if as_json:
             print_json_lines(links)
             return
         columns = ("id", "account", "market", "env", "kind", "purpose", "state", "expires", "label")
         print_table(
-            console, "Hand-over links", columns,
-            ((link.id, link.account_id, link.market, link.environment, link.kind,
-              "rotate" if link.credential_id else "register", link.state,
-              link.expires_at.isoformat(timespec="minutes"), link.label)
-             for link in links),
-        )  # fmt: skip
+            console,
+            "Hand-over links",
+            columns,
+            (
+                (
+                    link.id,
+                    link.account_id,
+                    link.market,
+                    link.environment,
+                    link.kind,
+                    "rotate" if link.credential_id else "register",
+                    link.state,
+                    link.expires_at.isoformat(timespec="minutes"),
+                    link.label,
+                )
+                for link in links
+            ),
+        )
 
     run(command)
 

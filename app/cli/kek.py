@@ -39,10 +39,15 @@ def status(as_json: JsonOption = False) -> None:
             wraps = await KekWrapsRepository(session).totals()
         active = context.envelope.active_kek
         rows = [
-            KekStatus(provider=kek[0], key_id=kek[1], data_keys=counts.get(kek, 0),
-                      wraps=wraps.get(kek, 0), active=kek == active)
+            KekStatus(
+                provider=kek[0],
+                key_id=kek[1],
+                data_keys=counts.get(kek, 0),
+                wraps=wraps.get(kek, 0),
+                active=kek == active,
+            )
             for kek in sorted(counts.keys() | wraps.keys())
-        ]  # fmt: skip
+        ]
         if as_json:
             print_json_lines(rows)
             return
@@ -54,10 +59,12 @@ def status(as_json: JsonOption = False) -> None:
         for r in rows:
             if r.wraps >= WRAP_WARNING:
                 console.print(
-                    "[yellow]warning:[/yellow] ", plain(f"{r.provider}/{r.key_id}"),
+                    "[yellow]warning:[/yellow] ",
+                    plain(f"{r.provider}/{r.key_id}"),
                     f" has wrapped {r.wraps:,} data keys of at most {WRAP_LIMIT:,}: "
-                    "rotate it (README, Rotate the KEK)", sep="",
-                )  # fmt: skip
+                    "rotate it (README, Rotate the KEK)",
+                    sep="",
+                )
         waiting = sum(c for k, c in counts.items() if k != active)
         console.print(f"{waiting} data key(s) on an older KEK; active: {active[0]}/{active[1]}")
 

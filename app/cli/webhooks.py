@@ -36,13 +36,21 @@ def list_webhooks(as_json: JsonOption = False) -> None:
             return
         columns = ("id", "url", "events", "enabled", "failing since", "secret version")
         print_table(
-            console, "Webhook endpoints", columns,
-            ((e.id, e.url, ",".join(e.events),
-              "yes" if e.enabled else f"no ({e.disabled_reason})",
-              e.failing_since.isoformat(timespec="seconds") if e.failing_since else "",
-              e.secret_version)
-             for e in rows),
-        )  # fmt: skip
+            console,
+            "Webhook endpoints",
+            columns,
+            (
+                (
+                    e.id,
+                    e.url,
+                    ",".join(e.events),
+                    "yes" if e.enabled else f"no ({e.disabled_reason})",
+                    e.failing_since.isoformat(timespec="seconds") if e.failing_since else "",
+                    e.secret_version,
+                )
+                for e in rows
+            ),
+        )
 
     run(command)
 

@@ -78,9 +78,13 @@ class CallerDirectory:
         self._used: dict[uuid.UUID, datetime] = {}
         # Not interrupted on stop: a cancel inside a flush would lose the stamps it had taken.
         self._usage = PeriodicTask(
-            "client-usage", self.flush_usage, interval=USAGE_FLUSH_SECONDS, log=log,
-            log_as="last-use flush", interrupt=False,
-        )  # fmt: skip
+            "client-usage",
+            self.flush_usage,
+            interval=USAGE_FLUSH_SECONDS,
+            log=log,
+            log_as="last-use flush",
+            interrupt=False,
+        )
 
     async def authenticate(self, authorization: str | None, request_id: str | None) -> Caller:
         """The caller behind an ``Authorization: Bearer`` header, or ``Unauthenticated``."""

@@ -155,9 +155,11 @@ class CallbackHandler:
         except WalmartFailure as failure:
             refused = failure.outcome == "invalid_credentials"
             await self._fail_later(
-                connection, "code_refused" if refused else "walmart_unavailable", request_id,
+                connection,
+                "code_refused" if refused else "walmart_unavailable",
+                request_id,
                 failure,
-            )  # fmt: skip
+            )
         test = await token_detail_result(
             self.walmart,
             base_url=base_url,

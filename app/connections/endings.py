@@ -100,8 +100,10 @@ async def failed(
     if connection is not None:
         details["connection_id"] = str(connection.id)
     if walmart:
-        details["walmart"] = {k: walmart.get(k) for k in ("outcome", "walmart_status",
-                              "walmart_error_code", "correlation_id")}  # fmt: skip
+        details["walmart"] = {
+            k: walmart.get(k)
+            for k in ("outcome", "walmart_status", "walmart_error_code", "correlation_id")
+        }
     record(
         session,
         action="connection.failed",

@@ -89,8 +89,9 @@ async def store_connection(
     if existing is None:
         credential = await _create(session, envelope, connection, prepared, test, caller)
     else:
-        credential = await _new_version(session, envelope, existing, prepared, test, caller,
-                                        retention)  # fmt: skip
+        credential = await _new_version(
+            session, envelope, existing, prepared, test, caller, retention
+        )
     credential.app_id, credential.seller_id = app.id, seller_id
     credential.refresh_expires_at = utcnow() + lifetime
     credential.status_reason = None

@@ -50,9 +50,13 @@ class DriftWatcher:
         # Jitter keeps replicas (and restarts) from testing everything at the same moment.
         # Built here, so ``interval`` is read when the job starts.
         self._job = PeriodicTask(
-            "drift-watcher", self.run_once, interval=self.interval, log=log,
-            log_as="drift pass", jitter=0.1,
-        )  # fmt: skip
+            "drift-watcher",
+            self.run_once,
+            interval=self.interval,
+            log=log,
+            log_as="drift pass",
+            jitter=0.1,
+        )
         self._job.start()
 
     async def stop(self) -> None:

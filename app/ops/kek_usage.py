@@ -52,18 +52,26 @@ class WrapRecorder:
                 self._warned.add(kek)
                 log.warning(
                     "kek.wraps_high: rotate this KEK",
-                    extra={"provider": kek[0], "key_id": kek[1], "wraps": wraps,
-                           "limit": WRAP_LIMIT},
-                )  # fmt: skip
+                    extra={
+                        "provider": kek[0],
+                        "key_id": kek[1],
+                        "wraps": wraps,
+                        "limit": WRAP_LIMIT,
+                    },
+                )
 
     @contextlib.asynccontextmanager
     async def running(self, interval: float = FLUSH_SECONDS) -> AsyncIterator[None]:
         """Flush every ``interval`` seconds while the block runs, and once at its end."""
         # Not interrupted on stop: a cancel inside a flush would lose the counts it had taken.
         flusher = PeriodicTask(
-            "kek-wrap-recorder", self.flush, interval=interval, log=log,
-            log_as="kek wrap count flush", interrupt=False,
-        )  # fmt: skip
+            "kek-wrap-recorder",
+            self.flush,
+            interval=interval,
+            log=log,
+            log_as="kek wrap count flush",
+            interrupt=False,
+        )
         flusher.start()
         try:
             yield

@@ -26,9 +26,17 @@ async def test_filters_and_pages_newest_first(client: httpx.AsyncClient) -> None
     ]
     event = everything["items"][0]
     assert set(event) == {
-        "id", "at", "action", "client_id", "account_id", "credential_id", "version", "outcome",
-        "request_id", "details",
-    }  # fmt: skip
+        "id",
+        "at",
+        "action",
+        "client_id",
+        "account_id",
+        "credential_id",
+        "version",
+        "outcome",
+        "request_id",
+        "details",
+    }
     assert event["credential_id"] == first["id"]
     assert event["request_id"]
     assert event["client_id"]

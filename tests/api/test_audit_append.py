@@ -28,11 +28,17 @@ def _prepared(n: int) -> PreparedEvent:
     """What ``_note`` records, ready for the repository's own append."""
     return prepare(
         {
-            "at": utcnow(), "action": "test.noted", "outcome": "success", "client_id": None,
-            "request_id": None, "account_id": None, "credential_id": None, "version": None,
+            "at": utcnow(),
+            "action": "test.noted",
+            "outcome": "success",
+            "client_id": None,
+            "request_id": None,
+            "account_id": None,
+            "credential_id": None,
+            "version": None,
             "details": {"n": n},
         }
-    )  # fmt: skip
+    )
 
 
 async def _noted(vault_state: AppState) -> list[int]:
@@ -60,9 +66,11 @@ async def test_a_recorded_event_takes_no_lock_before_its_transaction_commits(
     async with transaction(vault_state.sessionmaker) as session:
         report = await verify_chain(session)
         order = await session.execute(
-            text("SELECT action FROM audit_events WHERE account_id = 'acct-append' OR "
-                 "action = 'test.noted' ORDER BY id")
-        )  # fmt: skip
+            text(
+                "SELECT action FROM audit_events WHERE account_id = 'acct-append' OR "
+                "action = 'test.noted' ORDER BY id"
+            )
+        )
     assert report.ok, report.problem
     assert [a for (a,) in order] == ["headers.issued"] * 3 + ["test.noted"]
 
@@ -133,9 +141,11 @@ async def _until_waiting_on_a_lock(vault_state: AppState) -> None:
     for _ in range(200):
         async with transaction(vault_state.sessionmaker) as session:
             waiting = await session.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                     "AND datname = current_database()")
-            )  # fmt: skip
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+            )
             if waiting.scalar_one():
                 return
         await asyncio.sleep(0.02)

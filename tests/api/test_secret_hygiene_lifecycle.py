@@ -38,8 +38,11 @@ def database_dump(url: str) -> str:
     plain = url.replace("postgresql+asyncpg://", "postgresql://")
     return subprocess.run(
         ["pg_dump", "--data-only", plain],
-        check=True, capture_output=True, text=True, timeout=60,
-    ).stdout  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
 
 
 async def test_no_canary_through_the_credential_lifecycle(

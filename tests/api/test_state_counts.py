@@ -72,8 +72,10 @@ async def test_counts_follow_every_change(
     signature = await signature_credential(client, walmart_control)
     oauth = await oauth_credential(client, walmart_control)
     await headers_for(client, oauth["id"], "GET", walmart.base_url + "/v3/orders")  # a token
-    extra = [(await client.post("/v1/credentials", json=oauth_body(account_id=f"x{n}"))).json()
-             for n in range(3)]  # fmt: skip
+    extra = [
+        (await client.post("/v1/credentials", json=oauth_body(account_id=f"x{n}"))).json()
+        for n in range(3)
+    ]
     await client.patch(f"/v1/credentials/{extra[0]['id']}", json={"disabled": True})
     await client.delete(f"/v1/credentials/{extra[1]['id']}")
     imported = await import_batch(

@@ -43,8 +43,10 @@ async def _timed_registration(
     code = answer.json().get("error", {}).get("code", "") if answer.status_code != 201 else ""
     slowest = f"{max(waits):.1f}" if waits else "-"
     median = f"{statistics.median(waits):.1f}" if waits else "-"
-    print(f"{label:34} {answer.status_code} {code:20} {elapsed:9.1f} ms   healthz n={len(waits)}"
-          f" median {median} ms max {slowest} ms")  # fmt: skip
+    print(
+        f"{label:34} {answer.status_code} {code:20} {elapsed:9.1f} ms   healthz n={len(waits)}"
+        f" median {median} ms max {slowest} ms"
+    )
 
 
 async def main(paths: list[Path], folder: str) -> None:
@@ -52,11 +54,15 @@ async def main(paths: list[Path], folder: str) -> None:
 
     url = f"sqlite+aiosqlite:///{folder}/vault.db"
     settings = Settings(
-        _env_file=None, env="production", database_url=url, bootstrap_token=BOOTSTRAP_TOKEN,
+        _env_file=None,
+        env="production",
+        database_url=url,
+        bootstrap_token=BOOTSTRAP_TOKEN,
         local_keks=LocalKeyring.generate_spec("bench"),
-        walmart_production_url="http://127.0.0.1:9", walmart_sandbox_url="http://127.0.0.1:9",
+        walmart_production_url="http://127.0.0.1:9",
+        walmart_sandbox_url="http://127.0.0.1:9",
         walmart_allow_http=True,
-    )  # fmt: skip
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -68,11 +74,13 @@ async def main(paths: list[Path], folder: str) -> None:
             cases += [
                 ("shaped 16384-bit", pem(pkcs8(shaped_pkcs1(16384)), "PRIVATE KEY")),
                 ("shaped 8192-bit", pem(pkcs8(shaped_pkcs1(8192)), "PRIVATE KEY")),
-                ("2048-bit, 2040-bit exponent",
-                 pem(private_der(key_with_exponent(2**2039 + 1)), "PRIVATE KEY")),
+                (
+                    "2048-bit, 2040-bit exponent",
+                    pem(private_der(key_with_exponent(2**2039 + 1)), "PRIVATE KEY"),
+                ),
                 ("4096-bit (largest accepted)", pem_pkcs8(rsa_key(4096))),
                 ("2048-bit (Walmart's size)", pem_pkcs8(rsa_key(2048))),
-            ]  # fmt: skip
+            ]
             await _timed_registration(http, "warm-up 1024-bit", pem_pkcs8(rsa_key()), "w0")
             for n, (label, text) in enumerate(cases):
                 await _timed_registration(http, label, text, f"case-{n}")

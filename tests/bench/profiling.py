@@ -51,9 +51,20 @@ def start(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     if binary is None:
         raise RuntimeError("py-spy is not installed (.venv/bin/pip install py-spy)")
     command = [
-        binary, "record", "--nonblocking", "--format", "raw", "--rate", "250",
-        "--duration", str(int(seconds)), "--pid", str(pid), "--output", str(out),
-    ]  # fmt: skip
+        binary,
+        "record",
+        "--nonblocking",
+        "--format",
+        "raw",
+        "--rate",
+        "250",
+        "--duration",
+        str(int(seconds)),
+        "--pid",
+        str(pid),
+        "--output",
+        str(out),
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 

@@ -103,10 +103,20 @@ def ceiling(key_file: Path, log_dir: Path, workers: int) -> Iterator[str]:
     """The bare FastAPI signer under uvicorn, with the same worker count; yields its URL."""
     port = free_port()
     command = [
-        sys.executable, "-m", "uvicorn", "tests.bench.ceiling:app",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "tests.bench.ceiling:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     env = {**os.environ, "BENCH_CEILING_KEY_FILE": str(key_file)}
     url = f"http://127.0.0.1:{port}"
     with (log_dir / "ceiling.log").open("wb") as log:

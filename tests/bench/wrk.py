@@ -166,10 +166,20 @@ def run(
     script.write_text(lua_script(target))
     url = target.url
     command = [
-        wrk_binary(), "--latency", "--timeout", "10s",
-        "-t", str(min(threads, concurrency)), "-c", str(concurrency), "-d", f"{seconds:g}s",
-        "-s", str(script), url,
-    ]  # fmt: skip
+        wrk_binary(),
+        "--latency",
+        "--timeout",
+        "10s",
+        "-t",
+        str(min(threads, concurrency)),
+        "-c",
+        str(concurrency),
+        "-d",
+        f"{seconds:g}s",
+        "-s",
+        str(script),
+        url,
+    ]
     if target.ids_file is not None:
         command += ["--", str(target.ids_file)]
         if target.zipf_s is not None:

@@ -52,15 +52,23 @@ async def new_link(vault_api: httpx.AsyncClient) -> dict[str, Any]:
     if not (await vault_api.get("/v1/walmart-apps")).json()["items"]:
         app = await vault_api.post(
             "/v1/walmart-apps",
-            json={"label": "mPorts", "environment": "production",
-                  "client_id": APP_CLIENT_ID, "client_secret": APP_SECRET},
-        )  # fmt: skip
+            json={
+                "label": "mPorts",
+                "environment": "production",
+                "client_id": APP_CLIENT_ID,
+                "client_secret": APP_SECRET,
+            },
+        )
         assert app.status_code == 201, app.text
     link = await vault_api.post(
         "/v1/connections",
-        json={"account_id": "acme-001", "market": "US", "environment": "production",
-              "label": "Acme main store"},
-    )  # fmt: skip
+        json={
+            "account_id": "acme-001",
+            "market": "US",
+            "environment": "production",
+            "label": "Acme main store",
+        },
+    )
     assert link.status_code == 201, link.text
     created: dict[str, Any] = link.json()
     return created
@@ -96,9 +104,13 @@ async def test_a_seller_connects_in_the_browser_and_walmart_accepts_the_headers(
     assert answer.headers["cache-control"] == "no-store"
     issued = await vault_api.post(
         "/v1/accounts/acme-001/headers",
-        json={"market": "US", "environment": "production", "method": "GET",
-              "url": f"{walmart.base_url}/v3/orders?limit=10"},
-    )  # fmt: skip
+        json={
+            "market": "US",
+            "environment": "production",
+            "method": "GET",
+            "url": f"{walmart.base_url}/v3/orders?limit=10",
+        },
+    )
     assert issued.status_code == 200, issued.text
     async with httpx.AsyncClient() as service:
         called = await service.get(

@@ -63,8 +63,11 @@ async def test_app_is_registered_sealed_with_its_callback_url(
     )
     assert rotated.status_code == 200, rotated.text
     assert rotated.json()["secret_version"] == 2
-    assert_error(await client.post("/v1/walmart-apps", json=app_body(client_secret="")), 422,
-                 "validation_error")  # fmt: skip
+    assert_error(
+        await client.post("/v1/walmart-apps", json=app_body(client_secret="")),
+        422,
+        "validation_error",
+    )
 
 
 async def test_apps_need_the_admin_scope(client: httpx.AsyncClient) -> None:

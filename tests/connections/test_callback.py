@@ -77,9 +77,13 @@ async def test_a_seller_connects_and_a_service_gets_working_headers(
 
     headers = await client.post(
         "/v1/accounts/acme-001/headers",
-        json={"market": "US", "environment": "production", "method": "GET",
-              "url": f"{walmart.base_url}/v3/orders?limit=1"},
-    )  # fmt: skip
+        json={
+            "market": "US",
+            "environment": "production",
+            "method": "GET",
+            "url": f"{walmart.base_url}/v3/orders?limit=1",
+        },
+    )
     assert headers.status_code == 200, headers.text
     assert headers.json()["kind"] == "app_oauth"
     issued = headers.json()["headers"]
@@ -158,8 +162,9 @@ async def test_a_tampered_or_missing_state_is_unknown(
     link = await new_link(client)
     query = await consent(link["consent_url"])
     counted_before = await unknown_states_counted(client)
-    tampered = query | {"state": query["state"][:-2] + ("AA" if query["state"][-2:] != "AA"
-                                                         else "BB")}  # fmt: skip
+    tampered = query | {
+        "state": query["state"][:-2] + ("AA" if query["state"][-2:] != "AA" else "BB")
+    }
     for bad in (tampered, {k: v for k, v in query.items() if k != "state"}):
         page = await callback(client, bad)
         assert page.status_code == 400
@@ -248,10 +253,14 @@ async def test_connect_again_makes_a_new_version_and_migrates_delegated_keys(
     await register_app(client, walmart_control)
     delegated = await client.post(
         "/v1/credentials",
-        json={"account_id": "acme-001", "market": "US", "environment": "production",
-              "label": "Delegated keys", "auth": {"kind": "oauth", "client_id": "old-id",
-                                                  "client_secret": "old-secret"}},
-    )  # fmt: skip
+        json={
+            "account_id": "acme-001",
+            "market": "US",
+            "environment": "production",
+            "label": "Delegated keys",
+            "auth": {"kind": "oauth", "client_id": "old-id", "client_secret": "old-secret"},
+        },
+    )
     assert delegated.status_code == 201
     credential = await connect(client)
     assert credential["id"] == delegated.json()["id"]

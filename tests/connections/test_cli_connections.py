@@ -34,9 +34,16 @@ async def vault_admin(
         VAULT_WALMART_CONSENT_URL=str(settings.walmart_consent_url),
     )
     return await asyncio.to_thread(
-        subprocess.run, [str(VAULT_ADMIN), *args], env=env, cwd=cwd, input=stdin,
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        subprocess.run,
+        [str(VAULT_ADMIN), *args],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 async def test_an_operator_connects_a_seller_from_the_command_line(
@@ -47,17 +54,28 @@ async def test_an_operator_connects_a_seller_from_the_command_line(
 ) -> None:
     walmart_control.add_app(APP_CLIENT_ID, APP_SECRET, [PUBLIC_URL + CALLBACK])
     added = await vault_admin(
-        settings, "connections", "add-app", "--client-id", APP_CLIENT_ID, cwd=tmp_path,
+        settings,
+        "connections",
+        "add-app",
+        "--client-id",
+        APP_CLIENT_ID,
+        cwd=tmp_path,
         stdin=APP_SECRET + "\n",
-    )  # fmt: skip
+    )
     assert added.returncode == 0, added.stderr
     assert PUBLIC_URL + CALLBACK in added.stdout
     assert APP_SECRET not in added.stdout + added.stderr
 
     created = await vault_admin(
-        settings, "connections", "create", "--account", "acme-001", "--label", "Acme",
+        settings,
+        "connections",
+        "create",
+        "--account",
+        "acme-001",
+        "--label",
+        "Acme",
         cwd=tmp_path,
-    )  # fmt: skip
+    )
     assert created.returncode == 0, created.stderr
     consent_url = created.stdout.strip().splitlines()[-1]
     assert consent_url.startswith(str(settings.walmart_consent_url))
@@ -74,9 +92,17 @@ async def test_an_operator_connects_a_seller_from_the_command_line(
     assert "acme-001" not in soon.stdout
 
     refused = await vault_admin(
-        settings, "connections", "create", "--account", "acme-001", "--label", "Acme",
-        "--market", "CL", cwd=tmp_path,
-    )  # fmt: skip
+        settings,
+        "connections",
+        "create",
+        "--account",
+        "acme-001",
+        "--label",
+        "Acme",
+        "--market",
+        "CL",
+        cwd=tmp_path,
+    )
     assert refused.returncode == 1
     assert "error" in refused.stderr
 

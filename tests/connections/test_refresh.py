@@ -20,9 +20,13 @@ from tests.walmart_sim import SimulatorControl, SimulatorServer
 async def headers(client: httpx.AsyncClient, walmart: SimulatorServer) -> httpx.Response:
     return await client.post(
         "/v1/accounts/acme-001/headers",
-        json={"market": "US", "environment": "production", "method": "GET",
-              "url": f"{walmart.base_url}/v3/orders"},
-    )  # fmt: skip
+        json={
+            "market": "US",
+            "environment": "production",
+            "method": "GET",
+            "url": f"{walmart.base_url}/v3/orders",
+        },
+    )
 
 
 async def walmart_accepts(walmart: SimulatorServer, answer: httpx.Response) -> bool:

@@ -72,15 +72,18 @@ async def connect_seller(
     if not apps:
         created = await http.post(
             f"{replicas.urls[0]}/v1/walmart-apps",
-            json={"label": "mPorts", "environment": "production",
-                  "client_id": APP_CLIENT_ID, "client_secret": APP_SECRET},
-        )  # fmt: skip
+            json={
+                "label": "mPorts",
+                "environment": "production",
+                "client_id": APP_CLIENT_ID,
+                "client_secret": APP_SECRET,
+            },
+        )
         assert created.status_code == 201, created.text
     link = await http.post(
         f"{replicas.urls[0]}/v1/connections",
-        json={"account_id": account, "market": "US", "environment": "production",
-              "label": account},
-    )  # fmt: skip
+        json={"account_id": account, "market": "US", "environment": "production", "label": account},
+    )
     assert link.status_code == 201, link.text
     query = await consent(link.json()["consent_url"])
     page = await http.get(f"{replicas.urls[1]}{CALLBACK}", params=query)
@@ -95,9 +98,13 @@ async def connect_seller(
 async def headers(http: httpx.AsyncClient, url: str, account: str, walmart: str) -> str:
     answer = await http.post(
         f"{url}/v1/accounts/{account}/headers",
-        json={"market": "US", "environment": "production", "method": "GET",
-              "url": f"{walmart}/v3/orders"},
-    )  # fmt: skip
+        json={
+            "market": "US",
+            "environment": "production",
+            "method": "GET",
+            "url": f"{walmart}/v3/orders",
+        },
+    )
     assert answer.status_code == 200, answer.text
     token: str = answer.json()["headers"]["WM_SEC.ACCESS_TOKEN"]
     return token
@@ -107,9 +114,12 @@ async def walmart_accepts(walmart: str, token: str) -> bool:
     async with httpx.AsyncClient() as service:
         answer = await service.get(
             f"{walmart}/v3/orders",
-            headers={"WM_SEC.ACCESS_TOKEN": token, "WM_SVC.NAME": "Walmart Marketplace",
-                     "WM_QOS.CORRELATION_ID": "replica-test"},
-        )  # fmt: skip
+            headers={
+                "WM_SEC.ACCESS_TOKEN": token,
+                "WM_SVC.NAME": "Walmart Marketplace",
+                "WM_QOS.CORRELATION_ID": "replica-test",
+            },
+        )
     return answer.status_code == 200
 
 
@@ -125,9 +135,11 @@ async def test_two_replicas_refresh_once_per_token_lifetime(
         started = time.monotonic()
         while time.monotonic() - started < 4 * LIFETIME:
             burst = await asyncio.gather(
-                *(headers(http, replicas.urls[i % 2], "acme-001", walmart.base_url)
-                  for i in range(10))
-            )  # fmt: skip
+                *(
+                    headers(http, replicas.urls[i % 2], "acme-001", walmart.base_url)
+                    for i in range(10)
+                )
+            )
             requests += len(burst)
             for token in burst:
                 if token not in seen:

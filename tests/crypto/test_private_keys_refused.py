@@ -130,14 +130,38 @@ def refused_inputs(key: rsa.RSAPrivateKey, small_pem: bytes) -> dict[str, tuple[
 
 
 REFUSED_NAMES = [
-    "empty", "blank", "too large", "too large blank", "not base64", "impossible base64 length",
-    "base64 of text", "truncated der", "der with trailing junk", "ec pkcs8 base64",
-    "ec pkcs8 pem", "ec sec1 pem", "ed25519", "ed448", "x25519", "unknown algorithm",
-    "rsa 512 pem", "rsa 512 base64", "encrypted pkcs8 pem", "encrypted pkcs1 pem",
-    "encrypted pkcs8 base64", "public pem", "rsa public pem", "public spki base64",
-    "certificate pem", "certificate base64", "openssh", "lower-case pem header",
-    "damaged pem body", "pem without end", "pem of unknown algorithm",
-]  # fmt: skip
+    "empty",
+    "blank",
+    "too large",
+    "too large blank",
+    "not base64",
+    "impossible base64 length",
+    "base64 of text",
+    "truncated der",
+    "der with trailing junk",
+    "ec pkcs8 base64",
+    "ec pkcs8 pem",
+    "ec sec1 pem",
+    "ed25519",
+    "ed448",
+    "x25519",
+    "unknown algorithm",
+    "rsa 512 pem",
+    "rsa 512 base64",
+    "encrypted pkcs8 pem",
+    "encrypted pkcs1 pem",
+    "encrypted pkcs8 base64",
+    "public pem",
+    "rsa public pem",
+    "public spki base64",
+    "certificate pem",
+    "certificate base64",
+    "openssh",
+    "lower-case pem header",
+    "damaged pem body",
+    "pem without end",
+    "pem of unknown algorithm",
+]
 
 
 @pytest.mark.parametrize("name", REFUSED_NAMES)

@@ -23,18 +23,32 @@ async def create_link(
     flags = [f"--{name}={value}" for name, value in options.items() if name == "hours"]
     env = {name: value for name, value in options.items() if name != "hours"}
     return await vault_admin_async(
-        settings, "intake", "create", "--account", "acme-ca", "--market", market,
-        "--label", label, *flags, cwd=tmp_path, **env,
-    )  # fmt: skip
+        settings,
+        "intake",
+        "create",
+        "--account",
+        "acme-ca",
+        "--market",
+        market,
+        "--label",
+        label,
+        *flags,
+        cwd=tmp_path,
+        **env,
+    )
 
 
 async def test_intake_commands(
     client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
     made = await create_link(
-        settings, tmp_path, market="CA", label="Acme [bold]Canada[/]", hours="24",
+        settings,
+        tmp_path,
+        market="CA",
+        label="Acme [bold]Canada[/]",
+        hours="24",
         VAULT_PUBLIC_URL=PUBLIC_URL,
-    )  # fmt: skip
+    )
     assert made.returncode == 0, made.stderr
     url = made.stdout.split("url (shown once): ")[1].split()[0]
     assert url.startswith(f"{PUBLIC_URL}/intake/mpvl_")

@@ -52,8 +52,14 @@ async def test_form_follows_the_help_page_and_carries_the_page_headers(
     assert page.headers["cache-control"] == "no-store"
     assert page.headers["referrer-policy"] == "no-referrer"
     words = html.unescape(page.text)
-    for step in ("Seller Center", "gear icon", "Administrator Options", "API Credentials",
-                 "Generate Consumer ID & Private Key", "Copy"):  # fmt: skip
+    for step in (
+        "Seller Center",
+        "gear icon",
+        "Administrator Options",
+        "API Credentials",
+        "Generate Consumer ID & Private Key",
+        "Copy",
+    ):
         assert step in words, step
     for name in ("consumer_id", "private_key", "channel_type", "csrf_token"):
         assert f'name="{name}"' in page.text

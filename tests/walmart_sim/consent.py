@@ -119,5 +119,6 @@ class ConsentPage:
         return None
 
     def _refused(self, problem: str) -> HTMLResponse:
-        return _page("Cannot authorize", f"<p>This request cannot be authorized: "
-                     f"{escape(problem)}.</p>", 400)  # fmt: skip
+        return _page(
+            "Cannot authorize", f"<p>This request cannot be authorized: {escape(problem)}.</p>", 400
+        )

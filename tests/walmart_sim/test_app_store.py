@@ -96,8 +96,12 @@ async def test_decline_and_refused_consent_requests(
     assert query == {"error": ["access_denied"], "state": ["opaque-state"]}
     reused = await client.get("/consent", params=consent_query())
     assert reused.status_code == 400  # the nonce was spent
-    for bad in ({"redirectUri": "https://evil.test/cb"}, {"clientId": "nope"},
-                {"clientType": "buyer"}, {"responseType": "token"}):  # fmt: skip
+    for bad in (
+        {"redirectUri": "https://evil.test/cb"},
+        {"clientId": "nope"},
+        {"clientType": "buyer"},
+        {"responseType": "token"},
+    ):
         page = await client.get("/consent", params=consent_query(nonce="fresh1", **bad))
         assert page.status_code == 400, bad
         assert "location" not in page.headers

@@ -47,8 +47,12 @@ async def test_no_secret_leaves_through_webhooks(
     walmart_control.remove_consumer(signature["consumer_id"])
     await vault_state.drift.run_once()  # credential.invalid (drift)
     walmart_control.add_consumer(signature["consumer_id"], new_key, channel_type=CHANNEL_TYPE)
-    sig_auth = {"kind": "signature", "consumer_id": signature["consumer_id"],
-                "private_key": key_text, "channel_type": CHANNEL_TYPE}  # fmt: skip
+    sig_auth = {
+        "kind": "signature",
+        "consumer_id": signature["consumer_id"],
+        "private_key": key_text,
+        "channel_type": CHANNEL_TYPE,
+    }
     rotated = await client.post(
         f"/v1/credentials/{signature['id']}/rotate", json={"auth": sig_auth}
     )
@@ -79,8 +83,14 @@ async def test_no_secret_leaves_through_webhooks(
             return str(received.verify(hook["secret"])["type"])
 
     types = [verified_type(r) for r in receiver.received if r.status < 300]
-    assert set(types) >= {"credential.invalid", "credential.recovered", "credential.rotated",
-                          "credential.disabled", "credential.deleted", "webhook.test"}  # fmt: skip
+    assert set(types) >= {
+        "credential.invalid",
+        "credential.recovered",
+        "credential.rotated",
+        "credential.disabled",
+        "credential.deleted",
+        "webhook.test",
+    }
     secrets: dict[str, str] = {
         "private key": key_text,
         "private key (hex)": base64.b64decode(key_text).hex()[80:200],

@@ -74,8 +74,11 @@ async def test_patch_changes_events_and_turns_an_endpoint_off(
     assert patched.status_code == 200, patched.text
     assert patched.json()["events"] == ["credential.deleted"]
     assert patched.json()["enabled"] is False
-    assert_error(await client.patch(path, json={"url": "https://evil.example/"}), 422,
-                 "webhook_url_not_allowed")  # fmt: skip
+    assert_error(
+        await client.patch(path, json={"url": "https://evil.example/"}),
+        422,
+        "webhook_url_not_allowed",
+    )
     assert_error(await client.patch(path, json={"events": None}), 422, "invalid_request")
     assert_error(await client.post(f"{path}/test"), 409, "webhook_disabled")
     assert (await client.get("/v1/webhooks")).json()["items"][0]["events"] == ["credential.deleted"]
