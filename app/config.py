@@ -24,7 +24,12 @@ class ConfigurationError(RuntimeError):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="VAULT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="VAULT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # A refused value may be a secret (a token too short): errors name the setting only.
+        hide_input_in_errors=True,
     )
 
     env: Literal["development", "production"] = "production"

@@ -99,25 +99,32 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+# ``session.info`` key: the hooks ``transaction`` awaits before it commits (``before_commit``).
+_BEFORE_COMMIT = "app.db.before_commit"
+
+
 @asynccontextmanager
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """A session committed on clean exit and rolled back on error (jobs and the CLI)."""
+    """A session committed on clean exit and rolled back on error (jobs and the CLI). Before
+    the commit it writes what is still unsaved, then awaits the ``before_commit`` hooks."""
     async with sessionmaker() as session:
-        session.info[_BEFORE_COMMIT] = []
+        hooks: list[Callable[[AsyncSession], Awaitable[None]]] = []
+        session.info[_BEFORE_COMMIT] = hooks
         try:
             yield session
-            for hook in session.info.pop(_BEFORE_COMMIT):
-                await hook(session)
+            # Unsaved changes first (autoflush is off), so a hook's statements are the last.
+            await session.flush()
+            while hooks:
+                await hooks.pop(0)(session)
             await session.commit()
         except sa_exc.IntegrityError:
             raise
         except DATABASE_UNAVAILABLE as exc:
             raise DatabaseUnavailable() from exc
-
-
-_BEFORE_COMMIT = "before_commit"
+        finally:
+            del session.info[_BEFORE_COMMIT]
 
 
 def before_commit(session: AsyncSession, hook: Callable[[AsyncSession], Awaitable[None]]) -> None:

@@ -15,12 +15,12 @@ def test_a_backoff_doubles_and_is_forgotten_on_its_own_clock() -> None:
     seller = uuid.uuid4()
     failure = WalmartFailure("walmart_unavailable", "Walmart is down")
 
-    first = backoffs.failed(seller, failure, now[0])
+    first = backoffs.failed(seller, failure)
     assert first.delay == FIRST_BACKOFF_SECONDS
-    assert backoffs.active(seller, now[0]) is first
+    assert backoffs.active(seller) is first
     now[0] += FIRST_BACKOFF_SECONDS
-    assert backoffs.active(seller, now[0]) is None  # over, but remembered: the next doubles
-    assert backoffs.failed(seller, failure, now[0]).delay == 2 * FIRST_BACKOFF_SECONDS
+    assert backoffs.active(seller) is None  # over, but remembered: the next doubles
+    assert backoffs.failed(seller, failure).delay == 2 * FIRST_BACKOFF_SECONDS
 
     now[0] += 2 * MAX_BACKOFF_SECONDS  # no real time passes
-    assert backoffs.failed(seller, failure, now[0]).delay == FIRST_BACKOFF_SECONDS
+    assert backoffs.failed(seller, failure).delay == FIRST_BACKOFF_SECONDS

@@ -72,5 +72,21 @@ class PreparedEvent:
 
 
 def prepare(fields: dict[str, Any]) -> PreparedEvent:
-    row = tuple(json.dumps(fields[f]) if f == "details" else fields[f] for f in FIELDS)
+    details = json.dumps(fields["details"])
+    if "\\u0000" in details:
+        # PostgreSQL's jsonb refuses NUL, and a batch holding one would never be written:
+        # details may quote what Walmart answered. (Rare: one substring search otherwise.)
+        fields = fields | {"details": _without_nul(fields["details"])}
+        details = json.dumps(fields["details"])
+    row = tuple(details if f == "details" else fields[f] for f in FIELDS)
     return PreparedEvent(fields, canonical(fields), row)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value

@@ -4,38 +4,37 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-import asyncpg
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.chain import PreparedEvent, link_hash
+from app.audit.chain import FIELDS, PreparedEvent, link_hash
 from app.audit.models import AuditChainHead, AuditEvent
-from app.db import ASYNCPG_UNAVAILABLE as UNAVAILABLE
-from app.errors import DatabaseUnavailable
 
-LOCK_HEAD = "SELECT last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE"
 # Every column but the identity ``id``, numbered in the arrays' order (``ORDER BY n``) while
-# the head's lock is held, so ids follow the chain across writers too. Only when the head is
-# still $3 does ``moved`` yield its row, and only then does the INSERT select any. Arrays
-# rather than COPY: COPY cannot share a statement with the head's update.
-INSERT_LINKED = """
+# the head's lock is held, so ids follow the chain across writers too. Only while the head is
+# still :expected does ``moved`` yield its row, and only then does the INSERT select any.
+# Arrays rather than COPY: COPY cannot share a statement with the head's update.
+INSERT_LINKED = text("""
 WITH moved AS (
-    UPDATE audit_chain_head SET last_hash = $1, events = events + $2
-    WHERE id = 1 AND last_hash = $3
+    UPDATE audit_chain_head SET last_hash = :last_hash, events = events + :count
+    WHERE id = 1 AND last_hash = :expected
     RETURNING id
 )
 INSERT INTO audit_events (at, action, client_id, account_id, credential_id, version, outcome,
                           request_id, details, prev_hash, hash)
 SELECT e.at, e.action, e.client_id, e.account_id, e.credential_id, e.version, e.outcome,
-       e.request_id, e.details::jsonb, e.prev_hash, e.hash
-FROM unnest($4::timestamptz[], $5::text[], $6::uuid[], $7::text[], $8::uuid[], $9::int[],
-            $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+       e.request_id, CAST(e.details AS jsonb), e.prev_hash, e.hash
+FROM unnest(CAST(:at AS timestamptz[]), CAST(:action AS text[]), CAST(:client_id AS uuid[]),
+            CAST(:account_id AS text[]), CAST(:credential_id AS uuid[]),
+            CAST(:version AS int[]), CAST(:outcome AS text[]), CAST(:request_id AS text[]),
+            CAST(:details AS text[]), CAST(:prev_hash AS text[]), CAST(:hash AS text[]))
      WITH ORDINALITY AS e(at, action, client_id, account_id, credential_id, version, outcome,
                           request_id, details, prev_hash, hash, n)
 WHERE EXISTS (SELECT FROM moved)
 ORDER BY e.n
-"""
+""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,35 +69,32 @@ class AuditRepository:
         locking it first held it through every await of the append, and a worker whose event
         loop was saturated held it for seconds. If another writer moved the head meanwhile,
         the second try locks the head first, so it cannot lose again."""
+        # By name, so the arrays cannot land in each other's columns.
+        columns = dict(zip(FIELDS, zip(*(e.row for e in batch), strict=True), strict=True))
         head = select(AuditChainHead.last_hash).where(AuditChainHead.id == 1)
-        last_hash = (await self.session.execute(head)).scalar_one()  # begins the transaction
-        driver = await self._driver()
-        try:
-            if await self._insert_linked(driver, batch, last_hash):
-                return
-            last_hash = await driver.fetchval(LOCK_HEAD)
-            if not await self._insert_linked(driver, batch, last_hash):
-                raise RuntimeError("the audit chain head moved while this transaction locked it")
-        except UNAVAILABLE as exc:  # the raw driver's errors: SQLAlchemy never sees them
-            raise DatabaseUnavailable() from exc
+        if await self._insert_linked(batch, columns, (await self.session.scalars(head)).one()):
+            return
+        locked = (await self.session.scalars(head.with_for_update())).one()
+        if not await self._insert_linked(batch, columns, locked):
+            raise RuntimeError("the audit chain head moved while this transaction locked it")
 
-    @staticmethod
     async def _insert_linked(
-        driver: asyncpg.Connection, batch: list[PreparedEvent], last_hash: str
+        self, batch: list[PreparedEvent], columns: dict[str, tuple[Any, ...]], expected: str
     ) -> bool:
-        """Whether the events went in after ``last_hash`` (False: the head had moved on)."""
-        links = _links(batch, last_hash)
-        columns = list(zip(*(e.row for e in batch), strict=True))
-        status = await driver.execute(
+        """Whether the events went in after ``expected`` (False: the head had moved on)."""
+        links = _links(batch, expected)
+        inserted = await self.session.execute(
             INSERT_LINKED,
-            links[-1][1],
-            len(batch),
-            last_hash,
-            *columns,
-            [prev for prev, _ in links],
-            [this for _, this in links],
+            {
+                **columns,
+                "prev_hash": [prev for prev, _ in links],
+                "hash": [this for _, this in links],
+                "last_hash": links[-1][1],
+                "count": len(batch),
+                "expected": expected,
+            },
         )
-        return int(status.rsplit(" ", 1)[1]) == len(batch)  # "INSERT 0 <rows>"
+        return cast("CursorResult[Any]", inserted).rowcount == len(batch)
 
     async def _append_sqlite(self, batch: list[PreparedEvent]) -> None:
         # The UPDATE comes first: it takes SQLite's write lock, held to the commit anyway.
@@ -116,11 +112,6 @@ class AuditRepository:
         await self.session.execute(
             update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=links[-1][1])
         )
-
-    async def _driver(self) -> asyncpg.Connection:
-        connection = await self.session.connection()
-        driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
-        return driver
 
     async def page(
         self, where: AuditFilter, *, limit: int, before_id: int | None

@@ -9,6 +9,9 @@ from app.cli import audit, clients, connections, credentials, intake, kek, webho
 cli = typer.Typer(
     help="Operate the mPorts Walmart credential vault (uses the service's VAULT_ settings).",
     no_args_is_help=True,
+    # Stated, not left to the default (older Typer showed locals): a frame may hold a secret
+    # argument, such as an app's client secret.
+    pretty_exceptions_show_locals=False,
 )
 cli.add_typer(clients.app, name="clients")
 cli.add_typer(credentials.app, name="credentials")

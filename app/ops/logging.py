@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
 TRACEBACK = "Traceback (most recent call last):"
+_EXCEPTION_LINE = re.compile(r"(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)(?=: |$)")
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,9 +53,14 @@ class JsonFormatter(logging.Formatter):
 
 
 def _raised(trace: str) -> str:
-    """The type of the exception a traceback's text ends with ("pkg.mod.Type: message")."""
-    last = next((line for line in reversed(trace.splitlines()) if line[:1].isalpha()), "")
-    return last.split(":", 1)[0].rsplit(".", 1)[-1] or "unknown"
+    """The type of the exception a traceback's text ends with: the first unindented line
+    after its last frame reads "pkg.mod.Type: message" (the message may run over more lines)."""
+    lines = trace.splitlines()
+    last_frame = max((i for i, line in enumerate(lines) if line.startswith("  File ")), default=-1)
+    for line in lines[last_frame + 1 :]:
+        if line[:1].strip() and (named := _EXCEPTION_LINE.match(line)):
+            return named[1]
+    return "unknown"
 
 
 def _json_handler() -> logging.Handler:

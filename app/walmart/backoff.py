@@ -36,22 +36,23 @@ class Backoffs:
     time (an entry outlives its longest wait only long enough to double it)."""
 
     def __init__(self, max_entries: int, *, timer: Callable[[], float]) -> None:
+        self._timer = timer  # one clock for the waits and for the entries' expiry
         self._entries: TTLCache[uuid.UUID, Backoff] = TTLCache(
             maxsize=max_entries, ttl=MAX_BACKOFF_SECONDS * 2, timer=timer
         )
 
-    def active(self, credential_id: uuid.UUID, now: float) -> Backoff | None:
-        """The backoff still running at ``now``, if any."""
+    def active(self, credential_id: uuid.UUID) -> Backoff | None:
+        """The backoff still running, if any."""
         backoff = self._entries.get(credential_id)
-        return backoff if backoff is not None and now < backoff.until else None
+        return backoff if backoff is not None and self._timer() < backoff.until else None
 
-    def failed(self, credential_id: uuid.UUID, failure: WalmartFailure, now: float) -> Backoff:
+    def failed(self, credential_id: uuid.UUID, failure: WalmartFailure) -> Backoff:
         previous = self._entries.get(credential_id)
         delay = min(previous.delay * 2, MAX_BACKOFF_SECONDS) if previous else FIRST_BACKOFF_SECONDS
         retry_after = failure.details.get("retry_after")
         if isinstance(retry_after, int | float):
             delay = max(delay, min(float(retry_after), MAX_BACKOFF_SECONDS))
-        backoff = self._entries[credential_id] = Backoff(now + delay, delay, failure)
+        backoff = self._entries[credential_id] = Backoff(self._timer() + delay, delay, failure)
         return backoff
 
     def succeeded(self, credential_id: uuid.UUID) -> None:

@@ -127,7 +127,7 @@ class TokenBroker:
             cached = self._fresh_in_memory(snapshot)
             if cached is not None and cached.fresh(self.wall(), self.refresh_margin):
                 return cached
-            backoff = self._backoffs.active(snapshot.id, self.monotonic())
+            backoff = self._backoffs.active(snapshot.id)
             if backoff is not None:
                 # Walmart failed us moments ago: do not call it again before the backoff ends.
                 if cached is not None and cached.usable(self.wall()):
@@ -158,7 +158,7 @@ class TokenBroker:
                 raise
             except WalmartFailure as failure:
                 TOKEN_FETCHES.labels(failure.outcome).inc()
-                backoff = self._backoffs.failed(snapshot.id, failure, self.monotonic())
+                backoff = self._backoffs.failed(snapshot.id, failure)
                 if usable is not None:
                     # Kept in memory, so requests during the backoff are served it as well.
                     return self._remember(snapshot.id, usable)

@@ -5,6 +5,7 @@ writers on many connections append at once."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -87,10 +88,18 @@ async def test_a_rolled_back_transaction_appends_nothing(vault_state: AppState) 
 
 
 async def test_a_writer_that_finds_the_head_moved_links_after_the_new_head(
-    vault_state: AppState,
+    vault_state: AppState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not vault_state.settings.database_url.startswith("postgresql"):
         pytest.skip("SQLite's appends lock the whole database first: no head to find moved")
+    tries: list[bool] = []  # whether each try of the second writer's insert went in
+    insert_linked = AuditRepository._insert_linked
+
+    async def counted(self: AuditRepository, *args: Any) -> bool:
+        went_in = await insert_linked(self, *args)
+        tries.append(went_in)
+        return went_in
+
     sessionmaker = vault_state.sessionmaker
     async with sessionmaker() as holder:
         # An append in progress: it has moved the head and holds its lock, not yet committed.
@@ -100,14 +109,31 @@ async def test_a_writer_that_finds_the_head_moved_links_after_the_new_head(
             async with transaction(sessionmaker) as session:
                 _note(session, 2)
 
+        monkeypatch.setattr(AuditRepository, "_insert_linked", counted)
         waiting = asyncio.create_task(second())
         await _until_waiting_on_a_lock(vault_state)  # it read the old head and is blocked
         await holder.commit()
         await asyncio.wait_for(waiting, timeout=5)
     async with transaction(sessionmaker) as session:
         report = await verify_chain(session)
+    assert tries == [False, True]  # lost to the first writer, then linked after it
     assert report.ok, report.problem
     assert await _noted(vault_state) == [1, 2]
+
+
+async def test_an_event_quoting_a_nul_character_is_stored_without_it(
+    vault_state: AppState,
+) -> None:
+    # PostgreSQL's jsonb refuses NUL: the append would fail, and with it the change it records.
+    async with transaction(vault_state.sessionmaker) as session:
+        record(session, action="test.noted", caller=None, details={"n": 1, "said\x00": "a\x00b"})
+    async with transaction(vault_state.sessionmaker) as session:
+        details = await session.scalar(
+            select(AuditEvent.details).where(AuditEvent.action == "test.noted")
+        )
+        report = await verify_chain(session)
+    assert details == {"n": 1, "said\ufffd": "a\ufffdb"}
+    assert report.ok, report.problem
 
 
 async def test_writers_on_many_connections_keep_one_chain(vault_state: AppState) -> None:

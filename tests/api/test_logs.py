@@ -63,22 +63,40 @@ def test_log_level_comes_from_settings() -> None:
     assert logging.getLogger("vault").level == logging.INFO
 
 
-def test_a_traceback_logged_as_text_keeps_only_its_exception_type() -> None:
+@pytest.mark.parametrize(
+    ("last_lines", "raised"),
+    [
+        (
+            "sqlalchemy.exc.OperationalError: postgresql://vault:hunter2-password@db/vault\n",
+            "OperationalError",
+        ),
+        (
+            "pydantic_core._pydantic_core.ValidationError: 1 validation error for Settings\n"
+            "hunter2_field\n  Value error, hunter2-password [type=value_error]\n",
+            "ValidationError",
+        ),
+        ("KeyError\n", "KeyError"),
+    ],
+    ids=["one-line", "multi-line-message", "no-message"],
+)
+def test_a_traceback_logged_as_text_keeps_only_its_exception_type(
+    last_lines: str, raised: str
+) -> None:
     # What uvicorn logs when an app's start-up fails: Starlette's formatted traceback.
     trace = (
         "Traceback (most recent call last):\n"
         '  File "/srv/app/db.py", line 9, in connect\n'
         "    raise sqlalchemy.exc.OperationalError(url)\n"
-        "sqlalchemy.exc.OperationalError: postgresql://vault:hunter2-password@db/vault\n"
+        "    ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n" + last_lines
     )
     record = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, trace, None, None)
     line = JsonFormatter().format(record)
-    assert "hunter2-password" not in line
+    assert "hunter2" not in line
     assert "/srv/app" not in line
     assert json.loads(line) | {"at": None} == {
         "at": None,
         "level": "error",
         "logger": "uvicorn.error",
         "message": "traceback left out",
-        "exception": "OperationalError",
+        "exception": raised,
     }
