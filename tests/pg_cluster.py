@@ -60,18 +60,7 @@ class PrivatePostgres:
         return self
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_postgres(
-            str(BIN / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "start",
-        )
+        self._pg_ctl("start")
 
     def stop(self) -> None:
         """Stop at once, as a crash or an outage would: open connections are cut."""
@@ -82,19 +71,14 @@ class PrivatePostgres:
     def restart(self) -> None:
         """``pg_ctl restart -m fast``: sessions are ended, the server is back in about a
         second (what ``pg_ctlcluster ... restart`` does on a Debian host)."""
+        self._pg_ctl("-m", "fast", "restart")
+
+    def _pg_ctl(self, *action: str) -> None:
+        """``pg_ctl`` starting the server with this cluster's port, socket folder and log."""
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.root / "log")
         self._as_postgres(
-            str(BIN / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.root / "log"),
-            "-m",
-            "fast",
-            "-w",
-            "restart",
+            str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", *action
         )
 
     def __exit__(

@@ -7,8 +7,9 @@ import hmac
 import logging
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -54,6 +55,11 @@ class ProbeState(Protocol):
 
 # The one lookup of app.deps, typed by what this package uses of the state.
 StateDep = Annotated[ProbeState, Depends(get_state)]
+# auto_error=False: no header (or another scheme) is answered by our own 401, when one is due.
+metrics_scheme = HTTPBearer(
+    auto_error=False, scheme_name="MetricsToken", description="VAULT_METRICS_TOKEN, when set."
+)
+ScraperDep = Annotated[HTTPAuthorizationCredentials | None, Depends(metrics_scheme)]
 
 
 class Health(BaseModel):
@@ -79,26 +85,18 @@ class Readiness(BaseModel):
     },
     summary="Prometheus metrics (vault_*), summed over workers",
 )
-async def metrics(
-    state: StateDep,
-    authorization: Annotated[
-        str | None,
-        Header(description="'Bearer <VAULT_METRICS_TOKEN>', when that setting is set"),
-    ] = None,
-) -> PlainTextResponse:
-    _check_scraper(state.settings, authorization)
+async def metrics(state: StateDep, scraper: ScraperDep) -> PlainTextResponse:
+    _check_scraper(state.settings, scraper)
     await _refresh_gauges(state)
     body = exposition(state.metrics, state.settings.metrics_dir)
     return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
 
-def _check_scraper(settings: Settings, authorization: str | None) -> None:
+def _check_scraper(settings: Settings, scraper: HTTPAuthorizationCredentials | None) -> None:
     if settings.metrics_token is None:
         return
-    scheme, _, token = (authorization or "").partition(" ")
-    given = token.strip().encode("utf-8", "replace")
-    expected = settings.metrics_token.get_secret_value().encode()
-    if not (hmac.compare_digest(given, expected) and scheme.lower() == "bearer"):
+    given = (scraper.credentials if scraper else "").encode("utf-8", "replace")
+    if not hmac.compare_digest(given, settings.metrics_token.get_secret_value().encode()):
         raise Unauthenticated(
             "Send VAULT_METRICS_TOKEN as 'Authorization: Bearer <token>'.",
             headers={"WWW-Authenticate": "Bearer"},
