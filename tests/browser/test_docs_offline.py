@@ -28,10 +28,13 @@ async def test_docs_authorize_and_try_a_list_offline(
 
     await page.get_by_role("button", name=re.compile("Authorize")).first.click()
     dialog = page.locator(".dialog-ux")
-    await dialog.locator("input").first.fill(BOOTSTRAP_TOKEN)
-    await dialog.locator(".auth-btn-wrapper button.authorize").click()
-    await expect(dialog.locator(".auth-btn-wrapper button", has_text="Logout")).to_be_visible()
-    await dialog.locator(".auth-btn-wrapper button.btn-done").click()
+    # The API clients' scheme; the dialog also offers /metrics' own (MetricsToken).
+    clients = dialog.locator("form").filter(has_text="HTTPBearer (http, Bearer)")
+    await expect(dialog.locator("form").filter(has_text="MetricsToken")).to_have_count(1)
+    await clients.locator("input").fill(BOOTSTRAP_TOKEN)
+    await clients.locator(".auth-btn-wrapper button.authorize").click()
+    await expect(clients.locator(".auth-btn-wrapper button", has_text="Logout")).to_be_visible()
+    await clients.locator(".auth-btn-wrapper button.btn-done").click()
 
     operation = page.locator("#operations-clients-list_clients_v1_clients_get")
     await operation.locator(".opblock-summary").click()
