@@ -20,6 +20,9 @@ from tests.clocks import age_tokens
 from tests.factories import oauth_body
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
+# Far past the vault's Walmart timeout (3 s in the test settings).
+HUNG_WALMART_SECONDS = 10
+
 
 @pytest.mark.parametrize(
     ("fault", "status", "code"),
@@ -29,7 +32,7 @@ from tests.walmart_sim import SimulatorControl, SimulatorServer
         ({"mode": "status", "status": 403}, 502, "walmart_forbidden"),
         ({"mode": "garbage"}, 502, "walmart_unavailable"),
         ({"mode": "reset"}, 502, "walmart_unreachable"),
-        ({"mode": "slow", "delay_seconds": 5}, 504, "walmart_timeout"),
+        ({"mode": "slow", "delay_seconds": HUNG_WALMART_SECONDS}, 504, "walmart_timeout"),
     ],
 )
 async def test_token_failures_without_a_token_fail_clearly_and_fast(
@@ -48,7 +51,12 @@ async def test_token_failures_without_a_token_fail_clearly_and_fast(
         f"/v1/credentials/{credential['id']}/headers",
         json={"method": "GET", "url": walmart.base_url + "/v3/orders"},
     )
-    assert time.perf_counter() - started < settings.walmart_timeout_seconds + 0.5
+    elapsed = time.perf_counter() - started
+    # Bounds that only a vault waiting on Walmart (or retrying) could break, never a loaded
+    # machine: an immediate fault is answered well within the timeout, a hung Walmart well
+    # before it would have answered.
+    slowest = HUNG_WALMART_SECONDS if fault["mode"] == "slow" else settings.walmart_timeout_seconds
+    assert elapsed < slowest
     error = assert_error(response, status, code)
     assert error["details"]["outcome"]
     if code == "walmart_rate_limited":
