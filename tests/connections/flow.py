@@ -18,9 +18,19 @@ CALLBACK = "/connect/walmart/callback"
 
 
 async def register_app(
-    client: httpx.AsyncClient, control: SimulatorControl, *, rotate: bool = False
+    client: httpx.AsyncClient,
+    control: SimulatorControl,
+    *,
+    rotate: bool = False,
+    retire_at_once: bool = False,
 ) -> dict[str, Any]:
-    control.add_app(APP_CLIENT_ID, APP_SECRET, [PUBLIC_URL + CALLBACK], rotate=rotate)
+    control.add_app(
+        APP_CLIENT_ID,
+        APP_SECRET,
+        [PUBLIC_URL + CALLBACK],
+        rotate=rotate,
+        retire_at_once=retire_at_once,
+    )
     created = await client.post(
         "/v1/walmart-apps",
         json={

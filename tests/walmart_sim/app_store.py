@@ -97,6 +97,8 @@ class AppStore:
                 other.state = "retired"
         new, record = self._new_refresh_token(app, seller_id, found.market, state="pending")
         record.replaces = token
+        if app.retire_at_once:
+            self.activate(new)
         return new, record
 
     def activate(self, token: str | None) -> None:

@@ -17,12 +17,16 @@ class App:
     client_secret: str
     redirect_uris: list[str]
     rotate_refresh_tokens: bool = False
+    # Walmart does not document whether a rotated refresh token stops working at once or only
+    # once its successor is used: the simulator does either.
+    retire_at_once: bool = False
 
     def public_json(self) -> dict[str, object]:
         return {
             "client_id": self.client_id,
             "redirect_uris": list(self.redirect_uris),
             "rotate_refresh_tokens": self.rotate_refresh_tokens,
+            "retire_at_once": self.retire_at_once,
         }
 
 

@@ -123,11 +123,23 @@ class _ControlCalls(Generic[R]):
         )
 
     def add_app(
-        self, client_id: str, client_secret: str, redirect_uris: list[str], *, rotate: bool = False
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uris: list[str],
+        *,
+        rotate: bool = False,
+        retire_at_once: bool = False,
     ) -> R:
-        """A solution provider's App Store app (Auth Callback URLs registered with it)."""
+        """A solution provider's App Store app (Auth Callback URLs registered with it).
+        ``rotate``: each refresh answers a new refresh token; the old one retires when the new
+        is first used, or at once with ``retire_at_once``."""
         body: Json = {"client_id": client_id, "client_secret": client_secret}
-        body.update(redirect_uris=redirect_uris, rotate_refresh_tokens=rotate)
+        body.update(
+            redirect_uris=redirect_uris,
+            rotate_refresh_tokens=rotate,
+            retire_at_once=retire_at_once,
+        )
         return self._call("POST", "/_sim/apps", body)
 
     def revoke_app(self, client_id: str, seller_id: str) -> R:

@@ -10,10 +10,15 @@ def parse_app(data: JsonObject) -> App:
     uris = data.get("redirect_uris")
     if not isinstance(uris, list) or not uris or not all(isinstance(u, str) for u in uris):
         raise BadInput("'redirect_uris' must be a non-empty list of URLs")
-    rotate = data.get("rotate_refresh_tokens", False)
-    if not isinstance(rotate, bool):
-        raise BadInput("'rotate_refresh_tokens' must be true or false")
-    return App(_text(data, "client_id"), _text(data, "client_secret"), list(uris), rotate)
+    rotate, at_once = _flag(data, "rotate_refresh_tokens"), _flag(data, "retire_at_once")
+    return App(_text(data, "client_id"), _text(data, "client_secret"), list(uris), rotate, at_once)
+
+
+def _flag(data: JsonObject, name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise BadInput(f"'{name}' must be true or false")
+    return value
 
 
 def seller_of(data: JsonObject) -> str:

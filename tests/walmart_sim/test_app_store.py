@@ -157,6 +157,18 @@ async def test_rotation_retires_the_old_token_only_once_the_new_pair_is_used(
     assert (await grant(client, new_form)).status_code == 200
 
 
+async def test_rotation_can_retire_the_old_token_at_once(
+    client: httpx.AsyncClient, control: SimulatorControl
+) -> None:
+    control.add_app(APP_ID, APP_SECRET, [CALLBACK], rotate=True, retire_at_once=True)
+    first = (await exchange(client, (await authorize(client))["code"]))["refresh_token"]
+    form = {"grant_type": "refresh_token", "refresh_token": first}
+    answer = (await grant(client, form)).json()
+    assert (await grant(client, form)).status_code == 400  # retired though nothing was used
+    new_form = {"grant_type": "refresh_token", "refresh_token": answer["refresh_token"]}
+    assert (await grant(client, new_form)).status_code == 200
+
+
 async def test_revocation_ends_refresh_and_access_tokens(
     client: httpx.AsyncClient, control: SimulatorControl
 ) -> None:

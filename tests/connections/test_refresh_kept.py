@@ -1,0 +1,150 @@
+"""A rotated refresh token outlives a transaction that fails after Walmart answered it.
+
+The simulator retires the old refresh token the moment it answers a new one (Walmart does not
+document which it does), so a vault that lost the new token would have to ask the seller to
+connect again. The failures are real: another PostgreSQL connection holds a table lock, and
+the vault's statements wait on it until the database timeout ends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+import asyncpg
+import httpx
+import pytest
+
+from app.config import Settings
+from app.main import create_app
+from tests.api.helpers import assert_error
+from tests.conftest import BOOTSTRAP_TOKEN
+from tests.connections.flow import connect, register_app
+from tests.connections.test_refresh import (
+    headers,
+    refresh,
+    sealed_refresh_token,
+    walmart_accepts,
+)
+from tests.walmart_sim import SimulatorControl, SimulatorServer
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no table locks: a blocked write would block every write")
+    # A blocked statement ends soon: the failures below cost a second each, not five.
+    return settings.model_copy(update={"database_timeout_seconds": 1.0})
+
+
+@asynccontextmanager
+async def tables_locked(settings: Settings, tables: Iterable[str]) -> AsyncIterator[None]:
+    """Writes to ``tables`` wait (reads go on) while another connection holds them."""
+    url = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(url)
+    try:
+        async with connection.transaction():
+            for table in tables:
+                await connection.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+            yield
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def another_replica(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://replica-2.test",
+            headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
+        ) as http,
+    ):
+        yield http
+
+
+async def rotated_events(client: httpx.AsyncClient) -> int:
+    audit = await client.get("/v1/audit", params={"action": "refresh_token.rotated"})
+    return len(audit.json()["items"])
+
+
+async def test_stored_in_its_own_transaction_when_the_access_token_cannot_be(
+    client: httpx.AsyncClient,
+    walmart_control: SimulatorControl,
+    walmart: SimulatorServer,
+    settings: Settings,
+) -> None:
+    await register_app(client, walmart_control, rotate=True, retire_at_once=True)
+    credential = await connect(client)
+    before = await sealed_refresh_token(settings, credential["id"])
+    await refresh(client, credential)
+    async with tables_locked(settings, ["oauth_tokens"]):
+        assert_error(await headers(client, walmart), 503, "database_unavailable")
+    # Walmart rotated (and retired the old token) before the failure; the new one is stored.
+    assert await sealed_refresh_token(settings, credential["id"]) != before
+    assert await rotated_events(client) == 1
+    answer = await headers(client, walmart)
+    assert answer.status_code == 200, answer.text
+    assert await walmart_accepts(walmart, answer)
+    app_store = walmart_control.stats()["app_store"]
+    assert app_store["grants"] == {"authorization_code": 1, "refresh_token": 2}
+    assert app_store["refused"] == {}
+
+
+async def test_kept_in_memory_and_sent_next_time_when_nothing_can_be_stored(
+    client: httpx.AsyncClient,
+    walmart_control: SimulatorControl,
+    walmart: SimulatorServer,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await register_app(client, walmart_control, rotate=True, retire_at_once=True)
+    credential = await connect(client)
+    before = await sealed_refresh_token(settings, credential["id"])
+    await refresh(client, credential)
+    async with tables_locked(settings, ["oauth_tokens", "credential_versions"]):
+        assert_error(await headers(client, walmart), 503, "database_unavailable")
+    assert await sealed_refresh_token(settings, credential["id"]) == before
+    [kept] = [r for r in caplog.records if "kept in memory" in r.getMessage()]
+    assert kept.credential_id == credential["id"]  # type: ignore[attr-defined]
+    # The stored token is retired at Walmart now: only the one held in memory works.
+    answer = await headers(client, walmart)
+    assert answer.status_code == 200, answer.text
+    assert await walmart_accepts(walmart, answer)
+    assert await sealed_refresh_token(settings, credential["id"]) != before
+    assert await rotated_events(client) == 1
+    app_store = walmart_control.stats()["app_store"]
+    assert app_store["grants"] == {"authorization_code": 1, "refresh_token": 2}
+    assert app_store["refused"] == {}
+
+
+@pytest.mark.parametrize("next_call", ["refreshes", "finds_a_token"])
+async def test_a_held_token_gives_way_to_one_another_replica_stored_since(
+    client: httpx.AsyncClient,
+    walmart_control: SimulatorControl,
+    walmart: SimulatorServer,
+    settings: Settings,
+    next_call: str,
+) -> None:
+    # The old token works until its successor is used: the other replica can still refresh.
+    await register_app(client, walmart_control, rotate=True)
+    credential = await connect(client)
+    await refresh(client, credential)
+    async with tables_locked(settings, ["oauth_tokens", "credential_versions"]):
+        assert_error(await headers(client, walmart), 503, "database_unavailable")
+    async with another_replica(settings) as replica:
+        answer = await headers(replica, walmart)
+        assert answer.status_code == 200, answer.text
+        assert await walmart_accepts(walmart, answer)  # Walmart retired the held token now
+    stored_by_replica = await sealed_refresh_token(settings, credential["id"])
+    if next_call == "refreshes":
+        await refresh(client, credential)
+    # Sending or storing the held token now would cost the seller a reconnect.
+    answer = await headers(client, walmart)
+    assert answer.status_code == 200, answer.text
+    assert await walmart_accepts(walmart, answer)
+    if next_call == "finds_a_token":
+        assert await sealed_refresh_token(settings, credential["id"]) == stored_by_replica
+    assert walmart_control.stats()["app_store"]["refused"] == {}
