@@ -126,7 +126,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         refresh_margin=settings.token_refresh_margin_seconds,
         timeout=timeout,
         shared_locks=not is_sqlite(settings.database_url),
-        refresh_grants=AppRefreshGrants(sessionmaker, envelope, walmart, base_urls),
+        refresh_grants=AppRefreshGrants(sessionmaker, envelope, walmart, base_urls, timeout),
         max_tokens=settings.snapshot_cache_size,
     )
     audit = AuditBatcher(sessionmaker, interval=settings.audit_flush_seconds)

@@ -19,9 +19,8 @@ meanwhile say, as ``retry_after``, when the backoff ends.
 App Store connections (kind ``app_oauth``) get their tokens from ``RefreshGrants`` (the
 ``refresh_token`` grant) under the same locks. Any refresh token Walmart returns is written
 in the same transaction as the access token, and that transaction commits before the token
-is handed to anyone: a crash before the commit loses an answer nobody used. Should that
-transaction fail after Walmart rotated the refresh token, ``store_held`` keeps the new one
-(``app.connections.tokens``).
+is handed to anyone: a crash before the commit loses an answer nobody used. A rotated refresh
+token is stored at once, in a transaction of its own (``app.connections.rotated_tokens``).
 """
 
 from __future__ import annotations
@@ -59,10 +58,6 @@ class RefreshGrants(Protocol):
     async def refresh(
         self, session: AsyncSession, snapshot: CredentialSnapshot, caller: Caller | None
     ) -> TokenGrant: ...
-
-    async def store_held(self, credential_id: uuid.UUID, caller: Caller | None) -> None:
-        """After the refresh's transaction, whatever its end: store a rotated refresh token
-        that it did not commit."""
 
 
 class TokenBroker:
@@ -144,15 +139,6 @@ class TokenBroker:
     async def _refresh(
         self, snapshot: CredentialSnapshot, cached: CachedToken | None, caller: Caller | None
     ) -> CachedToken:
-        try:
-            return await self._refresh_in_transaction(snapshot, cached, caller)
-        finally:
-            if snapshot.kind == "app_oauth" and self.refresh_grants is not None:
-                await self.refresh_grants.store_held(snapshot.id, caller)
-
-    async def _refresh_in_transaction(
-        self, snapshot: CredentialSnapshot, cached: CachedToken | None, caller: Caller | None
-    ) -> CachedToken:
         usable = cached if cached is not None and cached.usable(self.wall()) else None
         async with transaction(self.sessionmaker) as session:
             if self.shared_locks and not await self._lock(
@@ -220,14 +206,8 @@ class TokenBroker:
         self, session: AsyncSession, snapshot: CredentialSnapshot, caller: Caller | None
     ) -> TokenGrant:
         if snapshot.kind == "app_oauth" and self.refresh_grants is not None:
-            budget = asyncio.timeout(self.timeout)
-            try:
-                async with budget:
-                    return await self.refresh_grants.refresh(session, snapshot, caller)
-            except TimeoutError as exc:
-                if not budget.expired():
-                    raise  # the database's own timeout (its reads and writes), not Walmart's
-                raise failure_from_exception(exc, None) from None
+            # Its Walmart call keeps the same budget; its database work keeps the database's.
+            return await self.refresh_grants.refresh(session, snapshot, caller)
         secret = (await self.keystore.open_secret(snapshot)).decode()
         try:
             async with asyncio.timeout(self.timeout):

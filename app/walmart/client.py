@@ -8,12 +8,14 @@ because callers own the time budget and the retry policy.
 from __future__ import annotations
 
 import base64
+import math
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 
+from app.walmart.cached_token import MAX_TOKEN_SECONDS
 from app.walmart.markets import market_header
 from app.walmart.outcomes import (
     WalmartFailure,
@@ -21,6 +23,12 @@ from app.walmart.outcomes import (
     failure_from_response,
     unreadable_body,
 )
+
+# What the vault believes of an answer's lifetimes, whatever it claims (JSON allows 1e308, and
+# Python's parser Infinity and NaN): Walmart documents 900 s and a year.
+LONGEST_REFRESH_SECONDS = 2 * 365 * 24 * 3600
+# Longer is no token but a body to be refused: tokens are stored sealed, one per credential.
+LONGEST_TOKEN_CHARS = 8192
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -92,11 +100,12 @@ class WalmartClient:
             correlation_id=correlation_id,
         )
         body = _json_object(response, correlation_id)
-        token, expires_in = body.get("access_token"), body.get("expires_in")
-        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
+        token = body.get("access_token")
+        expires_in = _lifetime(body.get("expires_in"), MAX_TOKEN_SECONDS)
+        if not _is_token(token) or expires_in is None:
             raise unreadable_body(response.status_code, correlation_id)
         _check_token_type(body.get("token_type"), response.status_code, correlation_id)
-        return TokenGrant(token, float(expires_in), correlation_id)
+        return TokenGrant(token, expires_in, correlation_id)
 
     async def request_app_token(
         self,
@@ -123,23 +132,15 @@ class WalmartClient:
             correlation_id=correlation_id,
         )
         body = _json_object(response, correlation_id)
-        token, expires_in = body.get("access_token"), body.get("expires_in")
-        refresh, refresh_in = body.get("refresh_token"), body.get("refresh_token_expires_in")
-        if (
-            not isinstance(token, str)
-            or not token
-            or not isinstance(expires_in, int | float)
-            or not (refresh is None or (isinstance(refresh, str) and refresh))
-        ):
+        token, refresh = body.get("access_token"), body.get("refresh_token")
+        expires_in = _lifetime(body.get("expires_in"), MAX_TOKEN_SECONDS)
+        readable_refresh = refresh is None or _is_token(refresh)
+        if not _is_token(token) or expires_in is None or not readable_refresh:
             raise unreadable_body(response.status_code, correlation_id)
         _check_token_type(body.get("token_type"), response.status_code, correlation_id)
-        return AppGrant(
-            token,
-            float(expires_in),
-            refresh,
-            float(refresh_in) if isinstance(refresh_in, int | float) else None,
-            correlation_id,
-        )
+        # An unreadable refresh lifetime is an unknown one: the token itself must not be lost.
+        refresh_in = _lifetime(body.get("refresh_token_expires_in"), LONGEST_REFRESH_SECONDS)
+        return AppGrant(token, expires_in, refresh, refresh_in, correlation_id)
 
     async def token_detail(
         self,
@@ -198,6 +199,19 @@ class WalmartClient:
         if failure is not None:
             raise failure
         return response
+
+
+def _is_token(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= LONGEST_TOKEN_CHARS
+
+
+def _lifetime(value: object, longest: float) -> float | None:
+    """Seconds a token lives, at most ``longest``; ``None`` unless a positive finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    return min(float(value), longest)
 
 
 def _json_object(response: httpx.Response, correlation_id: str) -> dict[str, Any]:

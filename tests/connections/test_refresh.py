@@ -11,6 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
+from app.connections.rotated_tokens import RotatedTokens
+from app.connections.tokens import AppRefreshGrants
 from app.state import AppState
 from tests.api.helpers import assert_error
 from tests.connections.flow import connect, register_app
@@ -55,6 +57,12 @@ async def sealed_refresh_token(settings: Settings, credential_id: str) -> str:
     return str(sealed)
 
 
+def rotated_tokens(state: AppState) -> RotatedTokens:
+    grants = state.issuer.broker.refresh_grants
+    assert isinstance(grants, AppRefreshGrants)
+    return grants.rotated
+
+
 async def test_refresh_uses_the_refresh_token_grant(
     client: httpx.AsyncClient, walmart_control: SimulatorControl, walmart: SimulatorServer
 ) -> None:
@@ -81,6 +89,7 @@ async def test_a_rotated_refresh_token_is_sealed_and_used_next_time(
     walmart_control: SimulatorControl,
     walmart: SimulatorServer,
     settings: Settings,
+    vault_state: AppState,
 ) -> None:
     await register_app(client, walmart_control, rotate=True)
     credential = await connect(client)
@@ -94,6 +103,7 @@ async def test_a_rotated_refresh_token_is_sealed_and_used_next_time(
     rotated = (await client.get("/v1/audit", params={"action": "refresh_token.rotated"})).json()
     assert len(rotated["items"]) == 3
     assert walmart_control.stats()["app_store"]["refresh_tokens"] == {"retired": 3, "active": 1}
+    assert rotated_tokens(vault_state).held == {}  # each was stored at once
 
 
 async def test_a_refused_refresh_asks_for_a_reconnect_until_the_seller_connects_again(
@@ -210,3 +220,25 @@ async def test_the_live_test_of_a_connection(
     shown = (await client.get(f"/v1/credentials/{credential['id']}")).json()
     assert shown["status"] == "invalid"
     assert shown["status_reason"] == "reconnect_required"
+
+
+async def test_a_rotated_token_with_an_impossible_lifetime_is_kept_for_a_year(
+    client: httpx.AsyncClient,
+    walmart_control: SimulatorControl,
+    walmart: SimulatorServer,
+    settings: Settings,
+) -> None:
+    await register_app(client, walmart_control)
+    credential = await connect(client)
+    before = await sealed_refresh_token(settings, credential["id"])
+    answer = (
+        '{"access_token": "a", "token_type": "Bearer", "expires_in": 900, '
+        '"refresh_token": "rotated-by-a-careless-walmart", "refresh_token_expires_in": Infinity}'
+    )
+    walmart_control.add_fault(path_prefix="/v3/token", mode="body", body=answer, times=1)
+    await refresh(client, credential)
+    assert (await headers(client, walmart)).status_code == 200
+    assert await sealed_refresh_token(settings, credential["id"]) != before
+    shown = (await client.get(f"/v1/credentials/{credential['id']}")).json()
+    ends = datetime.fromisoformat(shown["refresh_expires_at"])
+    assert abs(ends - (datetime.now(UTC) + timedelta(days=365))) < timedelta(minutes=5)

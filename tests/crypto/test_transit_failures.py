@@ -56,9 +56,7 @@ async def test_hung_server_times_out_and_comes_back(
         started = time.monotonic()
         with pytest.raises(KekUnavailable, match="ReadTimeout"):
             await envelope.open(cold, aad=aad)
-        # A hung server would hold the call for as long as it stays paused; the timeout ends
-        # it. Room for a loaded machine, not for a second wait.
-        assert time.monotonic() - started < TIMEOUT * 3
+        assert time.monotonic() - started < TIMEOUT + 0.5
     assert await envelope.open(cold, aad=aad) == PLAINTEXT + b"-2"
     await provider.aclose()
 

@@ -96,10 +96,13 @@ class _ControlCalls(Generic[R]):
         delay_seconds: float = 1.0,
         times: int | None = None,
         code: str | None = None,
+        body: str | None = None,
     ) -> R:
-        body: Json = {"path_prefix": path_prefix, "mode": mode, "status": status}
-        body.update(retry_after=retry_after, delay_seconds=delay_seconds, times=times, code=code)
-        return self._call("POST", "/_sim/faults", body)
+        fault: Json = {"path_prefix": path_prefix, "mode": mode, "status": status}
+        fault.update(retry_after=retry_after, delay_seconds=delay_seconds, times=times, code=code)
+        if body is not None:
+            fault["body"] = body
+        return self._call("POST", "/_sim/faults", fault)
 
     def clear_faults(self) -> R:
         return self._call("DELETE", "/_sim/faults")

@@ -12,6 +12,8 @@ cannot lock tests out of clearing it. Modes:
 * ``slow``: ``asyncio.sleep(delay_seconds)`` - the loop keeps serving others - then proceed,
   unless the simulator was reset meanwhile (then 503: the test that asked for the delay is over);
 * ``garbage``: 200, ``Content-Type: application/json``, a body that is not JSON;
+* ``body``: 200, ``Content-Type: application/json``, the fault's ``body`` as given (a token
+  answer with hostile values, say);
 * ``reset``: no HTTP response at all. The handler reaches the connection's transport through
   uvicorn's ``send`` (a bound method of its request cycle), sets ``SO_LINGER`` to 0 and aborts,
   so the kernel sends a TCP RST: httpx raises ``ReadError`` ("connection reset") or
@@ -124,8 +126,9 @@ class SimulatorMiddleware:
                 await self.app(scope, receive, send_noting_status)
             elif fault.mode == "reset":
                 await reset_connection(send)
-            elif fault.mode == "garbage":
-                response = Response(GARBAGE_BODY, 200, media_type="application/json")
+            elif fault.mode in ("garbage", "body"):
+                body = fault.body.encode() if fault.body is not None else GARBAGE_BODY
+                response = Response(body, 200, media_type="application/json")
                 await response(scope, receive, send_noting_status)
             else:
                 response = errors.fault_error(fault.status, fault.code, fault.retry_after)

@@ -12,8 +12,8 @@ from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-FaultMode = Literal["status", "slow", "garbage", "reset"]
-FAULT_MODES: tuple[FaultMode, ...] = ("status", "slow", "garbage", "reset")
+FaultMode = Literal["status", "slow", "garbage", "reset", "body"]
+FAULT_MODES: tuple[FaultMode, ...] = ("status", "slow", "garbage", "reset", "body")
 
 # What /v3/token/detail reports when a client was registered without explicit scopes:
 # full access to the categories Walmart lists (reference section 2.4).
@@ -108,6 +108,7 @@ class Fault:
     delay_seconds: float = 0.0
     times: int | None = None  # remaining applications; None = until cleared
     code: str | None = None  # overrides the error code of a "status" fault
+    body: str | None = None  # what a "body" fault answers, as given (a hostile JSON text)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -118,6 +119,7 @@ class Fault:
             "delay_seconds": self.delay_seconds,
             "times": self.times,
             "code": self.code,
+            "body": self.body,
         }
 
 

@@ -109,7 +109,10 @@ def parse_fault(data: JsonObject) -> Fault:
         delay_seconds=_float(data, "delay_seconds", 1.0),
         times=_optional_int(data, "times"),
         code=_optional_text(data, "code"),
+        body=_optional_text(data, "body"),
     )
+    if (fault.mode == "body") != (fault.body is not None):
+        raise BadInput("'body' is given with mode 'body', and only then")
     if not 100 <= fault.status <= 599:
         raise BadInput("'status' must be an HTTP status code")
     if fault.delay_seconds < 0:

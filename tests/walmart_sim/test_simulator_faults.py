@@ -1,4 +1,4 @@
-"""Fault injection over real HTTP: status, 429 Retry-After, slow, garbage, reset, stacking."""
+"""Fault injection over real HTTP: status, 429 Retry-After, slow, garbage, body, reset, stacking."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.walmart_sim import SimulatorControl
+from tests.walmart_sim.control import SimulatorControlError
 from tests.walmart_sim.testkit import CLIENT_ID, error_code, request_token
 
 pytestmark = pytest.mark.slow
@@ -77,6 +78,18 @@ async def test_garbage_fault_is_unreadable_json(
     assert response.headers["content-type"].startswith("application/json")
     with pytest.raises(json.JSONDecodeError):
         response.json()
+
+
+async def test_body_fault_answers_the_text_as_given(
+    client: httpx.AsyncClient, control: SimulatorControl
+) -> None:
+    hostile = '{"access_token": "t", "expires_in": Infinity}'
+    control.add_fault("/v3/token", "body", body=hostile)
+    response = await client.post("/v3/token")
+    assert (response.status_code, response.text) == (200, hostile)
+    assert response.headers["content-type"].startswith("application/json")
+    with pytest.raises(SimulatorControlError, match="'body' is given with mode 'body'"):
+        control.add_fault("/v3/token", "body")  # a body fault needs its body
 
 
 async def test_reset_fault_gives_no_http_response(
