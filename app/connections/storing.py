@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.auth import Caller
 from app.connections.models import Connection, WalmartApp
-from app.connections.tokens import REFRESH_TOKEN_LIFETIME
+from app.connections.rotated_tokens import REFRESH_TOKEN_LIFETIME
 from app.credentials.models import Credential, CredentialVersion
 from app.credentials.promotion import promote
 from app.credentials.repository import CredentialRepository

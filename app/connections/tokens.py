@@ -4,9 +4,9 @@ changes.
 The token broker calls ``refresh`` while it holds the credential's refresh lock, inside the
 transaction that will store the access token. The sealed refresh token is read from the
 database there, never from a cached snapshot: another replica may have rotated it a moment
-ago. A refresh token Walmart returns is stored at once, in a transaction of its own, or held
-in memory until it can be (``app.connections.rotated_tokens``); either way before anyone uses
-the access token that came with it.
+ago. A refresh token Walmart returns is stored at once, in a transaction of its own, before
+the access token that came with it is used; should that fail, it is written with the access
+token and held in memory too (``app.connections.rotated_tokens``).
 
 Walmart refusing the grant (400 or 401) means the seller disconnected the app or the token
 expired: the credential becomes ``invalid`` with reason ``reconnect_required``, in a
@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,7 +26,7 @@ from app.audit.service import record
 from app.auth import Caller
 from app.connections.apps import open_app_secret
 from app.connections.repository import AppRepository
-from app.connections.rotated_tokens import RotatedToken, RotatedTokens, sha256
+from app.connections.rotated_tokens import Answered, RotatedTokens
 from app.credentials.models import Credential
 from app.credentials.repository import CredentialRepository
 from app.crypto import Envelope
@@ -35,13 +34,11 @@ from app.db import transaction, utcnow
 from app.errors import NotFound, ReconnectRequired
 from app.keys.keystore import open_refresh_token
 from app.keys.snapshot import CredentialSnapshot
-from app.walmart.client import TokenGrant, WalmartClient
+from app.walmart.client import TokenGrant, UnusableAccessToken, WalmartClient
 from app.walmart.outcomes import WalmartFailure, failure_from_exception
 from app.webhooks.credential_events import status_changed
 
 RECONNECT_REQUIRED = "reconnect_required"
-# Walmart: "Refresh tokens remain valid for a year", when an answer does not say.
-REFRESH_TOKEN_LIFETIME = timedelta(days=365)
 
 
 def reconnect_required(account_id: str, market: str, environment: str) -> ReconnectRequired:
@@ -84,46 +81,40 @@ class AppRefreshGrants:
         if app is None or credential.seller_id is None:
             raise _reconnect(credential)
         stored = await open_refresh_token(self.envelope, credential, current, version.sealed_secret)
-        held = self.rotated.to_send(snapshot.id, current, stored)
-        sent = held.token if held is not None else stored
+        sent = self.rotated.to_send(snapshot.id, current, stored)
+        app_secret = await open_app_secret(self.envelope, app)  # the KEK's time, not Walmart's
+
+        def answered(newest: str, lifetime: float | None, correlation_id: str) -> Answered:
+            return Answered(current, stored, newest, lifetime, correlation_id, caller)
+
         try:
             async with asyncio.timeout(self.timeout):
                 grant = await self.walmart.request_app_token(
                     base_url=self.base_url_for[snapshot.environment],
                     app_client_id=app.client_id,
-                    app_client_secret=await open_app_secret(self.envelope, app),
+                    app_client_secret=app_secret,
                     seller_id=credential.seller_id,
                     market=snapshot.market,
                     form={"grant_type": "refresh_token", "refresh_token": sent},
                 )
         except TimeoutError as exc:
             raise failure_from_exception(exc, None) from None
+        except UnusableAccessToken as unusable:
+            newest = answered(
+                unusable.refresh_token, unusable.refresh_expires_in, unusable.correlation_id or ""
+            )
+            await self.rotated.settle(snapshot.id, newest, fallback=None)  # session rolls back
+            raise
         except WalmartFailure as failure:
             if failure.outcome != "invalid_credentials":
                 raise
             self.rotated.drop(snapshot.id)
             await self._mark_reconnect_required(snapshot.id, current, failure, caller)
             raise _reconnect(credential) from None
-        newest = grant.refresh_token or sent
-        if newest == stored:
-            self.rotated.drop(snapshot.id)
-        elif held is not None and newest == held.token:
-            await self.rotated.keep(snapshot.id, held)
-        else:
-            lifetime = (
-                timedelta(seconds=grant.refresh_expires_in)
-                if grant.refresh_expires_in is not None
-                else REFRESH_TOKEN_LIFETIME
-            )
-            rotated = RotatedToken(
-                version=current,
-                token=newest,
-                replaces_sha256=sha256(stored),
-                expires_at=utcnow() + lifetime,
-                correlation_id=grant.correlation_id,
-                caller=caller,
-            )
-            await self.rotated.keep(snapshot.id, rotated)
+        newest = answered(
+            grant.refresh_token or sent, grant.refresh_expires_in, grant.correlation_id
+        )
+        await self.rotated.settle(snapshot.id, newest, fallback=session)
         return grant.token_grant()
 
     async def _mark_reconnect_required(

@@ -17,10 +17,10 @@ the next token call waits out a backoff (``app.walmart.backoff``); failures answ
 meanwhile say, as ``retry_after``, when the backoff ends.
 
 App Store connections (kind ``app_oauth``) get their tokens from ``RefreshGrants`` (the
-``refresh_token`` grant) under the same locks. Any refresh token Walmart returns is written
-in the same transaction as the access token, and that transaction commits before the token
-is handed to anyone: a crash before the commit loses an answer nobody used. A rotated refresh
-token is stored at once, in a transaction of its own (``app.connections.rotated_tokens``).
+``refresh_token`` grant) under the same locks. A refresh token Walmart rotates is stored at
+once, in a transaction of its own, before the broker's transaction stores the access token
+(``app.connections.rotated_tokens``); the access token is handed to no one before that
+transaction commits, so a crash before the commit loses an answer nobody used.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 import httpx
@@ -58,6 +58,15 @@ class AppGrant:
 
     def token_grant(self) -> TokenGrant:
         return TokenGrant(self.access_token, self.expires_in, self.correlation_id)
+
+
+@dataclass
+class UnusableAccessToken(WalmartFailure):
+    """An App Store answer whose access token cannot be used, but which carries a readable
+    refresh token: Walmart may have retired the one sent, so the caller keeps this one."""
+
+    refresh_token: str = field(default="", repr=False)
+    refresh_expires_in: float | None = None
 
 
 def basic_authorization(client_id: str, client_secret: str) -> str:
@@ -132,14 +141,29 @@ class WalmartClient:
             correlation_id=correlation_id,
         )
         body = _json_object(response, correlation_id)
-        token, refresh = body.get("access_token"), body.get("refresh_token")
-        expires_in = _lifetime(body.get("expires_in"), MAX_TOKEN_SECONDS)
-        readable_refresh = refresh is None or _is_token(refresh)
-        if not _is_token(token) or expires_in is None or not readable_refresh:
+        refresh = body.get("refresh_token")
+        if refresh is not None and not _is_token(refresh):
             raise unreadable_body(response.status_code, correlation_id)
-        _check_token_type(body.get("token_type"), response.status_code, correlation_id)
         # An unreadable refresh lifetime is an unknown one: the token itself must not be lost.
         refresh_in = _lifetime(body.get("refresh_token_expires_in"), LONGEST_REFRESH_SECONDS)
+        token = body.get("access_token")
+        expires_in = _lifetime(body.get("expires_in"), MAX_TOKEN_SECONDS)
+        try:
+            if not _is_token(token) or expires_in is None:
+                raise unreadable_body(response.status_code, correlation_id)
+            _check_token_type(body.get("token_type"), response.status_code, correlation_id)
+        except WalmartFailure as failure:
+            if refresh is None:
+                raise
+            # Walmart may have rotated the refresh token already: the caller must keep it.
+            raise UnusableAccessToken(
+                failure.outcome,
+                failure.message,
+                failure.status,
+                correlation_id=correlation_id,
+                refresh_token=refresh,
+                refresh_expires_in=refresh_in,
+            ) from None
         return AppGrant(token, expires_in, refresh, refresh_in, correlation_id)
 
     async def token_detail(
@@ -202,16 +226,25 @@ class WalmartClient:
 
 
 def _is_token(value: object) -> TypeGuard[str]:
-    return isinstance(value, str) and 0 < len(value) <= LONGEST_TOKEN_CHARS
+    """Printable ASCII (RFC 6749's VSCHAR), so it can be sealed, sent in a header and compared;
+    JSON can carry lone surrogates, which none of those survive."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= LONGEST_TOKEN_CHARS
+        and all(" " <= c <= "~" for c in value)
+    )
 
 
 def _lifetime(value: object, longest: float) -> float | None:
-    """Seconds a token lives, at most ``longest``; ``None`` unless a positive finite number."""
+    """Seconds a token lives, at most ``longest``; ``None`` below a second or unless a finite
+    number (an int of 400 digits is one, and no float holds it)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if not math.isfinite(value) or value <= 0:
+    if isinstance(value, float) and not math.isfinite(value):
         return None
-    return min(float(value), longest)
+    if value < 1:
+        return None
+    return float(min(value, longest))
 
 
 def _json_object(response: httpx.Response, correlation_id: str) -> dict[str, Any]:

@@ -68,11 +68,10 @@ async def test_token_failures_without_a_token_fail_clearly_and_fast(
         assert response.headers["retry-after"] == "9"
 
 
-def token_answer(expires_in: str, token_chars: int = 1) -> str:
+def token_answer(expires_in: str, access: str = "t") -> str:
     """A token answer as Walmart's text, so values JSON cannot carry but Python's parser reads
-    (Infinity, NaN) can be sent."""
-    token = "t" * token_chars
-    return f'{{"access_token": "{token}", "token_type": "Bearer", "expires_in": {expires_in}}}'
+    (Infinity, NaN, a lone surrogate) can be sent."""
+    return f'{{"access_token": "{access}", "token_type": "Bearer", "expires_in": {expires_in}}}'
 
 
 @pytest.mark.parametrize(
@@ -84,9 +83,23 @@ def token_answer(expires_in: str, token_chars: int = 1) -> str:
         token_answer("-900"),
         token_answer("true"),
         token_answer('"900"'),
-        token_answer("900", token_chars=9000),
+        token_answer("0.5"),
+        token_answer("900", access="t" * 9000),
+        token_answer("900", access="\\ud800"),
+        token_answer("900", access="caf\u00e9"),
     ],
-    ids=["infinite", "nan", "zero", "negative", "boolean", "text", "oversized_token"],
+    ids=[
+        "infinite",
+        "nan",
+        "zero",
+        "negative",
+        "boolean",
+        "text",
+        "under_a_second",
+        "oversized_token",
+        "lone_surrogate",
+        "not_ascii",
+    ],
 )
 async def test_a_token_answer_with_impossible_values_is_refused(
     client: httpx.AsyncClient,
@@ -104,12 +117,16 @@ async def test_a_token_answer_with_impossible_values_is_refused(
     assert "could not be read" in error["message"]
 
 
+@pytest.mark.parametrize("claimed", ["1e300", "1" + "0" * 400], ids=["float", "400_digits"])
 async def test_a_token_claiming_a_longer_life_than_walmart_gives_is_kept_900_s_at_most(
-    client: httpx.AsyncClient, walmart: SimulatorServer, walmart_control: SimulatorControl
+    client: httpx.AsyncClient,
+    walmart: SimulatorServer,
+    walmart_control: SimulatorControl,
+    claimed: str,
 ) -> None:
     credential = await oauth_credential(client, walmart_control)
     walmart_control.add_fault(
-        path_prefix="/v3/token", mode="body", body=token_answer("1e300"), times=1
+        path_prefix="/v3/token", mode="body", body=token_answer(claimed), times=1
     )
     asked_at = datetime.now(UTC)
     response = await client.post(

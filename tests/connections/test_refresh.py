@@ -242,3 +242,26 @@ async def test_a_rotated_token_with_an_impossible_lifetime_is_kept_for_a_year(
     shown = (await client.get(f"/v1/credentials/{credential['id']}")).json()
     ends = datetime.fromisoformat(shown["refresh_expires_at"])
     assert abs(ends - (datetime.now(UTC) + timedelta(days=365))) < timedelta(minutes=5)
+
+
+async def test_a_rotated_token_is_kept_when_its_access_token_is_unusable(
+    client: httpx.AsyncClient,
+    walmart_control: SimulatorControl,
+    walmart: SimulatorServer,
+    settings: Settings,
+    vault_state: AppState,
+) -> None:
+    await register_app(client, walmart_control)
+    credential = await connect(client)
+    before = await sealed_refresh_token(settings, credential["id"])
+    answer = (
+        '{"access_token": "a", "token_type": "Bearer", "expires_in": NaN, '
+        '"refresh_token": "rotated-with-a-broken-access-token"}'
+    )
+    walmart_control.add_fault(path_prefix="/v3/token", mode="body", body=answer, times=1)
+    await refresh(client, credential)
+    assert_error(await headers(client, walmart), 502, "walmart_unavailable")
+    assert await sealed_refresh_token(settings, credential["id"]) != before
+    rotated = (await client.get("/v1/audit", params={"action": "refresh_token.rotated"})).json()
+    assert len(rotated["items"]) == 1
+    assert rotated_tokens(vault_state).held == {}

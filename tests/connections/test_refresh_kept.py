@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy.pool import QueuePool
 
 from app.config import Settings
 from app.main import create_app
@@ -150,4 +151,38 @@ async def test_a_held_token_gives_way_to_one_another_replica_stored_since(
     answer = await headers(client, walmart)
     assert answer.status_code == 200, answer.text
     assert await walmart_accepts(walmart, answer)
+    assert walmart_control.stats()["app_store"]["refused"] == {}
+
+
+async def test_written_with_the_access_token_when_no_second_connection_is_free(
+    client: httpx.AsyncClient,
+    walmart_control: SimulatorControl,
+    walmart: SimulatorServer,
+    settings: Settings,
+    vault_state: AppState,
+) -> None:
+    await register_app(client, walmart_control, rotate=True, retire_at_once=True)
+    credential = await connect(client)
+    before = await sealed_refresh_token(settings, credential["id"])
+    await refresh(client, credential)
+    pool = vault_state.engine.pool
+    assert isinstance(pool, QueuePool)
+    taken = [
+        await vault_state.engine.connect() for _ in range(pool.size() + pool._max_overflow - 1)
+    ]
+    try:
+        # The broker's transaction takes the last connection; the store of its own waits for
+        # another until the database timeout, so the token goes in with the access token.
+        answer = await headers(client, walmart)
+    finally:
+        for connection in taken:
+            await connection.close()
+    assert answer.status_code == 200, answer.text
+    assert await walmart_accepts(walmart, answer)
+    assert await sealed_refresh_token(settings, credential["id"]) != before
+    assert await rotated_events(client) == 1
+    await refresh(client, credential)
+    answer = await headers(client, walmart)
+    assert answer.status_code == 200, answer.text
+    assert rotated_tokens(vault_state).held == {}
     assert walmart_control.stats()["app_store"]["refused"] == {}
