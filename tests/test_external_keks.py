@@ -23,6 +23,7 @@ from tests.api.helpers import assert_error
 from tests.conftest import BOOTSTRAP_TOKEN, _empty_tables
 from tests.factories import CHANNEL_TYPE, rsa_key, signature_body
 from tests.kms_servers import BaoServer, MotoServer, bao_server, moto_server  # noqa: F401
+from tests.running import running_vault
 from tests.test_cli import vault_admin_async
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
@@ -43,15 +44,7 @@ def transit_settings(settings: Settings, bao: BaoServer, key: str) -> Settings:
 
 async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     await _empty_tables(settings.database_url)
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://vault.test",
-            headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
-        ) as http,
-    ):
+    async with running_vault(settings) as http:
         yield http
 
 

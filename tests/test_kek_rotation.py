@@ -5,12 +5,9 @@ count on old KEKs reads 0 only once every sealed column is re-wrapped."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -20,12 +17,12 @@ from app.crypto import LocalKeyring
 from app.db import Base, make_engine, make_sessionmaker, transaction
 from app.keys.providers import build_envelope
 from app.keys.rewrap import kek_counts, rewrap_batch
-from app.main import create_app
 from app.ops.models import StateCount
 from app.sealed import sealed_tables
-from tests.conftest import BOOTSTRAP_TOKEN, _empty_tables
+from tests.conftest import _empty_tables
 from tests.connections import conftest as connections
 from tests.connections.flow import connect, register_app
+from tests.running import running_vault
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 from tests.webhooks.conftest import FAST, subscribe
 from tests.webhooks.receiver import Receiver
@@ -48,21 +45,6 @@ def settings(settings: Settings, walmart: SimulatorServer) -> Settings:
 def receiver() -> Iterator[Receiver]:
     with Receiver() as running:
         yield running
-
-
-@asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """One vault process with these settings (its dispatcher included), over httpx."""
-    app: FastAPI = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://vault.test",
-            headers={"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"},
-        ) as client,
-    ):
-        yield client
 
 
 def with_keks(settings: Settings, keks: str) -> Settings:
@@ -91,7 +73,7 @@ async def test_webhooks_and_app_secrets_survive_dropping_the_old_kek(
     await _empty_tables(settings.database_url)
     assert settings.local_keks is not None
     old_spec = settings.local_keks.get_secret_value()
-    async with running(settings) as client:
+    async with running_vault(settings) as client:
         await register_app(client, walmart_control)
         hook = await subscribe(client, receiver, "credential.invalid")
         path = f"/v1/webhooks/{hook['id']}"
@@ -124,7 +106,7 @@ async def test_webhooks_and_app_secrets_survive_dropping_the_old_kek(
         await engine.dispose()
         await kek.aclose()
 
-    async with running(with_keks(settings, new_spec)) as client:
+    async with running_vault(with_keks(settings, new_spec)) as client:
         ready = (await client.get("/readyz")).json()
         assert ready["details"]["data_keys_on_old_keks"] == 0, ready
         await client.post(f"{path}/test")

@@ -57,6 +57,30 @@ async def sealed_refresh_token(settings: Settings, credential_id: str) -> str:
     return str(sealed)
 
 
+async def refreshing(
+    client: httpx.AsyncClient, control: SimulatorControl, settings: Settings, **rotation: bool
+) -> tuple[dict[str, Any], str]:
+    """A new App Store connection whose next headers call refreshes, and its refresh token as
+    sealed now. ``rotation``: ``register_app``'s ``rotate`` and ``retire_at_once``."""
+    await register_app(client, control, **rotation)
+    credential = await connect(client)
+    sealed = await sealed_refresh_token(settings, credential["id"])
+    await refresh(client, credential)
+    return credential, sealed
+
+
+async def assert_served(client: httpx.AsyncClient, walmart: SimulatorServer) -> None:
+    """Headers for the account, which Walmart accepts."""
+    answer = await headers(client, walmart)
+    assert answer.status_code == 200, answer.text
+    assert await walmart_accepts(walmart, answer)
+
+
+async def rotated_events(client: httpx.AsyncClient) -> int:
+    audit = await client.get("/v1/audit", params={"action": "refresh_token.rotated"})
+    return len(audit.json()["items"])
+
+
 def rotated_tokens(state: AppState) -> RotatedTokens:
     grants = state.issuer.broker.refresh_grants
     assert isinstance(grants, AppRefreshGrants)
@@ -228,15 +252,12 @@ async def test_a_rotated_token_with_an_impossible_lifetime_is_kept_for_a_year(
     walmart: SimulatorServer,
     settings: Settings,
 ) -> None:
-    await register_app(client, walmart_control)
-    credential = await connect(client)
-    before = await sealed_refresh_token(settings, credential["id"])
+    credential, before = await refreshing(client, walmart_control, settings)
     answer = (
         '{"access_token": "a", "token_type": "Bearer", "expires_in": 900, '
         '"refresh_token": "rotated-by-a-careless-walmart", "refresh_token_expires_in": Infinity}'
     )
     walmart_control.add_fault(path_prefix="/v3/token", mode="body", body=answer, times=1)
-    await refresh(client, credential)
     assert (await headers(client, walmart)).status_code == 200
     assert await sealed_refresh_token(settings, credential["id"]) != before
     shown = (await client.get(f"/v1/credentials/{credential['id']}")).json()
@@ -251,17 +272,13 @@ async def test_a_rotated_token_is_kept_when_its_access_token_is_unusable(
     settings: Settings,
     vault_state: AppState,
 ) -> None:
-    await register_app(client, walmart_control)
-    credential = await connect(client)
-    before = await sealed_refresh_token(settings, credential["id"])
+    credential, before = await refreshing(client, walmart_control, settings)
     answer = (
         '{"access_token": "a", "token_type": "Bearer", "expires_in": NaN, '
         '"refresh_token": "rotated-with-a-broken-access-token"}'
     )
     walmart_control.add_fault(path_prefix="/v3/token", mode="body", body=answer, times=1)
-    await refresh(client, credential)
     assert_error(await headers(client, walmart), 502, "walmart_unavailable")
     assert await sealed_refresh_token(settings, credential["id"]) != before
-    rotated = (await client.get("/v1/audit", params={"action": "refresh_token.rotated"})).json()
-    assert len(rotated["items"]) == 1
+    assert await rotated_events(client) == 1
     assert rotated_tokens(vault_state).held == {}
