@@ -20,7 +20,6 @@ the seller must connect again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit.service import record
 from app.auth import Caller
 from app.credentials.repository import CredentialRepository
-from app.crypto import Envelope, EnvelopeError
+from app.crypto import Envelope, EnvelopeError, hash_token
 from app.db import transaction, utcnow
 from app.errors import VaultError
 from app.keys.binding import seal_secret
@@ -42,10 +41,6 @@ log = logging.getLogger("vault.connections")
 
 # Walmart: "Refresh tokens remain valid for a year", when an answer does not say.
 REFRESH_TOKEN_LIFETIME = timedelta(days=365)
-
-
-def token_digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
 
 
 @dataclass(frozen=True)
@@ -67,13 +62,13 @@ class RotatedToken:
 
     version: int
     token: str = field(repr=False)
-    replaces_sha256: bytes = field(repr=False)  # of the stored token it supersedes
+    replaces_hash: str = field(repr=False)  # ``hash_token`` of the stored token it supersedes
     expires_at: datetime
     correlation_id: str
     caller: Caller | None  # who asked for the refresh: the audit event names them
 
     def supersedes(self, stored: str) -> bool:
-        return self.replaces_sha256 == token_digest(stored)
+        return self.replaces_hash == hash_token(stored)
 
 
 @dataclass
@@ -112,7 +107,7 @@ class RotatedTokens:
         rotated = RotatedToken(
             version=answered.version,
             token=answered.newest,
-            replaces_sha256=token_digest(answered.stored),
+            replaces_hash=hash_token(answered.stored),
             expires_at=utcnow() + lifetime,
             correlation_id=answered.correlation_id,
             caller=answered.caller,

@@ -109,11 +109,7 @@ class WalmartClient:
             correlation_id=correlation_id,
         )
         body = _json_object(response, correlation_id)
-        token = body.get("access_token")
-        expires_in = _lifetime(body.get("expires_in"), MAX_TOKEN_SECONDS)
-        if not _is_token(token) or expires_in is None:
-            raise unreadable_body(response.status_code, correlation_id)
-        _check_token_type(body.get("token_type"), response.status_code, correlation_id)
+        token, expires_in = _access_token(body, response.status_code, correlation_id)
         return TokenGrant(token, expires_in, correlation_id)
 
     async def request_app_token(
@@ -146,12 +142,8 @@ class WalmartClient:
             raise unreadable_body(response.status_code, correlation_id)
         # An unreadable refresh lifetime is an unknown one: the token itself must not be lost.
         refresh_in = _lifetime(body.get("refresh_token_expires_in"), LONGEST_REFRESH_SECONDS)
-        token = body.get("access_token")
-        expires_in = _lifetime(body.get("expires_in"), MAX_TOKEN_SECONDS)
         try:
-            if not _is_token(token) or expires_in is None:
-                raise unreadable_body(response.status_code, correlation_id)
-            _check_token_type(body.get("token_type"), response.status_code, correlation_id)
+            token, expires_in = _access_token(body, response.status_code, correlation_id)
         except WalmartFailure as failure:
             if refresh is None:
                 raise
@@ -225,13 +217,24 @@ class WalmartClient:
         return response
 
 
+def _access_token(body: dict[str, Any], status: int, correlation_id: str) -> tuple[str, float]:
+    """A token answer's access token and its lifetime, or the failure that refuses it."""
+    token = body.get("access_token")
+    expires_in = _lifetime(body.get("expires_in"), MAX_TOKEN_SECONDS)
+    if not _is_token(token) or expires_in is None:
+        raise unreadable_body(status, correlation_id)
+    _check_token_type(body.get("token_type"), status, correlation_id)
+    return token, expires_in
+
+
 def _is_token(value: object) -> TypeGuard[str]:
     """Printable ASCII (RFC 6749's VSCHAR), so it can be sealed, sent in a header and compared;
     JSON can carry lone surrogates, which none of those survive."""
     return (
         isinstance(value, str)
         and 0 < len(value) <= LONGEST_TOKEN_CHARS
-        and all(" " <= c <= "~" for c in value)
+        and value.isascii()
+        and value.isprintable()
     )
 
 
