@@ -26,9 +26,13 @@ _LINE_NO = re.compile(r":\d+\)$")
 # (label, substring of a frame): inclusive share of samples whose stack contains it.
 PARTS = (
     ("RSA sign (crypto/signing.py sign_request)", "sign_request ("),
-    ("authentication dependency (clients/auth.py)", "clients/auth.py"),
+    ("caller directory (clients/directory.py)", "clients/directory.py"),
     ("snapshot cache (headers/snapshot.py)", "headers/snapshot.py"),
-    ("key store (headers/keystore.py)", "headers/keystore.py"),
+    ("snapshot read (headers/reader.py)", "headers/reader.py"),
+    ("key store (keys/keystore.py)", "keys/keystore.py"),
+    ("  envelope open (crypto/envelope.py)", "Envelope.open ("),
+    ("  key parse (crypto/private_keys.py)", "load_sealed_pkcs8 ("),
+    ("  key cache insert and eviction (cachetools)", "TTLCache.__setitem__ ("),
     ("audit batcher flush (audit/batcher.py)", "audit/batcher.py"),
     ("SQLAlchemy", "sqlalchemy/"),
     ("asyncpg", "asyncpg/"),
