@@ -19,12 +19,15 @@ T = TypeVar("T")
 class SingleFlight(Generic[T]):
     def __init__(self) -> None:
         self._loading: dict[Hashable, asyncio.Future[T]] = {}
+        # Every load still running, the discarded ones too: shutdown ends them all.
+        self._running: set[asyncio.Future[T]] = set()
 
     def start(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
         pending = self._loading.get(key)
         if pending is None:
             pending = asyncio.ensure_future(load())
             self._loading[key] = pending
+            self._running.add(pending)
             pending.add_done_callback(lambda done: self._finished(key, done))
         return pending
 
@@ -41,6 +44,7 @@ class SingleFlight(Generic[T]):
             self._loading.pop(key, None)
 
     def _finished(self, key: Hashable, done: asyncio.Future[T]) -> None:
+        self._running.discard(done)
         if self._loading.get(key) is done:
             del self._loading[key]
         if not done.cancelled():
@@ -49,8 +53,9 @@ class SingleFlight(Generic[T]):
             done.exception()
 
     async def aclose(self) -> None:
-        """Cancel loads still running (shutdown)."""
-        pending = list(self._loading.values())
+        """Cancel loads still running (shutdown), discarded ones included: a load must not
+        outlive the app whose database pool and clients it uses."""
+        pending = list(self._running)
         self._loading.clear()
         for future in pending:
             future.cancel()

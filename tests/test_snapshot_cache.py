@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -213,3 +214,24 @@ async def test_without_a_grace_an_outage_past_the_bound_is_refused(
     now[0] = BOUND + 0.1
     with pytest.raises(DatabaseUnavailable):
         await cache.get(credential_id)
+
+
+async def test_closing_ends_a_read_that_a_change_left_running(rows: Rows) -> None:
+    """A read under way when a change is announced is left to finish on its own (later
+    requests read afresh); shutdown must still end it, not leave it to outlive the app."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_by_id(credential_id: uuid.UUID) -> SnapshotRow | None:
+        started.set()
+        await release.wait()
+        return rows.live.get(credential_id)
+
+    rows.by_id = slow_by_id  # type: ignore[method-assign]
+    cache = SnapshotCache(rows, max_staleness=BOUND, max_entries=100)
+    credential_id = rows.add("acct")
+    request = asyncio.ensure_future(cache.get(credential_id))
+    await started.wait()
+    cache.forget(credential_id)  # the read in flight is no longer joined by later requests
+    await asyncio.wait_for(cache.aclose(), timeout=5)
+    await asyncio.sleep(0)  # the request sees its read end
+    assert request.cancelled()
