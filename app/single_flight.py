@@ -9,9 +9,10 @@ expiry that way, while requests go on using the entry they have.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
+
+from app.errors import DatabaseUnavailable
 
 T = TypeVar("T")
 
@@ -21,10 +22,13 @@ class SingleFlight(Generic[T]):
         self._loading: dict[Hashable, asyncio.Future[T]] = {}
         # Every load still running, the discarded ones too: shutdown ends them all.
         self._running: set[asyncio.Future[T]] = set()
+        self._closed = False
 
     def start(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
         pending = self._loading.get(key)
         if pending is None:
+            if self._closed:  # a request outliving the server's drain
+                raise DatabaseUnavailable("The vault is shutting down; try again.")
             pending = asyncio.ensure_future(load())
             self._loading[key] = pending
             self._running.add(pending)
@@ -53,12 +57,14 @@ class SingleFlight(Generic[T]):
             done.exception()
 
     async def aclose(self) -> None:
-        """Cancel loads still running (shutdown), discarded ones included: a load must not
-        outlive the app whose database pool and clients it uses."""
-        pending = list(self._running)
+        """Cancel loads still running (shutdown), discarded ones included, and start no more:
+        a load must not outlive the app whose database pool and clients it uses."""
+        self._closed = True
         self._loading.clear()
+        pending = list(self._running)
         for future in pending:
             future.cancel()
-        for future in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await future
+        if pending:
+            # Waits without raising the loads' own errors; a cancel of the shutdown itself
+            # still stops it.
+            await asyncio.wait(pending)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -230,18 +230,19 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
     state.refresh_expiry.start()
     if listener is not None:
         listener.start()
-    try:
-        yield state
-    finally:
+    # Stopped last first, each step whatever an earlier one raised (an error surfaces once all
+    # have run, earlier ones chained to it): a failed flush must not leave the pools open.
+    async with AsyncExitStack() as stopping:
+        stopping.push_async_callback(engine.dispose)
+        stopping.push_async_callback(proxy_http.aclose)
+        stopping.push_async_callback(http.aclose)
+        stopping.push_async_callback(reader.aclose)
+        stopping.push_async_callback(issuer.snapshots.aclose)
+        stopping.push_async_callback(audit.stop)
+        stopping.push_async_callback(callers.stop)
+        stopping.push_async_callback(drift.stop)
+        stopping.push_async_callback(webhooks.stop)
+        stopping.push_async_callback(state.refresh_expiry.stop)
         if listener is not None:
-            await listener.stop()
-        await state.refresh_expiry.stop()
-        await webhooks.stop()
-        await drift.stop()
-        await callers.stop()
-        await audit.stop()
-        await issuer.snapshots.aclose()
-        await reader.aclose()
-        await http.aclose()
-        await proxy_http.aclose()
-        await engine.dispose()
+            stopping.push_async_callback(listener.stop)
+        yield state

@@ -32,6 +32,7 @@ from app.background import JITTER, PeriodicTask
 from app.config import Settings
 from app.crypto import Envelope
 from app.db import DATABASE_UNAVAILABLE, transaction, utcnow
+from app.errors import DatabaseUnavailable
 from app.ops.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_DISABLED, WEBHOOK_FAILURES, WEBHOOK_LATENCY
 from app.webhooks import events
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -135,7 +136,7 @@ class WebhookDispatcher:
                 return_exceptions=True,  # one send's bug must not cost the others' outcomes
             )
         except asyncio.CancelledError:  # stopping: other replicas need not wait for the lease
-            with contextlib.suppress(*DATABASE_UNAVAILABLE):
+            with contextlib.suppress(DatabaseUnavailable, *DATABASE_UNAVAILABLE):
                 async with transaction(self.sessionmaker) as session:
                     ids = [delivery.id for delivery, _, _ in lease.claimed]
                     await WebhookRepository(session).release(ids, lease.until)

@@ -32,7 +32,8 @@ PARTS = (
     ("key store (keys/keystore.py)", "keys/keystore.py"),
     ("  envelope open (crypto/envelope.py)", "Envelope.open ("),
     ("  key parse (crypto/private_keys.py)", "load_sealed_pkcs8 ("),
-    ("  key cache insert and eviction (cachetools)", "TTLCache.__setitem__ ("),
+    # Any TTLCache's: in the scale run (signature credentials only) the key cache's.
+    ("  TTL cache insert and eviction (cachetools)", "TTLCache.__setitem__ ("),
     ("audit batcher flush (audit/batcher.py)", "audit/batcher.py"),
     ("SQLAlchemy", "sqlalchemy/"),
     ("asyncpg", "asyncpg/"),
