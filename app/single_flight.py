@@ -65,6 +65,6 @@ class SingleFlight(Generic[T]):
         for future in pending:
             future.cancel()
         if pending:
-            # Waits without raising the loads' own errors; a cancel of the shutdown itself
-            # still stops it.
+            # Waits without raising the loads' own errors (a cancel of this wait is not
+            # swallowed).
             await asyncio.wait(pending)

@@ -8,8 +8,9 @@ package below imports the one that builds them all.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -49,6 +50,8 @@ from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
 from app.webhooks.dispatcher import WebhookDispatcher
 from app.webhooks.repository import WebhookRepository
+
+log = logging.getLogger("vault.shutdown")
 
 # Per worker, beside the engine's pool: the batched reads by id (``MAX_IN_FLIGHT`` statements
 # at most) and reads by account slot, each a connection for one short indexed read.
@@ -230,19 +233,32 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
     state.refresh_expiry.start()
     if listener is not None:
         listener.start()
-    # Stopped last first, each step whatever an earlier one raised (an error surfaces once all
-    # have run, earlier ones chained to it): a failed flush must not leave the pools open.
+    # Stopped last first, each step whatever an earlier one raised: a failed flush must not
+    # leave the pools open. Each failure is logged as it happens; only the last one is raised.
+    stops = [
+        ("database engine", engine.dispose),
+        ("proxy HTTP client", proxy_http.aclose),
+        ("HTTP client", http.aclose),
+        ("snapshot reader", reader.aclose),
+        ("snapshot cache", issuer.snapshots.aclose),
+        ("audit batcher", audit.stop),
+        ("caller directory", callers.stop),
+        ("drift watcher", drift.stop),
+        ("webhook dispatcher", webhooks.stop),
+        ("refresh expiry watcher", state.refresh_expiry.stop),
+    ]
+    if listener is not None:
+        stops.append(("change listener", listener.stop))
     async with AsyncExitStack() as stopping:
-        stopping.push_async_callback(engine.dispose)
-        stopping.push_async_callback(proxy_http.aclose)
-        stopping.push_async_callback(http.aclose)
-        stopping.push_async_callback(reader.aclose)
-        stopping.push_async_callback(issuer.snapshots.aclose)
-        stopping.push_async_callback(audit.stop)
-        stopping.push_async_callback(callers.stop)
-        stopping.push_async_callback(drift.stop)
-        stopping.push_async_callback(webhooks.stop)
-        stopping.push_async_callback(state.refresh_expiry.stop)
-        if listener is not None:
-            stopping.push_async_callback(listener.stop)
+        for part, stop in stops:
+            stopping.push_async_callback(_logged_stop, part, stop)
         yield state
+
+
+async def _logged_stop(part: str, stop: Callable[[], Awaitable[object]]) -> None:
+    try:
+        await stop()
+    except Exception as exc:
+        # The type only: a message may quote a statement's parameters.
+        log.error("stopping failed", extra={"part": part, "error": type(exc).__name__})
+        raise

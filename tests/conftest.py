@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import FrameType
 
 import asyncpg
 import httpx
@@ -157,11 +159,24 @@ async def _empty_tables(url: str) -> None:
     except OperationalError as exc:
         if "database is locked" not in str(exc):
             raise
-        tasks = sorted(repr(task.get_coro()) for task in asyncio.all_tasks())
-        threads = sorted(thread.name for thread in threading.enumerate())
+        tasks = sorted(_waiting_at(task.get_stack()) for task in asyncio.all_tasks())
+        frames = sys._current_frames()  # the only way to see other threads' stacks
+        threads = sorted(
+            f"{thread.name}: {_waiting_at([frames[thread.ident]])}"
+            for thread in threading.enumerate()
+            if thread.ident in frames
+        )
         raise AssertionError(
             f"SQLite stayed locked for {SQLITE_LOCK_WAIT} s; tasks {tasks}; threads {threads}"
         ) from exc
+
+
+def _waiting_at(stack: list[FrameType]) -> str:
+    """Where a task or thread is waiting: its innermost frame."""
+    if not stack:
+        return "(not started)"
+    frame = stack[-1]
+    return f"{frame.f_code.co_qualname} ({frame.f_code.co_filename}:{frame.f_lineno})"
 
 
 async def _empty_tables_once(url: str) -> None:

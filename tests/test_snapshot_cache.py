@@ -235,3 +235,15 @@ async def test_closing_ends_a_read_that_a_change_left_running(rows: Rows) -> Non
     await asyncio.wait_for(cache.aclose(), timeout=5)
     await asyncio.sleep(0)  # the request sees its read end
     assert request.cancelled()
+
+
+async def test_after_closing_a_kept_entry_due_for_a_recheck_is_still_served(
+    cache: SnapshotCache, rows: Rows, now: list[float], watch: Watch
+) -> None:
+    credential_id = rows.add("acct")
+    first = await cache.get(credential_id)
+    watch.vouching = False
+    await cache.aclose()  # shutting down: no recheck may start
+    now[0] = BOUND * 0.9  # past the point where a recheck starts, within the bound
+    assert await cache.get(credential_id) == first
+    assert rows.reads["id"] == 1
