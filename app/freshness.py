@@ -20,7 +20,6 @@ bounded in count, least recently used first out.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -96,9 +95,7 @@ class FreshnessCache(Generic[K, V]):
             age = rule.clock() - entry.loaded_at
             if age < rule.max_staleness:
                 if age >= rule.max_staleness / 2 * (1 + self._spread(key) / 2):
-                    # Refused only once closed (shutting down): the entry is still good.
-                    with contextlib.suppress(DatabaseUnavailable):
-                        self._flights.start(key, functools.partial(self._read, key))
+                    self._flights.refresh_ahead(key, functools.partial(self._read, key))
                 return entry.value
         try:
             return await self._flights.run(key, functools.partial(self._read, key))

@@ -1,9 +1,9 @@
 """One load per key at a time: concurrent misses for the same key share one database read.
 
 Without it, when a hot entry expires every request in flight misses together (32 at once at
-the benchmark's concurrency), each opening its own connection for the same row. ``start``
-begins (or joins) a load without waiting for it: a cache refreshes an entry ahead of its
-expiry that way, while requests go on using the entry they have.
+the benchmark's concurrency), each opening its own connection for the same row.
+``refresh_ahead`` begins (or joins) a load without waiting for it: a cache refreshes an entry
+ahead of its expiry that way, while requests go on using the entry they have.
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ class SingleFlight(Generic[T]):
             self._running.add(pending)
             pending.add_done_callback(lambda done: self._finished(key, done))
         return pending
+
+    def refresh_ahead(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> None:
+        """Begin (or join) a load nobody waits for: best effort, so once closed it starts
+        nothing, and the entry the caller holds is still good."""
+        if not self._closed:
+            self.start(key, load)
 
     async def run(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         # Shielded: a waiter that gives up does not cancel the load the others wait for.
