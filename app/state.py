@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -58,6 +59,14 @@ log = logging.getLogger("vault.shutdown")
 READER_CONNECTIONS = 10
 
 
+class _Service(Protocol):
+    """A part with work of its own in the background, from ``start`` until ``stop``."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass(slots=True)
 class AppState:
     settings: Settings
@@ -98,25 +107,50 @@ class AppState:
 
 @asynccontextmanager
 async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[AppState]:
-    """Engine, one shared HTTP client for Walmart, caches and the audit batcher."""
+    """Engine, one shared HTTP client for Walmart, caches and the audit batcher.
+
+    Each part's stop is pushed as the part is built or started, so a start-up that fails
+    half way (the reader's pool cannot open, a part's ``start`` raises) stops what it had
+    already opened, and shutdown stops them last first. Every stop runs whatever an earlier
+    one raised: a failed flush must not leave the pools open. Each failure is logged as it
+    happens; only the last one is raised.
+    """
+    async with AsyncExitStack() as stopping:
+
+        def on_stop(part: str, stop: Callable[[], Awaitable[object]]) -> None:
+            stopping.push_async_callback(_logged_stop, part, stop)
+
+        yield await _build(settings, envelope, on_stop)
+
+
+async def _build(
+    settings: Settings,
+    envelope: Envelope,
+    on_stop: Callable[[str, Callable[[], Awaitable[object]]], None],
+) -> AppState:
     ensure_sqlite_directory(settings.database_url)
+    sqlite = is_sqlite(settings.database_url)
     engine = make_engine(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
+    on_stop("database engine", engine.dispose)
     sessionmaker = make_sessionmaker(engine)
     timeout = settings.walmart_timeout_seconds
     # Token fetches, live tests, callbacks and webhooks share one pool; proxied calls, whose
     # callers hold them open as long as their bodies stream, get their own.
-    http = outbound_client(timeout=timeout, max_connections=100)
     proxy_http = outbound_client(timeout=timeout, max_connections=settings.proxy_max_connections)
+    on_stop("proxy HTTP client", proxy_http.aclose)
+    http = outbound_client(timeout=timeout, max_connections=100)
+    on_stop("HTTP client", http.aclose)
     walmart = WalmartClient(http, svc_name=settings.svc_name)
     reader: SnapshotReader = (
         SessionReader(sessionmaker)
-        if is_sqlite(settings.database_url)
+        if sqlite
         else await AsyncpgReader.open(
             engine,
             max_connections=READER_CONNECTIONS,
             seconds=settings.database_timeout_seconds,
         )
     )
+    on_stop("snapshot reader", reader.aclose)
     keystore = KeyStore(
         envelope, max_bytes=int(settings.key_cache_mb * 1_000_000), on_miss=KEY_CACHE_MISSES.inc
     )
@@ -128,7 +162,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         base_url_for=base_urls,
         refresh_margin=settings.token_refresh_margin_seconds,
         timeout=timeout,
-        shared_locks=not is_sqlite(settings.database_url),
+        shared_locks=not sqlite,
         refresh_grants=AppRefreshGrants(sessionmaker, envelope, walmart, base_urls, timeout),
         max_tokens=settings.snapshot_cache_size,
     )
@@ -142,7 +176,7 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
     announce_commits(sessionmaker, feed)
     listener = (
         None
-        if is_sqlite(settings.database_url)
+        if sqlite
         else ChangeListener(
             settings.database_url, feed=feed, max_staleness=settings.cache_max_staleness_seconds
         )
@@ -185,7 +219,6 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         interval=settings.retest_interval_seconds,
         concurrency=settings.retest_concurrency,
     )
-    sqlite = is_sqlite(settings.database_url)
     webhooks = WebhookDispatcher(
         sessionmaker=sessionmaker,
         envelope=envelope,
@@ -226,33 +259,21 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
             sessionmaker, interval=settings.refresh_expiry_check_seconds
         ),
     )
-    audit.start()
-    drift.start()
-    callers.start()
-    webhooks.start()
-    state.refresh_expiry.start()
-    if listener is not None:
-        listener.start()
-    # Stopped last first, each step whatever an earlier one raised: a failed flush must not
-    # leave the pools open. Each failure is logged as it happens; only the last one is raised.
-    stops = [
-        ("database engine", engine.dispose),
-        ("proxy HTTP client", proxy_http.aclose),
-        ("HTTP client", http.aclose),
-        ("snapshot reader", reader.aclose),
-        ("snapshot cache", issuer.snapshots.aclose),
-        ("audit batcher", audit.stop),
-        ("caller directory", callers.stop),
-        ("drift watcher", drift.stop),
-        ("webhook dispatcher", webhooks.stop),
-        ("refresh expiry watcher", state.refresh_expiry.stop),
+    on_stop("snapshot cache", issuer.snapshots.aclose)
+    on_stop("KEK probe", state.kek_probe.aclose)
+    services: list[tuple[str, _Service]] = [
+        ("audit batcher", audit),
+        ("caller directory", callers),
+        ("drift watcher", drift),
+        ("webhook dispatcher", webhooks),
+        ("refresh expiry watcher", state.refresh_expiry),
     ]
     if listener is not None:
-        stops.append(("change listener", listener.stop))
-    async with AsyncExitStack() as stopping:
-        for part, stop in stops:
-            stopping.push_async_callback(_logged_stop, part, stop)
-        yield state
+        services.append(("change listener", listener))
+    for part, service in services:
+        service.start()
+        on_stop(part, service.stop)
+    return state
 
 
 async def _logged_stop(part: str, stop: Callable[[], Awaitable[object]]) -> None:

@@ -31,15 +31,33 @@ class KekProbe:
         self._clock = clock
         self._healthy_at: float | None = None
         self._running: asyncio.Future[bool] | None = None
+        self._closed = False
 
     async def healthy(self, envelope: Envelope) -> bool:
-        """Whether the active KEK wrapped and unwrapped a throwaway key lately."""
+        """Whether the active KEK wrapped and unwrapped a throwaway key lately (never once
+        the app is stopping: a probe then must not reach a KEK client being closed)."""
+        if self._closed:
+            return False
         if self._healthy_at is not None and self._clock() - self._healthy_at < self._max_age:
             return True
         if self._running is None:
             self._running = asyncio.ensure_future(self._check(envelope))
-        # Shielded: a probe that gives up does not cancel the check the others wait for.
-        return await asyncio.shield(self._running)
+        running = self._running
+        try:
+            # Shielded: a probe that gives up does not cancel the check the others wait for.
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if running.cancelled() and task is not None and not task.cancelling():
+                return False  # the check was cancelled by ``aclose``, not this probe
+            raise
+
+    async def aclose(self) -> None:
+        """Cancel a check still running: at shutdown it would reach a KEK client being closed."""
+        self._closed = True
+        if (running := self._running) is not None:
+            running.cancel()
+            await asyncio.wait([running])
 
     async def _check(self, envelope: Envelope) -> bool:
         try:

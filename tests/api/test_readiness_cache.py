@@ -75,3 +75,35 @@ async def test_probes_during_a_check_share_it(concurrent: int) -> None:
     results = await asyncio.gather(*(probe.healthy(Envelope(provider)) for _ in range(concurrent)))
     assert results == [True] * concurrent
     assert provider.wraps == 1
+
+
+class _HangingProvider(_CountingProvider):
+    async def wrap(self, dek: bytes, *, context: Mapping[str, str]) -> tuple[str, bytes]:
+        self.wraps += 1
+        await asyncio.Event().wait()  # a KEK service that never answers
+        raise AssertionError("unreachable")
+
+
+async def test_closing_cancels_a_running_check_and_answers_its_waiters() -> None:
+    provider = _HangingProvider()
+    probe = KekProbe()
+    waiting = [asyncio.ensure_future(probe.healthy(Envelope(provider))) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    assert provider.wraps == 1
+    assert not any(w.done() for w in waiting)
+    await probe.aclose()
+    # The probes in flight are told "not ready" rather than cancelled with the check ...
+    assert await asyncio.gather(*waiting) == [False] * 3
+    # ... and a probe after the stop gets the same, without reaching the provider again.
+    assert not await probe.healthy(Envelope(provider))
+    assert provider.wraps == 1
+
+
+async def test_a_probe_cancelled_by_its_caller_is_cancelled() -> None:
+    probe = KekProbe()
+    waiting = asyncio.ensure_future(probe.healthy(Envelope(_HangingProvider())))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await probe.aclose()
