@@ -8,6 +8,7 @@ package below imports the one that builds them all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -47,6 +48,7 @@ from app.ops.repository import KekWrapsRepository, database_gauges
 from app.outbound import outbound_client
 from app.pages.throttle import PageThrottle
 from app.proxy.service import WalmartProxy
+from app.single_flight import SingleFlight
 from app.walmart.broker import TokenBroker
 from app.walmart.client import WalmartClient
 from app.webhooks.dispatcher import WebhookDispatcher
@@ -86,6 +88,7 @@ class AppState:
     page_throttle: PageThrottle
     refresh_expiry: RefreshExpiryWatcher
     kek_probe: KekProbe = field(default_factory=KekProbe)
+    database_probe: SingleFlight[bool] = field(default_factory=SingleFlight)
 
     async def database_gauges(self) -> DatabaseSnapshot:
         """Live credentials by status and sealed values by KEK (``/metrics``, ``/readyz``)."""
@@ -107,7 +110,7 @@ class AppState:
 
 @asynccontextmanager
 async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[AppState]:
-    """Engine, one shared HTTP client for Walmart, caches and the audit batcher.
+    """Engine, HTTP clients for Walmart, caches, the audit batcher and background jobs.
 
     Each part's stop is pushed as the part is built or started, so a start-up that fails
     half way (the reader's pool cannot open, a part's ``start`` raises) stops what it had
@@ -120,7 +123,15 @@ async def app_state(settings: Settings, envelope: Envelope) -> AsyncIterator[App
         def on_stop(part: str, stop: Callable[[], Awaitable[object]]) -> None:
             stopping.push_async_callback(_logged_stop, part, stop)
 
-        yield await _build(settings, envelope, on_stop)
+        try:
+            state = await _build(settings, envelope, on_stop)
+        except BaseException:
+            # The start-up's own error is the one the operator must read ("the vault cannot
+            # start: ..."); a stop that fails on the way out is logged, not raised over it.
+            with contextlib.suppress(Exception):
+                await stopping.aclose()
+            raise
+        yield state
 
 
 async def _build(
@@ -260,7 +271,6 @@ async def _build(
         ),
     )
     on_stop("snapshot cache", issuer.snapshots.aclose)
-    on_stop("KEK probe", state.kek_probe.aclose)
     services: list[tuple[str, _Service]] = [
         ("audit batcher", audit),
         ("caller directory", callers),
@@ -271,8 +281,14 @@ async def _build(
     if listener is not None:
         services.append(("change listener", listener))
     for part, service in services:
-        service.start()
+        # Pushed first: a ``start`` that raises half way (one loop of two started) is stopped
+        # too, and every stop copes with a part that never started.
         on_stop(part, service.stop)
+        service.start()
+    # Stopped first: from the moment the vault stops, /readyz says so, and asks neither the
+    # database nor the KEK again.
+    on_stop("database probe", state.database_probe.aclose)
+    on_stop("KEK probe", state.kek_probe.aclose)
     return state
 
 

@@ -14,6 +14,7 @@ from app.clients.directory import CallerDirectory
 from app.config import Settings
 from app.credentials.drift import DriftWatcher
 from app.errors import DatabaseUnavailable
+from app.headers.reader import AsyncpgReader, SessionReader
 from app.main import create_app
 
 
@@ -92,9 +93,64 @@ async def test_a_start_up_that_fails_half_way_stops_what_it_had_started(
     assert len(disposed) == 1
 
 
-async def test_after_a_stop_readiness_no_longer_reaches_the_kek(settings: Settings) -> None:
+async def test_once_stopped_readiness_says_so_without_asking_the_kek(settings: Settings) -> None:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         state = app.state.vault
-        assert await state.kek_probe.healthy(state.envelope)
-    assert not await state.kek_probe.healthy(state.envelope)
+        assert await state.kek_probe.healthy(state.envelope)  # a good verdict, cached
+    transport = httpx.ASGITransport(app=app)  # a probe that outlives the server's drain
+    async with httpx.AsyncClient(transport=transport, base_url="http://vault") as client:
+        reply = await client.get("/readyz")
+    assert reply.status_code == 503
+    assert reply.json()["checks"] == {"database": "failed", "kek": "failed"}
+
+
+async def test_a_reader_that_cannot_open_leaves_no_pool_or_client_open(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[str] = []
+    dispose, client_close = AsyncEngine.dispose, httpx.AsyncClient.aclose
+
+    async def recorded_dispose(engine: AsyncEngine, close: bool = True) -> None:
+        closed.append("database engine")
+        await dispose(engine, close)
+
+    async def recorded_client_close(client: httpx.AsyncClient) -> None:
+        closed.append("HTTP client")
+        await client_close(client)
+
+    async def pool_refused(*_args: object, **_kwargs: object) -> AsyncpgReader:
+        raise OSError("the database refused the reader's pool")
+
+    def session_refused(*_args: object) -> None:
+        raise OSError("the database refused the reader's pool")
+
+    monkeypatch.setattr(AsyncEngine, "dispose", recorded_dispose)
+    monkeypatch.setattr(httpx.AsyncClient, "aclose", recorded_client_close)
+    monkeypatch.setattr(AsyncpgReader, "open", pool_refused)  # PostgreSQL's reader
+    monkeypatch.setattr(SessionReader, "__init__", session_refused)  # SQLite's
+    app = create_app(settings)
+    with pytest.raises(OSError, match="refused the reader's pool"):
+        async with app.router.lifespan_context(app):
+            raise AssertionError("the app must not start")
+    assert closed == ["HTTP client", "HTTP client", "database engine"]
+
+
+async def test_a_failed_start_up_raises_its_own_error_over_a_failing_stop(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def audit_flush_fails(_batcher: AuditBatcher) -> None:
+        raise RuntimeError("the last audit flush failed")
+
+    def drift_cannot_start(_watcher: DriftWatcher) -> None:
+        raise ValueError("the drift watcher could not start")
+
+    monkeypatch.setattr(AuditBatcher, "stop", audit_flush_fails)
+    monkeypatch.setattr(DriftWatcher, "start", drift_cannot_start)
+    caplog.set_level(logging.ERROR, logger="vault.shutdown")
+    app = create_app(settings)
+    with pytest.raises(ValueError, match="could not start"):
+        async with app.router.lifespan_context(app):
+            raise AssertionError("the app must not start")
+    failures = [(r.__dict__["part"], r.__dict__["error"]) for r in caplog.records]
+    assert failures == [("audit batcher", "RuntimeError")]

@@ -3,8 +3,14 @@
 ``/readyz`` is unauthenticated and orchestrators call it often; each round trip is a wrap and
 an unwrap at the KEK provider, so with AWS KMS ten probes were twenty billed KMS calls. A good
 verdict is reused for ``KEK_CHECK_CACHE_SECONDS``, and probes that arrive while a check runs
-wait for that one instead of starting their own. A bad verdict is not kept: once the provider
-answers again, the next probe says so.
+wait for that one instead of starting their own. A bad verdict is kept only a second: once the
+provider answers again, a probe soon says so, while a storm of probes against a failing
+provider (throttled, say) costs it at most one round trip a second per worker.
+
+A probe gives up on a hanging provider after ``PROBE_TIMEOUT_SECONDS``, but the round trip
+itself is left to finish (an AWS KMS call runs on in its thread even when its task is
+cancelled, for up to its own timeouts): later checks wait for it rather than start another,
+so a slow provider never has more than one probe's round trip per worker.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Callable
 from app.crypto import Envelope, EnvelopeError
 
 KEK_CHECK_CACHE_SECONDS = 5.0
+FAILED_CHECK_SECONDS = 1.0
 # An orchestrator's probe must get an answer even from a KEK service that hangs.
 PROBE_TIMEOUT_SECONDS = 3.0
 
@@ -29,8 +36,9 @@ class KekProbe:
     ) -> None:
         self._max_age = max_age
         self._clock = clock
-        self._healthy_at: float | None = None
-        self._running: asyncio.Future[bool] | None = None
+        self._verdict: tuple[bool, float] | None = None  # the last check's, and when
+        self._running: asyncio.Future[bool] | None = None  # the check probes wait for
+        self._round_trip: asyncio.Future[None] | None = None  # may outlive its check
         self._closed = False
 
     async def healthy(self, envelope: Envelope) -> bool:
@@ -38,8 +46,10 @@ class KekProbe:
         the app is stopping: a probe then must not reach a KEK client being closed)."""
         if self._closed:
             return False
-        if self._healthy_at is not None and self._clock() - self._healthy_at < self._max_age:
-            return True
+        if self._verdict is not None:
+            healthy, at = self._verdict
+            if self._clock() - at < (self._max_age if healthy else FAILED_CHECK_SECONDS):
+                return healthy
         if self._running is None:
             self._running = asyncio.ensure_future(self._check(envelope))
         running = self._running
@@ -55,18 +65,28 @@ class KekProbe:
     async def aclose(self) -> None:
         """Cancel a check still running: at shutdown it would reach a KEK client being closed."""
         self._closed = True
-        if (running := self._running) is not None:
-            running.cancel()
-            await asyncio.wait([running])
+        pending = [f for f in (self._running, self._round_trip) if f is not None]
+        for future in pending:
+            future.cancel()
+        if pending:
+            await asyncio.wait(pending)
 
     async def _check(self, envelope: Envelope) -> bool:
+        if self._round_trip is None:
+            self._round_trip = asyncio.ensure_future(envelope.self_check())
+            self._round_trip.add_done_callback(self._round_trip_done)
         try:
             async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
-                await envelope.self_check()
+                await asyncio.shield(self._round_trip)
             healthy = True
         except (EnvelopeError, TimeoutError):
             healthy = False
         finally:
             self._running = None
-        self._healthy_at = self._clock() if healthy else None
+        self._verdict = (healthy, self._clock())
         return healthy
+
+    def _round_trip_done(self, done: asyncio.Future[None]) -> None:
+        self._round_trip = None
+        if not done.cancelled():
+            done.exception()  # seen: one that ended after its check gave up fails quietly

@@ -1,5 +1,6 @@
 """/readyz asks a working KEK provider at most once per few seconds, however often it is
-probed, and notices at the next probe that a provider which failed works again."""
+probed, never has two round trips out at a hanging one, notices within a second that a provider
+which failed works again, and shares one database check among probes that arrive together."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from collections.abc import Mapping
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.crypto import Envelope, LocalKeyring
-from app.ops.kek_probe import KEK_CHECK_CACHE_SECONDS, KekProbe
+from app.ops import kek_probe, repository, router
+from app.ops.kek_probe import FAILED_CHECK_SECONDS, KEK_CHECK_CACHE_SECONDS, KekProbe
 from app.state import AppState
 from tests.crypto.odd_provider import OddProvider
 
@@ -65,7 +68,12 @@ async def test_verdict_is_checked_again_once_it_is_old() -> None:
     now[0] += 0.2
     assert not await probe.healthy(envelope)
     provider.answer_again()
-    assert await probe.healthy(envelope)  # a bad verdict is never kept
+    now[0] += FAILED_CHECK_SECONDS - 0.1
+    assert not await probe.healthy(envelope)  # a bad verdict is kept a second ...
+    assert provider.wraps == 2
+    now[0] += 0.2
+    assert await probe.healthy(envelope)  # ... and no longer
+    assert provider.wraps == 3
 
 
 @pytest.mark.parametrize("concurrent", [8])
@@ -99,11 +107,77 @@ async def test_closing_cancels_a_running_check_and_answers_its_waiters() -> None
     assert provider.wraps == 1
 
 
-async def test_a_probe_cancelled_by_its_caller_is_cancelled() -> None:
+class _GatedProvider(_CountingProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def wrap(self, dek: bytes, *, context: Mapping[str, str]) -> tuple[str, bytes]:
+        await self.gate.wait()  # answers when the test says so
+        return await super().wrap(dek, context=context)
+
+
+async def test_a_probe_that_gives_up_leaves_the_check_to_the_others() -> None:
+    provider = _GatedProvider()
+    probe = KekProbe()
+    leaving = asyncio.ensure_future(probe.healthy(Envelope(provider)))
+    staying = asyncio.ensure_future(probe.healthy(Envelope(provider)))
+    await asyncio.sleep(0.01)
+    leaving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    provider.gate.set()
+    assert await staying  # the shared check went on
+    assert provider.wraps == 1
+
+
+async def test_a_probe_cancelled_as_the_probe_closes_is_still_cancelled() -> None:
     probe = KekProbe()
     waiting = asyncio.ensure_future(probe.healthy(Envelope(_HangingProvider())))
     await asyncio.sleep(0.01)
-    waiting.cancel()
+    check = probe._running
+    assert check is not None
+    # The caller's cancellation lands in the step where the closed check's end wakes it: the
+    # caller's wins, so a request being torn down (or a timeout) is not swallowed as "not ready".
+    check.add_done_callback(lambda _check: waiting.cancel())
+    await probe.aclose()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    await probe.aclose()
+
+
+async def test_a_hanging_kek_gets_one_round_trip_however_many_checks_give_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(kek_probe, "PROBE_TIMEOUT_SECONDS", 0.05)
+    now = [0.0]
+    probe = KekProbe(clock=lambda: now[0])
+    provider = _GatedProvider()
+    envelope = Envelope(provider)
+    assert not await probe.healthy(envelope)  # gave up on the round trip ...
+    now[0] += FAILED_CHECK_SECONDS + 0.1
+    assert not await probe.healthy(envelope)  # ... and the next check waits for the same one
+    provider.gate.set()
+    await asyncio.sleep(0.1)  # it ends, its checks long gone
+    assert provider.wraps == 1  # only one round trip was ever waiting at the gate
+    now[0] += FAILED_CHECK_SECONDS + 0.1
+    assert await probe.healthy(envelope)  # the provider answers: a fresh round trip says so
+    assert provider.wraps == 2
+
+
+async def test_probes_that_arrive_together_share_one_database_check(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = 0
+    answers = repository.database_answers
+
+    async def counted(engine: AsyncEngine) -> None:
+        nonlocal checks
+        checks += 1
+        await asyncio.sleep(0.05)  # a slow database: the probes overlap
+        await answers(engine)
+
+    monkeypatch.setattr(router, "database_answers", counted)
+    replies = await asyncio.gather(*(client.get("/readyz") for _ in range(8)))
+    assert [r.status_code for r in replies] == [200] * 8
+    assert checks == 1
+    assert all("data_keys_on_old_keks" in r.json()["details"] for r in replies)
