@@ -42,8 +42,17 @@ class SingleFlight(Generic[T]):
             self.start(key, load)
 
     async def run(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
-        # Shielded: a waiter that gives up does not cancel the load the others wait for.
-        return await asyncio.shield(self.start(key, load))
+        pending = self.start(key, load)
+        try:
+            # Shielded: a waiter that gives up does not cancel the load the others wait for.
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if pending.cancelled() and task is not None and not task.cancelling():
+                # The load was ended by ``aclose``, not this waiter: its request is answered
+                # as any read at shutdown is, instead of failing with a cancellation.
+                raise DatabaseUnavailable("The vault is shutting down; try again.") from None
+            raise
 
     def discard(self, key: Hashable | None = None) -> None:
         """Later callers start a fresh load instead of joining one already running (for

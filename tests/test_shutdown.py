@@ -16,6 +16,7 @@ from app.credentials.drift import DriftWatcher
 from app.errors import DatabaseUnavailable
 from app.headers.reader import AsyncpgReader, SessionReader
 from app.main import create_app
+from app.webhooks.dispatcher import WebhookDispatcher
 
 
 async def test_stops_that_fail_leave_the_later_ones_to_run_and_are_each_logged(
@@ -154,3 +155,22 @@ async def test_a_failed_start_up_raises_its_own_error_over_a_failing_stop(
             raise AssertionError("the app must not start")
     failures = [(r.__dict__["part"], r.__dict__["error"]) for r in caplog.records]
     assert failures == [("audit batcher", "RuntimeError")]
+
+
+async def test_a_part_that_fails_half_way_through_its_own_start_is_stopped(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[WebhookDispatcher] = []
+
+    def one_loop_of_two(dispatcher: WebhookDispatcher) -> None:
+        started.append(dispatcher)
+        dispatcher._loops[0].start()
+        raise RuntimeError("the second delivery loop could not start")
+
+    monkeypatch.setattr(WebhookDispatcher, "start", one_loop_of_two)
+    app = create_app(settings)
+    with pytest.raises(RuntimeError, match="could not start"):
+        async with app.router.lifespan_context(app):
+            raise AssertionError("the app must not start")
+    assert started
+    assert not started[0]._loops[0].running  # its stop ran, though its start never returned

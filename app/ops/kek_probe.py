@@ -63,7 +63,9 @@ class KekProbe:
             raise
 
     async def aclose(self) -> None:
-        """Cancel a check still running: at shutdown it would reach a KEK client being closed."""
+        """Cancel the check and the round trip still running, and start no more: at shutdown
+        they would reach a KEK client being closed (an AWS KMS call already in its thread runs
+        on to its own timeout all the same; its answer is dropped)."""
         self._closed = True
         pending = [f for f in (self._running, self._round_trip) if f is not None]
         for future in pending:
@@ -87,6 +89,7 @@ class KekProbe:
         return healthy
 
     def _round_trip_done(self, done: asyncio.Future[None]) -> None:
-        self._round_trip = None
+        if self._round_trip is done:
+            self._round_trip = None
         if not done.cancelled():
             done.exception()  # seen: one that ended after its check gave up fails quietly

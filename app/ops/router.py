@@ -3,6 +3,7 @@ need no authentication; ``/metrics`` needs ``VAULT_METRICS_TOKEN`` when it is se
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 from typing import Annotated, Any, Literal, Protocol
@@ -24,7 +25,8 @@ from app.ops.repository import database_answers
 from app.single_flight import SingleFlight
 
 router = APIRouter(tags=["operations"])
-READINESS = "readiness"  # the database probe's one key
+# The database probe's loads: probes and scrapes asking at once share each.
+READINESS, GAUGES = "readiness", "gauges"
 log = logging.getLogger("vault.ops")
 
 
@@ -42,7 +44,8 @@ class ProbeState(Protocol):
     @property
     def kek_probe(self) -> KekProbe: ...
     @property
-    def database_probe(self) -> SingleFlight[bool]: ...
+    def database_probe(self) -> SingleFlight[bool]:
+        """Shares the database's readiness check and gauge refresh among concurrent asks."""
 
     async def database_gauges(self) -> DatabaseSnapshot:
         """Credentials by status and data keys by KEK, read from the database."""
@@ -110,6 +113,13 @@ def _check_scraper(settings: Settings, scraper: HTTPAuthorizationCredentials | N
 async def _refresh_gauges(state: ProbeState) -> None:
     if not state.metrics.stale():
         return
+    # Scrapes and probes that find the gauges stale together share one refresh: a flood of
+    # them (neither needs a token by default) must not take every connection of the pool.
+    with contextlib.suppress(DatabaseUnavailable):  # stopping: the gauges as they were
+        await state.database_probe.run(GAUGES, lambda: _read_gauges(state))
+
+
+async def _read_gauges(state: ProbeState) -> bool:
     try:
         state.metrics.update(await state.database_gauges())
         state.metrics.webhooks_pending = await state.webhooks_pending()
@@ -117,6 +127,8 @@ async def _refresh_gauges(state: ProbeState) -> None:
         state.metrics.kek_wraps = await state.kek_wraps()
     except Exception:  # probes and scrapes answer even while the database is away
         log.warning("database gauges unavailable")
+        return False
+    return True
 
 
 @router.get("/healthz", response_model=Health, summary="The process is serving")

@@ -5,7 +5,7 @@ which failed works again, and shares one database check among probes that arrive
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 
 import httpx
 import pytest
@@ -113,7 +113,7 @@ class _GatedProvider(_CountingProvider):
         self.gate = asyncio.Event()
 
     async def wrap(self, dek: bytes, *, context: Mapping[str, str]) -> tuple[str, bytes]:
-        await self.gate.wait()  # answers when the test says so
+        await self.gate.wait()  # a slow KEK service, as slow as the test needs
         return await super().wrap(dek, context=context)
 
 
@@ -156,28 +156,58 @@ async def test_a_hanging_kek_gets_one_round_trip_however_many_checks_give_up(
     assert not await probe.healthy(envelope)  # gave up on the round trip ...
     now[0] += FAILED_CHECK_SECONDS + 0.1
     assert not await probe.healthy(envelope)  # ... and the next check waits for the same one
+    round_trip = probe._round_trip
+    assert round_trip is not None
     provider.gate.set()
-    await asyncio.sleep(0.1)  # it ends, its checks long gone
-    assert provider.wraps == 1  # only one round trip was ever waiting at the gate
+    await round_trip  # it ends, its checks long gone
+    assert provider.wraps == 1  # the one round trip: no check started another
     now[0] += FAILED_CHECK_SECONDS + 0.1
     assert await probe.healthy(envelope)  # the provider answers: a fresh round trip says so
     assert provider.wraps == 2
 
 
 async def test_probes_that_arrive_together_share_one_database_check(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, vault_state: AppState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    checks = 0
-    answers = repository.database_answers
+    checks, asking, everyone_asks = 0, 0, asyncio.Event()
+    answers, run = repository.database_answers, vault_state.database_probe.run
 
     async def counted(engine: AsyncEngine) -> None:
         nonlocal checks
         checks += 1
-        await asyncio.sleep(0.05)  # a slow database: the probes overlap
+        await everyone_asks.wait()  # a slow database: every probe arrives meanwhile
         await answers(engine)
 
+    async def counted_run(key: Hashable, load: Callable[[], Awaitable[bool]]) -> bool:
+        nonlocal asking
+        if key == router.READINESS:
+            asking += 1
+            if asking == 8:
+                everyone_asks.set()
+        return await run(key, load)
+
     monkeypatch.setattr(router, "database_answers", counted)
+    monkeypatch.setattr(vault_state.database_probe, "run", counted_run)
     replies = await asyncio.gather(*(client.get("/readyz") for _ in range(8)))
     assert [r.status_code for r in replies] == [200] * 8
     assert checks == 1
     assert all("data_keys_on_old_keks" in r.json()["details"] for r in replies)
+
+
+async def test_a_probe_waiting_when_the_vault_stops_is_told_not_ready(
+    client: httpx.AsyncClient, vault_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered = asyncio.Event()
+
+    async def hangs(_engine: AsyncEngine) -> None:
+        entered.set()
+        await asyncio.Event().wait()  # a database that never answers
+
+    monkeypatch.setattr(router, "database_answers", hangs)
+    probe = asyncio.ensure_future(client.get("/readyz"))
+    await entered.wait()
+    await vault_state.database_probe.aclose()  # the stop's first steps
+    await vault_state.kek_probe.aclose()
+    reply = await probe
+    assert reply.status_code == 503
+    assert reply.json()["checks"] == {"database": "failed", "kek": "failed"}
