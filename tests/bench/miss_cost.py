@@ -81,6 +81,18 @@ def _grown_by_keys(bits: int) -> float:
 
 
 @dataclass(frozen=True)
+class SigningCost:
+    open_and_sign_us: float  # open a stored key and sign once with it
+    sign_us: float  # sign with a key in use
+
+
+def signing_cost(bits: int) -> SigningCost:
+    """Both signing figures alone (a fraction of a second), to be taken beside a run."""
+    fresh, warm, _counted = _signing_micros(bits)
+    return SigningCost(fresh, warm)
+
+
+@dataclass(frozen=True)
 class KeyCost:
     bits: int
     open_and_sign_us: float  # open a stored key and sign once with it

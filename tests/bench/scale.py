@@ -4,9 +4,10 @@ First 100 signature credentials are registered through the HTTP API and loaded a
 (the small database); then the rest up to N go in with ``vault-admin credentials import``
 (its rate beside that of merely parsing and checking the same keys), and the load runs over
 all N ids twice: uniformly at random, and by Zipf's law (s = 1.1: a few sellers make most
-calls, as in real traffic). Resident memory (VmRSS, and the peak VmHWM) of every vault worker
-is read at each step, and ``/metrics`` is timed with 100 and with N credentials. The checks
-are in ``scale_checks``.
+calls, as in real traffic), each round paired with one over the first 100
+(``_paired_runs``). Resident memory (VmRSS, and the peak VmHWM) of every vault worker is read
+at each step, and ``/metrics`` is timed with 100 and with N credentials. The checks are in
+``scale_checks``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -27,6 +28,7 @@ from .report import Report
 from .wrk import Result, Target
 
 SMALL = 100
+SCALE_KEY_BITS = 1024
 ZIPF_S = 1.1
 CACHE_COUNTERS = (
     "vault_snapshot_reads_total",
@@ -60,18 +62,10 @@ def _memory_line(report: Report, label: str, launcher_pid: int) -> list[services
     return readings
 
 
-def _random_runs(
-    report: Report,
-    setup: ScaleSetup,
-    ids: list[str],
-    label: str,
-    run: Runner,
-    rounds: int,
-    zipf_s: float | None = None,
-) -> scale_checks.Runs:
+def _target(setup: ScaleSetup, ids: list[str], label: str, zipf_s: float | None) -> Target:
     ids_file = setup.work / f"ids-{label}.txt"
     ids_file.write_text("\n".join(ids) + "\n")
-    target = Target(
+    return Target(
         name=f"random-{label}",
         url=setup.vault.url,
         body={"method": "GET", "url": f"{setup.vault.sim_url}/v3/ca/feeds?limit=10"},
@@ -79,27 +73,84 @@ def _random_runs(
         ids_file=ids_file,
         zipf_s=zipf_s,
     )
+
+
+def _warm(report: Report, setup: ScaleSetup, run: Runner, target: Target) -> None:
     if setup.warmup > 0:
         warm = run(target, setup.warmup)
         report.line(f"  warm-up {target.name}: {warm.rps:.0f} req/s, {warm.errors} errors")
-    results, costs = [], []
-    before = services.totals(setup.vault.url, CACHE_COUNTERS)
+
+
+@dataclass
+class _Rounds:
+    """One target's rounds so far, with what its answers cost the caches."""
+
+    target: Target
+    results: list[Result] = field(default_factory=list)
+    costs: list[tuple[float, float]] = field(default_factory=list)
+    counters: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CACHE_COUNTERS, 0.0))
+
+    def add(self, setup: ScaleSetup, run: Runner) -> None:
+        before = services.totals(setup.vault.url, CACHE_COUNTERS)
+        result, cost = _with_cpu(setup, run, self.target)
+        after = services.totals(setup.vault.url, CACHE_COUNTERS)
+        self.results.append(result)
+        self.costs.append(cost)
+        for name in CACHE_COUNTERS:
+            self.counters[name] += after[name] - before[name]
+
+    def runs(self, report: Report) -> scale_checks.Runs:
+        reads, statements, key_setups = (self.counters[n] for n in CACHE_COUNTERS)
+        answers = sum(r.requests for r in self.results)
+        caches = scale_checks.CacheUse(answers, reads, statements, key_setups)
+        report.line(
+            f"  {self.target.name}: CPU per answer (us): vault workers "
+            + ", ".join(f"{vault:.0f}" for vault, _ in self.costs)
+            + "; PostgreSQL "
+            + ", ".join(f"{postgres:.0f}" for _, postgres in self.costs)
+        )
+        report.line(caches.line())
+        return scale_checks.Runs(self.target, self.results, self.costs, caches)
+
+
+def _random_runs(
+    report: Report, setup: ScaleSetup, ids: list[str], label: str, run: Runner, rounds: int
+) -> scale_checks.Runs:
+    target = _target(setup, ids, label, None)
+    _warm(report, setup, run, target)
+    done = _Rounds(target)
     for _ in range(rounds):
-        result, cost = _with_cpu(setup, run, target)
-        results.append(result)
-        costs.append(cost)
-    after = services.totals(setup.vault.url, CACHE_COUNTERS)
-    reads, statements, key_setups = (after[n] - before[n] for n in CACHE_COUNTERS)
-    caches = scale_checks.CacheUse(sum(r.requests for r in results), reads, statements, key_setups)
-    report.table(results)
-    report.line(
-        "  CPU per answer (us): vault workers "
-        + ", ".join(f"{vault:.0f}" for vault, _ in costs)
-        + "; PostgreSQL "
-        + ", ".join(f"{postgres:.0f}" for _, postgres in costs)
-    )
-    report.line(caches.line())
-    return scale_checks.Runs(target, results, costs, caches)
+        done.add(setup, run)
+    report.table(done.results)
+    return done.runs(report)
+
+
+def _paired_runs(
+    report: Report,
+    setup: ScaleSetup,
+    run: Runner,
+    rounds: int,
+    hot_ids: list[str],
+    ids: list[str],
+    label: str,
+    zipf_s: float | None = None,
+) -> scale_checks.Pairs:
+    """Rounds over ``ids``, each right after a round over the ``SMALL`` first credentials
+    (every answer a hit) and followed by the key costs measured afresh: each ratio is taken
+    within one pair, a minute apart at most, because the host's speed drifts by a fifth
+    within a few minutes (three uniform rounds in a row once cost 694, 769 and 832 us)."""
+    hot = _Rounds(_target(setup, hot_ids, f"{SMALL}-beside-{label}", None))
+    measured = _Rounds(_target(setup, ids, label, zipf_s))
+    _warm(report, setup, run, measured.target)
+    keys = []
+    for _ in range(rounds):
+        hot.add(setup, run)
+        measured.add(setup, run)
+        keys.append(miss_cost.signing_cost(SCALE_KEY_BITS))
+    report.table([r for pair in zip(hot.results, measured.results, strict=True) for r in pair])
+    pairs = scale_checks.Pairs(hot.runs(report), measured.runs(report), keys)
+    report.line("  " + pairs.key_line())
+    return pairs
 
 
 def _with_cpu(setup: ScaleSetup, run: Runner, target: Target) -> tuple[Result, tuple[float, float]]:
@@ -170,11 +221,13 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
     )
     _memory_line(report, f"after loading {setup.count}", setup.launcher_pid)
     all_ids = small_ids + bulk_ids
-    uniform = _random_runs(report, setup, all_ids, f"{setup.count}", run, rounds)
+    uniform = _paired_runs(report, setup, run, rounds, small_ids, all_ids, f"{setup.count}")
     _memory_line(report, f"after the uniform {setup.count} runs", setup.launcher_pid)
     ranked = random.Random(20).sample(all_ids, len(all_ids))  # the hot sellers, anywhere
     report.line(f"  Zipf's law, s = {ZIPF_S}: the id ranked k is asked for in proportion to 1/k^s")
-    zipf = _random_runs(report, setup, ranked, f"{setup.count}-zipf", run, rounds, ZIPF_S)
+    zipf = _paired_runs(
+        report, setup, run, rounds, small_ids, ranked, f"{setup.count}-zipf", ZIPF_S
+    )
     final = _memory_line(report, f"after the Zipf {setup.count} runs", setup.launcher_pid)
     distinct = _distinct_requested(setup.env["VAULT_DATABASE_URL"])
     report.line(
@@ -184,15 +237,18 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
     large_scrapes = _scrapes(report, setup, setup.count)
     _memory_line(report, "after those scrapes", setup.launcher_pid)
     if setup.profile is not None:
-        setup.profile(uniform.target)
-    as_batched = max(1, round(uniform.caches.ids_per_statement))  # as the vault's reads went
+        setup.profile(uniform.measured.target)
+    as_batched = max(
+        1, round(uniform.measured.caches.ids_per_statement)
+    )  # as the vault's reads went
     batches = tuple(sorted({1, as_batched, 32}))
     floors = read_floor.measure(setup.env["VAULT_DATABASE_URL"], setup.database, all_ids, batches)
     report.line(
         "  the read alone (the reader's statement from a bare asyncpg pool, random sellers): "
         "PostgreSQL CPU per seller read "
         + ", ".join(f"{f.postgres_us_per_read:.0f} us {f.batch} per statement" for f in floors)
-        + f" (the uniform runs' reads: {uniform.caches.ids_per_statement:.1f} per statement)"
+        + f" (the uniform runs' reads: {uniform.measured.caches.ids_per_statement:.1f} per "
+        "statement)"
     )
     report.line("  what a key-cache miss costs (measured in the benchmark's process):")
     costs = miss_cost.measure()
@@ -207,7 +263,6 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
             zipf=zipf,
             final_memory=final,
             distinct=distinct,
-            key=costs[0],
             small_scrapes=small_scrapes,
             large_scrapes=large_scrapes,
             parse_rate=parse_rate,
