@@ -85,6 +85,12 @@ class SigningCost:
     open_and_sign_us: float  # open a stored key and sign once with it
     sign_us: float  # sign with a key in use
 
+    def line(self) -> str:
+        return (
+            f"open + first signature {self.open_and_sign_us:.0f} us, "
+            f"signature with a key in use {self.sign_us:.0f} us"
+        )
+
 
 def signing_cost(bits: int) -> SigningCost:
     """Both signing figures alone (a fraction of a second), to be taken beside a run."""

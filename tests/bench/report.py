@@ -55,13 +55,14 @@ class Report:
         self.checks.append(Check(name, measured, wanted, passed))
 
     def table(self, results: Sequence[Result]) -> None:
+        width = max([16, *(len(r.target) + 1 for r in results)])
         self.line(
-            f"{'target':<16}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+            f"{'target':<{width}}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
             f"{'max ms':>9}{'requests':>10}{'non-2xx':>9}{'sock/tmo':>9}{'other':>7}"
         )
         for r in results:
             self.line(
-                f"{r.target:<16}{r.rps:>9.0f}{r.p50_ms:>9.2f}{r.p90_ms:>9.2f}{r.p99_ms:>9.2f}"
+                f"{r.target:<{width}}{r.rps:>9.0f}{r.p50_ms:>9.2f}{r.p90_ms:>9.2f}{r.p99_ms:>9.2f}"
                 f"{r.max_ms:>9.1f}{r.requests:>10}{r.status_errors:>9}"
                 f"{r.socket_errors + r.timeouts:>9}{r.other_cores:>7.2f}"
             )

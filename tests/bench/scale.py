@@ -4,7 +4,7 @@ First 100 signature credentials are registered through the HTTP API and loaded a
 (the small database); then the rest up to N go in with ``vault-admin credentials import``
 (its rate beside that of merely parsing and checking the same keys), and the load runs over
 all N ids twice: uniformly at random, and by Zipf's law (s = 1.1: a few sellers make most
-calls, as in real traffic), each round paired with one over the first 100
+calls, as in real traffic), each round between two over the first 100
 (``_paired_runs``). Resident memory (VmRSS, and the peak VmHWM) of every vault worker is read
 at each step, and ``/metrics`` is timed with 100 and with N credentials. The checks are in
 ``scale_checks``.
@@ -135,19 +135,24 @@ def _paired_runs(
     label: str,
     zipf_s: float | None = None,
 ) -> scale_checks.Pairs:
-    """Rounds over ``ids``, each right after a round over the ``SMALL`` first credentials
-    (every answer a hit) and followed by the key costs measured afresh: each ratio is taken
-    within one pair, a minute apart at most, because the host's speed drifts by a fifth
-    within a few minutes (three uniform rounds in a row once cost 694, 769 and 832 us)."""
-    hot = _Rounds(_target(setup, hot_ids, f"{SMALL}-beside-{label}", None))
+    """Rounds over ``ids``, each between two rounds over the ``SMALL`` first credentials (the
+    hot ones: nearly every answer a hit), with the key costs measured after each: every ratio
+    is taken against the mean of the two hot rounds around it, so a host whose speed drifts
+    steadily (by a fifth within a few minutes here: three uniform rounds in a row once cost
+    694, 769 and 832 us) moves both sides alike."""
+    hot = _Rounds(_target(setup, hot_ids, f"hot-{SMALL}-{label}", None))
     measured = _Rounds(_target(setup, ids, label, zipf_s))
     _warm(report, setup, run, measured.target)
+    hot.add(setup, run)
     keys = []
     for _ in range(rounds):
-        hot.add(setup, run)
         measured.add(setup, run)
         keys.append(miss_cost.signing_cost(SCALE_KEY_BITS))
-    report.table([r for pair in zip(hot.results, measured.results, strict=True) for r in pair])
+        hot.add(setup, run)
+    shown = [hot.results[0]]
+    for pair in zip(measured.results, hot.results[1:], strict=True):
+        shown.extend(pair)
+    report.table(shown)
     pairs = scale_checks.Pairs(hot.runs(report), measured.runs(report), keys)
     report.line("  " + pairs.key_line())
     return pairs
@@ -206,6 +211,8 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
     small_ids, http_rate = load_http(setup.vault, 0, SMALL, keys)
     report.line(f"  registered {SMALL} through POST /v1/credentials: {http_rate:.0f} per second")
     small = _random_runs(report, setup, small_ids, f"{SMALL}", run, rounds)
+    small_key = miss_cost.signing_cost(SCALE_KEY_BITS)
+    report.line(f"  RSA-1024 after these rounds: {small_key.line()}")
     _memory_line(report, f"after the {SMALL}-credential runs", setup.launcher_pid)
     small_scrapes = _scrapes(report, setup, SMALL)
 
@@ -259,6 +266,7 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
         scale_checks.Measured(
             count=setup.count,
             small=small,
+            small_key=small_key,
             uniform=uniform,
             zipf=zipf,
             final_memory=final,

@@ -168,24 +168,28 @@ def _runs(
     return scale_checks.Runs(target, results, list(zip(vault_us, postgres_us, strict=True)), caches)
 
 
-def test_scale_checks_score_each_pair_of_rounds_against_its_target() -> None:
-    # The host slows down round by round: each ratio is taken within its pair of rounds.
+def test_scale_checks_score_each_round_against_the_hot_rounds_around_it() -> None:
+    # The host slows down after the import and on, round by round: each round at N is set
+    # against the two hot rounds around it and passes; against the 100-credential database's
+    # rounds from before the import every figure would fail, and the report shows that too.
     key = miss_cost.SigningCost(406.0, 131.0)
     uniform = scale_checks.Pairs(
-        hot=_runs([10.0, 10.5, 11.0], [650, 700, 800], [26, 26, 26]),
-        # p50 1.90x, 2.10x, 1.91x; a miss +750, +800, +800 us, + 131 signing: 2.17x, 2.29x,
-        # 2.29x of 406; PostgreSQL 3.46x, 3.08x, 3.27x
-        measured=_runs([19.0, 22.0, 21.0], [1_400, 1_500, 1_600], [90, 80, 85]),
+        hot=_runs([10.5, 11.0, 11.5, 12.0], [700, 750, 800, 850], [24, 26, 28, 30]),
+        # p50 against 10.75, 11.25, 11.75 ms: 1.95x, 2.03x, 1.96x; worker CPU +675 over
+        # 725, 775, 825 us each, + 131 signing: 806 us, 1.99x of 406; PostgreSQL against 25,
+        # 27, 29 us: 3.00x, 2.96x, 2.97x
+        measured=_runs([21.0, 22.8, 23.0], [1_400, 1_450, 1_500], [75, 80, 86]),
         keys=[key, key, key],
     )
     zipf = scale_checks.Pairs(
-        hot=_runs([10.0] * 3, [650] * 3, [26] * 3),
+        hot=_runs([10.0] * 4, [650] * 4, [26] * 4),
         measured=_runs([12.5] * 3, [800] * 3, [40] * 3),  # 1.25x: over the 1.2x target
         keys=[key, key, key],
     )
     measured = scale_checks.Measured(
         count=100_000,
-        small=_runs([10.0] * 3, [650] * 3, [26] * 3),
+        small=_runs([10.0] * 3, [650] * 3, [20] * 3),
+        small_key=key,
         uniform=uniform,
         zipf=zipf,
         final_memory=[services.Memory(1, 200_000, 210_000)],
@@ -200,10 +204,10 @@ def test_scale_checks_score_each_pair_of_rounds_against_its_target() -> None:
     scale_checks.check(out, measured)
     assert {c.name: c.passed for c in out.checks} == {
         "RSS per worker, 100000 credentials (50000 requested)": True,
-        "median latency 100000 uniform vs 100 credentials": True,  # 1.91x
+        "median latency 100000 uniform vs 100 credentials": True,  # 1.96x
         "median latency 100000 Zipf s=1.1 vs 100 credentials": False,  # 1.25x
-        "cold path: worker CPU of a miss, 100000 uniform": False,  # 2.29x
-        "PostgreSQL CPU per answer 100000 uniform vs 100": False,  # 3.27x
+        "cold path: worker CPU of a miss, 100000 uniform": True,  # 1.99x
+        "PostgreSQL CPU per answer 100000 uniform vs 100": True,  # 2.97x
         "import rate vs parse + check rate": True,
         "GET /metrics 100000 vs 100 credentials": True,
         "validity: other processes' load during the scale runs": True,
@@ -211,10 +215,13 @@ def test_scale_checks_score_each_pair_of_rounds_against_its_target() -> None:
     }
     checks = {c.name: c for c in out.checks}
     latency = checks["median latency 100000 uniform vs 100 credentials"]
-    assert latency.measured.startswith("1.91x (pairs 1.90, 2.10, 1.91;")
+    assert latency.measured.startswith("1.96x (pairs 1.95, 2.03, 1.96;")
     postgres = checks["PostgreSQL CPU per answer 100000 uniform vs 100"]
-    assert postgres.measured.startswith("3.27x (pairs 3.46, 3.08, 3.27;")
+    assert postgres.measured.startswith("2.97x (pairs 3.00, 2.96, 2.97;")
     assert "the read alone at 4 per statement 55 us" in postgres.measured
     cold = checks["cold path: worker CPU of a miss, 100000 uniform"]
-    assert cold.measured.startswith("931 us, 2.29x open + sign (pairs 2.17, 2.29, 2.29;")
+    assert cold.measured.startswith("806 us, 1.99x open + sign (pairs 1.99, 1.99, 1.99;")
     assert cold.wanted == "<= 2.00x open + sign (406 us)"
+    against = next(line for line in out.lines if "before the import (not scored)" in line)
+    for shown in ("uniform latency 2.28x", "cold path 2.29x", "PostgreSQL 4.00x"):
+        assert shown in against
