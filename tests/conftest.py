@@ -8,7 +8,6 @@ is absent, except under ``CI=true``, where a missing server fails the run loudly
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import os
 import sys
@@ -25,6 +24,7 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.audit.models import GENESIS_HASH
@@ -37,6 +37,7 @@ from app.main import create_app
 from app.state import AppState
 from app.walmart import models as _walmart_models  # noqa: F401  (table list for cleanup)
 from app.webhooks import models as _webhook_models  # noqa: F401  (table list for cleanup)
+from tests import sqlite_locks
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,19 +154,19 @@ def settings(
 # transaction across a slow await, and a lock probe after every test of the SQLite suite found
 # none left. It came back once in 30 s, in a fresh clone's run, at the same place, with no
 # task and no database thread alive in the test process. A connection left open in a reference
-# cycle (closed by nobody, so with no thread) would fit: a lock still held after this wait is
-# read from the kernel's lock table, a garbage collection is run, and the emptying tried once
-# more; if that still fails, the error names the lock's holders and who was alive here.
+# cycle (closed by nobody, so with no thread) would fit: so a garbage collection is run and the
+# emptying tried once more, briefly; a lock it released is reported at the end of the run, and
+# one it did not fails naming the lock's holders (``tests.sqlite_locks``) and who was alive.
 SQLITE_LOCK_WAIT = 30.0
+AFTER_COLLECTION_WAIT = 1.0
 RELEASED_BY_COLLECTION: list[str] = []
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for seen in RELEASED_BY_COLLECTION:
-        terminalreporter.write_line(
-            f"SQLite stayed locked {SQLITE_LOCK_WAIT} s before a test; a garbage collection "
-            f"released it ({seen})"
-        )
+    if RELEASED_BY_COLLECTION:
+        terminalreporter.section("SQLite locks a garbage collection released")
+        for seen in RELEASED_BY_COLLECTION:
+            terminalreporter.write_line(seen)
 
 
 async def _empty_tables(url: str) -> None:
@@ -174,53 +175,32 @@ async def _empty_tables(url: str) -> None:
     except OperationalError as exc:
         if "database is locked" not in str(exc):
             raise
-        holders = _lock_holders(url)
+        database = make_url(url).database or ""
+        before = sqlite_locks.holders(database)
         gc.collect()  # a connection left open in a reference cycle closes when collected
-        with contextlib.suppress(OperationalError):
-            await _empty_tables_once(url)
-            # Reported at the end of the run (``pytest_terminal_summary``), not raised: the
-            # suite goes on, and the report says where a connection was left open.
-            RELEASED_BY_COLLECTION.append(f"lock holders {holders}")
-            return
-        tasks = sorted(_waiting_at(task.get_stack()) for task in asyncio.all_tasks())
-        frames = sys._current_frames()  # the only way to see other threads' stacks
-        threads = sorted(
-            f"{thread.name}: {_waiting_at([frames[thread.ident]])}"
-            for thread in threading.enumerate()
-            if thread.ident in frames
-        )
-        raise AssertionError(
-            f"SQLite stayed locked for {SQLITE_LOCK_WAIT} s; lock holders {_lock_holders(url)}; "
-            f"tasks {tasks}; threads {threads}"
-        ) from exc
+        try:
+            await _empty_tables_once(url, wait=AFTER_COLLECTION_WAIT)
+        except OperationalError as again:
+            if "database is locked" not in str(again):
+                raise
+            raise AssertionError(
+                f"SQLite stayed locked for {SQLITE_LOCK_WAIT} s, and {AFTER_COLLECTION_WAIT} s "
+                f"after a garbage collection; lock holders before it {before}, after it "
+                f"{sqlite_locks.holders(database)}; {_alive()}"
+            ) from again
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?")
+        RELEASED_BY_COLLECTION.append(f"before {test}: lock holders {before}")
 
 
-def _lock_holders(url: str) -> list[str]:
-    """The processes holding a lock on the database's files, by the kernel's lock table: this
-    process's (a connection left open) or another's (a vault or CLI a test left running)."""
-    database = url.split("///", 1)[1]
-    inodes = {}
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            inodes[os.stat(database + suffix).st_ino] = suffix or "database"
-    holders = []
-    for entry in Path("/proc/locks").read_text().splitlines():
-        fields = entry.split()  # "1: POSIX ADVISORY WRITE <pid> <maj:min:inode> <start> <end>"
-        inode = int(fields[5].rsplit(":", 1)[1])
-        if inode in inodes:
-            pid = fields[4]
-            holders.append(f"{fields[1]} {fields[3]} on {inodes[inode]} by {_process(pid)}")
-    return holders
-
-
-def _process(pid: str) -> str:
-    if pid == str(os.getpid()):
-        return f"{pid} (this process)"
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        command = "?"
-    return f"{pid} ({command[:200].strip()})"
+def _alive() -> str:
+    tasks = sorted(_waiting_at(task.get_stack()) for task in asyncio.all_tasks())
+    frames = sys._current_frames()  # the only way to see other threads' stacks
+    threads = sorted(
+        f"{thread.name}: {_waiting_at([frames[thread.ident]])}"
+        for thread in threading.enumerate()
+        if thread.ident in frames
+    )
+    return f"tasks {tasks}; threads {threads}"
 
 
 def _waiting_at(stack: list[FrameType]) -> str:
@@ -231,10 +211,8 @@ def _waiting_at(stack: list[FrameType]) -> str:
     return f"{frame.f_code.co_qualname} ({frame.f_code.co_filename}:{frame.f_lineno})"
 
 
-async def _empty_tables_once(url: str) -> None:
-    engine = (
-        make_engine(url, timeout_seconds=SQLITE_LOCK_WAIT) if is_sqlite(url) else make_engine(url)
-    )
+async def _empty_tables_once(url: str, *, wait: float = SQLITE_LOCK_WAIT) -> None:
+    engine = make_engine(url, timeout_seconds=wait) if is_sqlite(url) else make_engine(url)
     try:
         async with engine.begin() as connection:
             # State counts follow the deletions through their triggers, down to zero.

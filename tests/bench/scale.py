@@ -134,7 +134,7 @@ def _paired_runs(
     ids: list[str],
     label: str,
     zipf_s: float | None = None,
-) -> scale_checks.Pairs:
+) -> scale_checks.Interleaved:
     """Rounds over ``ids``, each between two rounds over the ``SMALL`` first credentials (the
     hot ones: nearly every answer a hit), with the key costs measured after each: every ratio
     is taken against the mean of the two hot rounds around it, so a host whose speed drifts
@@ -153,9 +153,9 @@ def _paired_runs(
     for pair in zip(measured.results, hot.results[1:], strict=True):
         shown.extend(pair)
     report.table(shown)
-    pairs = scale_checks.Pairs(hot.runs(report), measured.runs(report), keys)
-    report.line("  " + pairs.key_line())
-    return pairs
+    interleaved = scale_checks.Interleaved(hot.runs(report), measured.runs(report), keys)
+    report.line("  " + interleaved.key_line())
+    return interleaved
 
 
 def _with_cpu(setup: ScaleSetup, run: Runner, target: Target) -> tuple[Result, tuple[float, float]]:

@@ -173,7 +173,7 @@ def test_scale_checks_score_each_round_against_the_hot_rounds_around_it() -> Non
     # against the two hot rounds around it and passes; against the 100-credential database's
     # rounds from before the import every figure would fail, and the report shows that too.
     key = miss_cost.SigningCost(406.0, 131.0)
-    uniform = scale_checks.Pairs(
+    uniform = scale_checks.Interleaved(
         hot=_runs([10.5, 11.0, 11.5, 12.0], [700, 750, 800, 850], [24, 26, 28, 30]),
         # p50 against 10.75, 11.25, 11.75 ms: 1.95x, 2.03x, 1.96x; worker CPU +675 over
         # 725, 775, 825 us each, + 131 signing: 806 us, 1.99x of 406; PostgreSQL against 25,
@@ -181,7 +181,7 @@ def test_scale_checks_score_each_round_against_the_hot_rounds_around_it() -> Non
         measured=_runs([21.0, 22.8, 23.0], [1_400, 1_450, 1_500], [75, 80, 86]),
         keys=[key, key, key],
     )
-    zipf = scale_checks.Pairs(
+    zipf = scale_checks.Interleaved(
         hot=_runs([10.0] * 4, [650] * 4, [26] * 4),
         measured=_runs([12.5] * 3, [800] * 3, [40] * 3),  # 1.25x: over the 1.2x target
         keys=[key, key, key],
@@ -215,12 +215,12 @@ def test_scale_checks_score_each_round_against_the_hot_rounds_around_it() -> Non
     }
     checks = {c.name: c for c in out.checks}
     latency = checks["median latency 100000 uniform vs 100 credentials"]
-    assert latency.measured.startswith("1.96x (pairs 1.95, 2.03, 1.96;")
+    assert latency.measured.startswith("1.96x (rounds 1.95, 2.03, 1.96; medians")
     postgres = checks["PostgreSQL CPU per answer 100000 uniform vs 100"]
-    assert postgres.measured.startswith("2.97x (pairs 3.00, 2.96, 2.97;")
+    assert postgres.measured.startswith("2.97x (rounds 3.00, 2.96, 2.97;")
     assert "the read alone at 4 per statement 55 us" in postgres.measured
     cold = checks["cold path: worker CPU of a miss, 100000 uniform"]
-    assert cold.measured.startswith("806 us, 1.99x open + sign (pairs 1.99, 1.99, 1.99;")
+    assert cold.measured.startswith("806 us, 1.99x open + sign (rounds 1.99, 1.99, 1.99;")
     assert cold.wanted == "<= 2.00x open + sign (406 us)"
     against = next(line for line in out.lines if "before the import (not scored)" in line)
     for shown in ("uniform latency 2.28x", "cold path 2.29x", "PostgreSQL 4.00x"):
