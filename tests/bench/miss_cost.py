@@ -31,7 +31,8 @@ KEYS_FOR_MEMORY = 10_000
 def _signing_micros(bits: int, rounds: int = 200, batches: int = 5) -> tuple[float, float, int]:
     """(µs to open a stored key and sign once with it, µs to sign with a key in use, the bytes
     the key store counts for such a key), each the median of ``batches`` timed in turn: one
-    batch alone (a twentieth of a second) moved by a third between measures a minute apart."""
+    batch alone (under a tenth of a second at 1,024 bits) moved by a third between measures a
+    minute apart."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     der = key.private_bytes(
         serialization.Encoding.DER,
