@@ -17,6 +17,13 @@ from app.errors import DatabaseUnavailable
 T = TypeVar("T")
 
 
+class ShuttingDown(DatabaseUnavailable):
+    """A load asked for once ``aclose`` has begun: answered as any read at shutdown is."""
+
+    def __init__(self) -> None:
+        super().__init__("The vault is shutting down; try again.")
+
+
 class SingleFlight(Generic[T]):
     def __init__(self) -> None:
         self._loading: dict[Hashable, asyncio.Future[T]] = {}
@@ -28,12 +35,16 @@ class SingleFlight(Generic[T]):
         pending = self._loading.get(key)
         if pending is None:
             if self._closed:  # a request outliving the server's drain
-                raise DatabaseUnavailable("The vault is shutting down; try again.")
+                raise ShuttingDown()
             pending = asyncio.ensure_future(load())
             self._loading[key] = pending
             self._running.add(pending)
             pending.add_done_callback(lambda done: self._finished(key, done))
         return pending
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def refresh_ahead(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> None:
         """Begin (or join) a load nobody waits for: best effort, so once closed it starts
@@ -51,7 +62,7 @@ class SingleFlight(Generic[T]):
             if pending.cancelled() and task is not None and not task.cancelling():
                 # The load was ended by ``aclose``, not this waiter: its request is answered
                 # as any read at shutdown is, instead of failing with a cancellation.
-                raise DatabaseUnavailable("The vault is shutting down; try again.") from None
+                raise ShuttingDown() from None
             raise
 
     def discard(self, key: Hashable | None = None) -> None:

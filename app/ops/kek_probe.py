@@ -16,15 +16,18 @@ so a slow provider never has more than one probe's round trip per worker.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 
 from app.crypto import Envelope, EnvelopeError
+from app.single_flight import ShuttingDown, SingleFlight
 
 KEK_CHECK_CACHE_SECONDS = 5.0
 FAILED_CHECK_SECONDS = 1.0
 # An orchestrator's probe must get an answer even from a KEK service that hangs.
 PROBE_TIMEOUT_SECONDS = 3.0
+CHECK = "kek"  # the probe's one load: probes that arrive while it runs share it
 
 
 class KekProbe:
@@ -37,41 +40,31 @@ class KekProbe:
         self._max_age = max_age
         self._clock = clock
         self._verdict: tuple[bool, float] | None = None  # the last check's, and when
-        self._running: asyncio.Future[bool] | None = None  # the check probes wait for
+        self._checks: SingleFlight[bool] = SingleFlight()  # the one check probes wait for
         self._round_trip: asyncio.Future[None] | None = None  # may outlive its check
-        self._closed = False
 
     async def healthy(self, envelope: Envelope) -> bool:
         """Whether the active KEK wrapped and unwrapped a throwaway key lately (never once
         the app is stopping: a probe then must not reach a KEK client being closed)."""
-        if self._closed:
+        if self._checks.closed:
             return False
         if self._verdict is not None:
             healthy, at = self._verdict
             if self._clock() - at < (self._max_age if healthy else FAILED_CHECK_SECONDS):
                 return healthy
-        if self._running is None:
-            self._running = asyncio.ensure_future(self._check(envelope))
-        running = self._running
         try:
-            # Shielded: a probe that gives up does not cancel the check the others wait for.
-            return await asyncio.shield(running)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if running.cancelled() and task is not None and not task.cancelling():
-                return False  # the check was cancelled by ``aclose``, not this probe
-            raise
+            return await self._checks.run(CHECK, functools.partial(self._check, envelope))
+        except ShuttingDown:  # the check was ended by ``aclose``
+            return False
 
     async def aclose(self) -> None:
-        """Cancel the check and the round trip still running, and start no more: at shutdown
+        """End the check and the round trip still running, and start no more: at shutdown
         they would reach a KEK client being closed (an AWS KMS call already in its thread runs
         on to its own timeout all the same; its answer is dropped)."""
-        self._closed = True
-        pending = [f for f in (self._running, self._round_trip) if f is not None]
-        for future in pending:
-            future.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        await self._checks.aclose()
+        if (round_trip := self._round_trip) is not None:
+            round_trip.cancel()
+            await asyncio.wait([round_trip])
 
     async def _check(self, envelope: Envelope) -> bool:
         if self._round_trip is None:
@@ -83,8 +76,6 @@ class KekProbe:
             healthy = True
         except (EnvelopeError, TimeoutError):
             healthy = False
-        finally:
-            self._running = None
         self._verdict = (healthy, self._clock())
         return healthy
 

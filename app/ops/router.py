@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings
 from app.crypto import Envelope
 from app.deps import get_state
-from app.errors import DatabaseUnavailable, Unauthenticated, error_responses
+from app.errors import Unauthenticated, error_responses
 from app.ops.kek_probe import KekProbe
 from app.ops.metrics import DatabaseCollector, DatabaseSnapshot, exposition
 from app.ops.repository import database_answers
-from app.single_flight import SingleFlight
+from app.single_flight import ShuttingDown, SingleFlight
 
 router = APIRouter(tags=["operations"])
 # The database probe's loads: probes and scrapes asking at once share each.
@@ -115,7 +115,7 @@ async def _refresh_gauges(state: ProbeState) -> None:
         return
     # Scrapes and probes that find the gauges stale together share one refresh: a flood of
     # them (neither needs a token by default) must not take every connection of the pool.
-    with contextlib.suppress(DatabaseUnavailable):  # stopping: the gauges as they were
+    with contextlib.suppress(ShuttingDown):  # stopping: the gauges as they were
         await state.database_probe.run(GAUGES, lambda: _read_gauges(state))
 
 
@@ -150,7 +150,7 @@ async def readyz(state: StateDep) -> Any:
         # Probes that arrive together share one check (and one refresh of the gauges): a
         # flood of them must not take every connection of the pool the vault's writes need.
         database_ok = await state.database_probe.run(READINESS, lambda: _database_ready(state))
-    except DatabaseUnavailable:  # the vault is stopping
+    except ShuttingDown:  # the vault is stopping
         database_ok = False
     if not database_ok:
         checks["database"] = "failed"
