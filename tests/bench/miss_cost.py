@@ -28,9 +28,9 @@ MESSAGE = b"consumer-id\nhttps://marketplace.walmartapis.com/v3/ca/feeds\nGET\n1
 KEYS_FOR_MEMORY = 10_000
 
 
-def _signing_micros(bits: int, rounds: int = 200, batches: int = 5) -> tuple[float, float, int]:
-    """(µs to open a stored key and sign once with it, µs to sign with a key in use, the bytes
-    the key store counts for such a key), each the median of ``batches`` timed in turn: one
+def _signing_micros(bits: int, rounds: int = 200, batches: int = 5) -> tuple[SigningCost, int]:
+    """(the signing figures, the bytes the key store counts for such a key), each figure the
+    median of ``batches`` timed in turn: one
     batch alone (under a tenth of a second at 1,024 bits) moved by a third between measures a
     minute apart."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
@@ -53,7 +53,8 @@ def _signing_micros(bits: int, rounds: int = 200, batches: int = 5) -> tuple[flo
             for _ in range(rounds):
                 sign()
             times.append((time.perf_counter() - started) / rounds * 1e6)
-    return statistics.median(timed[fresh]), statistics.median(timed[warm]), resident_bytes(key)
+    signing = SigningCost(statistics.median(timed[fresh]), statistics.median(timed[warm]))
+    return signing, resident_bytes(key)
 
 
 def _rss_kib() -> int:
@@ -104,32 +105,29 @@ class SigningCost:
 
 def signing_cost(bits: int) -> SigningCost:
     """Both signing figures alone (a fraction of a second), to be taken beside a run."""
-    fresh, warm, _counted = _signing_micros(bits)
-    return SigningCost(fresh, warm)
+    return _signing_micros(bits)[0]
 
 
 @dataclass(frozen=True)
 class KeyCost:
     bits: int
-    open_and_sign_us: float  # open a stored key and sign once with it
-    sign_us: float  # sign with a key in use
+    signing: SigningCost
     resident_bytes: float  # what a ready key holds
     counted_bytes: int  # what the key store's memory budget counts for it
 
     def line(self) -> str:
+        per_miss = self.signing.open_and_sign_us - self.signing.sign_us
         return (
-            f"  RSA-{self.bits}: open + first signature {self.open_and_sign_us:.0f} us, "
-            f"signature with a key in use {self.sign_us:.0f} us "
-            f"(+{self.open_and_sign_us - self.sign_us:.0f} us per miss); a ready key holds "
-            f"{self.resident_bytes / 1024:.1f} KiB resident (the key cache's budget counts "
-            f"{self.counted_bytes / 1024:.1f}), {self.resident_bytes * 100_000 / 1e6:.0f} MB "
-            "for 100,000"
+            f"  RSA-{self.bits}: {self.signing.line()} (+{per_miss:.0f} us per miss); a ready "
+            f"key holds {self.resident_bytes / 1024:.1f} KiB resident (the key cache's budget "
+            f"counts {self.counted_bytes / 1024:.1f}), "
+            f"{self.resident_bytes * 100_000 / 1e6:.0f} MB for 100,000"
         )
 
 
 def measure() -> list[KeyCost]:
     found = []
     for bits in (1024, 2048):
-        fresh, warm, counted = _signing_micros(bits)
-        found.append(KeyCost(bits, fresh, warm, _key_object_bytes(bits), counted))
+        signing, counted = _signing_micros(bits)
+        found.append(KeyCost(bits, signing, _key_object_bytes(bits), counted))
     return found

@@ -92,18 +92,16 @@ class Interleaved:
     keys: list[SigningCost]
 
     def p50_ratios(self) -> list[float]:
-        hot = _around([r.p50_ms for r in self.hot.results])
-        return [m.p50_ms / max(h, 1e-9) for h, m in zip(hot, self.measured.results, strict=True)]
+        return [m / h for h, m in _against_hot(_p50s(self.hot), _p50s(self.measured))]
 
     def postgres_ratios(self) -> list[float]:
-        hot = _around([postgres for _, postgres in self.hot.costs])
-        pairs = zip(hot, self.measured.costs, strict=True)
-        return [measured[1] / max(h, 1e-9) for h, measured in pairs]
+        return [
+            m / h for h, m in _against_hot(_postgres_cpu(self.hot), _postgres_cpu(self.measured))
+        ]
 
     def misses(self) -> list[float]:
         """Worker CPU per answer beyond the hot rounds' around it, round by round."""
-        hot = _around([vault for vault, _ in self.hot.costs])
-        return [measured[0] - h for h, measured in zip(hot, self.measured.costs, strict=True)]
+        return [m - h for h, m in _against_hot(_workers(self.hot), _workers(self.measured))]
 
     def key_line(self) -> str:
         fresh = ", ".join(f"{k.open_and_sign_us:.0f}" for k in self.keys)
@@ -114,9 +112,22 @@ class Interleaved:
         )
 
 
-def _around(hot: list[float]) -> list[float]:
-    """The mean of the two hot rounds around each round at N."""
-    return [(before + after) / 2 for before, after in itertools.pairwise(hot)]
+def _against_hot(hot: list[float], measured: list[float]) -> list[tuple[float, float]]:
+    """Each round's figure beside the mean of the two hot rounds around it (never zero)."""
+    around = [max((before + after) / 2, 1e-9) for before, after in itertools.pairwise(hot)]
+    return list(zip(around, measured, strict=True))
+
+
+def _p50s(runs: Runs) -> list[float]:
+    return [r.p50_ms for r in runs.results]
+
+
+def _workers(runs: Runs) -> list[float]:
+    return [vault for vault, _ in runs.costs]
+
+
+def _postgres_cpu(runs: Runs) -> list[float]:
+    return [postgres for _, postgres in runs.costs]
 
 
 @dataclass(frozen=True)
