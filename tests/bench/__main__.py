@@ -36,6 +36,12 @@ def parse(argv: list[str] | None = None) -> Options:
         metavar="SECONDS",
         help="longest wait for other processes to go quiet before each run",
     )
+    parser.add_argument(
+        "--postgres-url",
+        metavar="URL",
+        help="run on this PostgreSQL server (postgresql://user@host:port) as it is configured,"
+        " instead of starting the bench's own, sized as README 'Sizing PostgreSQL' advises",
+    )
     parser.add_argument("--batch", type=int, default=500, help="credentials per transaction")
     parser.add_argument(
         "--profile",
@@ -86,6 +92,7 @@ def parse(argv: list[str] | None = None) -> Options:
         scale=args.scale,
         skip_scale=args.skip_scale,
         scale_only=args.scale_only,
+        postgres_url=args.postgres_url,
         max_wait=args.max_wait,
         batch=args.batch,
         profile=args.profile,

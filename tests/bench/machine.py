@@ -82,10 +82,17 @@ def _processes(database: str) -> tuple[dict[int, int], list[int]]:
     return parents, postgres
 
 
-def postgres_seconds(database: str) -> float:
-    """CPU seconds used so far by the PostgreSQL processes serving ``database`` (backends that
-    exited meanwhile are not counted)."""
-    return cpu_seconds(_processes(database)[1])
+def postgres_times(database: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL process serving ``database``."""
+    return {pid: cpu_seconds([pid]) for pid in _processes(database)[1]}
+
+
+def spent_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes of ``after`` used since ``before`` was read. One that exited
+    meanwhile counts nothing: its time since ``before`` is lost, but its earlier time does not
+    count against the others, as in a difference of sums, where a pooled connection closed
+    for idleness during a run once made that run's PostgreSQL CPU read as nothing."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def ours(database: str) -> float:

@@ -49,9 +49,9 @@ async def _measure(sql: str, dsn: str, database: str, ids: list[uuid.UUID], batc
                     await connection.fetch(sql, pick.sample(ids, batch))
 
         await asyncio.gather(*(reader() for _ in range(CONCURRENCY)))  # connections warmed
-        before = machine.postgres_seconds(database)
+        before = machine.postgres_times(database)
         await asyncio.gather(*(reader() for _ in range(CONCURRENCY)))
-        spent = machine.postgres_seconds(database) - before
+        spent = machine.spent_between(before, machine.postgres_times(database))
     finally:
         await pool.close()
     return Floor(batch, spent / (per_task * CONCURRENCY * batch) * 1e6)

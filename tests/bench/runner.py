@@ -18,7 +18,18 @@ from tests.kms_servers import BaoServer
 from tests.walmart_sim import SimulatorControl
 from tests.walmart_sim.process import SimulatorProcess
 
-from . import environment, fixtures, machine, profiling, proxy, scale, services, webhooks, wrk
+from . import (
+    environment,
+    fixtures,
+    machine,
+    postgres_server,
+    profiling,
+    proxy,
+    scale,
+    services,
+    webhooks,
+    wrk,
+)
 from .report import Report, ratio_line, ratios, rounds_summary
 
 
@@ -43,6 +54,7 @@ class Options:
     webhook_events: int = 1000
     webhook_rate: float = 100.0
     webhooks_only: bool = False
+    postgres_url: str | None = None  # an existing server instead of the bench's own
 
 
 @dataclass
@@ -172,7 +184,16 @@ def _token_calls(bench: Bench, sim_url: str) -> None:
 
 def _run(bench: Bench, stack: ExitStack) -> None:
     options, report = bench.options, bench.report
-    database_url = stack.enter_context(services.fresh_database())
+    if options.postgres_url is None:
+        server = stack.enter_context(postgres_server.private_server())
+        report.line(
+            f"postgres: the bench's own server (shared_buffers {postgres_server.SHARED_BUFFERS},"
+            " as README 'Sizing PostgreSQL' advises; --postgres-url runs on another)"
+        )
+    else:
+        server = options.postgres_url
+        report.line(f"postgres: {server} as it is configured (--postgres-url)")
+    database_url = stack.enter_context(services.fresh_database(server))
     bench.database = database_url.rsplit("/", 1)[1]
     sim = stack.enter_context(SimulatorProcess())
     env = services.vault_env(database_url, sim.base_url)

@@ -125,6 +125,15 @@ def _random_runs(
     return done.runs(report)
 
 
+# README "Sizing PostgreSQL": the server's buffers should hold these tables.
+_SIZES_SQL = (
+    "SELECT 'credentials and their versions, with indexes, '"
+    " || pg_size_pretty(pg_total_relation_size('credentials')"
+    " + pg_total_relation_size('credential_versions'))"
+    " || '; the server''s shared_buffers ' || current_setting('shared_buffers')"
+)
+
+
 def _paired_runs(
     report: Report,
     setup: ScaleSetup,
@@ -162,11 +171,12 @@ def _with_cpu(setup: ScaleSetup, run: Runner, target: Target) -> tuple[Result, t
     """One run, and the CPU microseconds per request its workers and PostgreSQL spent (the
     audit writes of the run included, which the runner waits for)."""
     workers = services.worker_pids(setup.launcher_pid)
-    before = (machine.cpu_seconds(workers), machine.postgres_seconds(setup.database))
+    before = (machine.cpu_seconds(workers), machine.postgres_times(setup.database))
     result = run(target, setup.duration)
-    after = (machine.cpu_seconds(workers), machine.postgres_seconds(setup.database))
+    after = (machine.cpu_seconds(workers), machine.postgres_times(setup.database))
     count = max(result.requests, 1)
-    return result, ((after[0] - before[0]) / count * 1e6, (after[1] - before[1]) / count * 1e6)
+    postgres = machine.spent_between(before[1], after[1])
+    return result, ((after[0] - before[0]) / count * 1e6, postgres / count * 1e6)
 
 
 def _distinct_requested(vault_db: str) -> int:
@@ -226,6 +236,8 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
         f"  VACUUM (ANALYZE) and CHECKPOINT after the import: {time.perf_counter() - started:.1f} s"
         " (what autovacuum and the checkpointer would otherwise do during the runs below)"
     )
+    sizes = asyncio.run(services.scalar(setup.env["VAULT_DATABASE_URL"], _SIZES_SQL))
+    report.line(f"  what a miss reads from: {sizes}")
     _memory_line(report, f"after loading {setup.count}", setup.launcher_pid)
     all_ids = small_ids + bulk_ids
     uniform = _paired_runs(report, setup, run, rounds, small_ids, all_ids, f"{setup.count}")

@@ -28,11 +28,9 @@ import httpx
 from app.crypto import LocalKeyring
 from tests.replicas import ROOT, Replicas, free_port
 
-POSTGRES_SERVER = os.environ.get("VAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(f"{POSTGRES_SERVER}/postgres", timeout=5)
+async def _admin(server: str, sql: str) -> None:
+    connection = await asyncpg.connect(f"{server}/postgres", timeout=5)
     try:
         await connection.execute(sql)
     finally:
@@ -61,18 +59,19 @@ async def steady_state(url: str) -> None:
 
 
 @contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new, migrated PostgreSQL database; dropped on exit. Yields its SQLAlchemy URL."""
+def fresh_database(server: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database on ``server`` (``postgresql://user@host:port``);
+    dropped on exit. Yields its SQLAlchemy URL."""
     from tests.conftest import migrate  # imports pytest and the app: only when needed
 
     name = f"vault_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
     try:
-        url = f"{POSTGRES_SERVER.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+        url = f"{server.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
         migrate(url)
         yield url
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def vault_env(database_url: str, sim_url: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from app.crypto.signing import verify_request_signature
 from tests.bench import (
     bulk,
     ceiling,
+    machine,
     miss_cost,
     profiling,
     read_floor,
@@ -60,6 +61,14 @@ def test_lua_quotes_values_that_contain_brackets() -> None:
 def test_random_id_targets_get_a_request_function() -> None:
     target = wrk.Target("r", "http://h", {}, ids_file=Path("ids.txt"))
     assert "request = function" in wrk.lua_script(target)
+
+
+def test_a_process_that_exits_during_a_run_does_not_cancel_the_others() -> None:
+    # A pooled connection with 40 s behind it closes mid-run while another works 2 s: the
+    # run cost 2 s (a difference of sums would say -38 s), and a new process counts whole.
+    before = {101: 40.0, 102: 5.0}
+    after = {102: 7.0, 103: 0.5}
+    assert machine.spent_between(before, after) == pytest.approx(2.5)
 
 
 def test_ratios_and_checks_use_medians_of_rounds() -> None:
