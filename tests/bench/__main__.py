@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from .runner import Options, main
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "last-run.txt"
@@ -39,8 +41,10 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--postgres-url",
         metavar="URL",
-        help="run on this PostgreSQL server (postgresql://user@host:port) as it is configured,"
-        " instead of starting the bench's own, sized as README 'Sizing PostgreSQL' advises",
+        help="run on this PostgreSQL server (postgresql://user@host:port, no password in it:"
+        " PGPASSWORD or ~/.pgpass) as it is configured, instead of starting the bench's own"
+        " (1 GB shared_buffers, see README 'Sizing PostgreSQL'); its CPU is read from /proc,"
+        " so it must run on this machine",
     )
     parser.add_argument("--batch", type=int, default=500, help="credentials per transaction")
     parser.add_argument(
@@ -78,6 +82,8 @@ def parse(argv: list[str] | None = None) -> Options:
     for setting in args.vault_setting:
         if not setting.startswith("VAULT_") or "=" not in setting:
             parser.error(f"--vault-setting takes VAULT_NAME=VALUE, not {setting!r}")
+    if args.postgres_url and make_url(args.postgres_url).password:
+        parser.error("--postgres-url: leave the password out (PGPASSWORD or ~/.pgpass)")
     if args.scale_only and args.skip_scale:
         parser.error("--scale-only and --skip-scale leave nothing to run")
     if args.scale < 200 and not args.skip_scale:

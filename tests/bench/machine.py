@@ -4,7 +4,7 @@ On a 2-core box another process (a test suite, a build) changes every number, an
 for every target. So each load run also measures the *other load*: the machine's busy CPU
 time (/proc/stat) minus what this benchmark's own processes used - this process and its
 descendants (servers, workers, wrk; reaped children included) and the PostgreSQL processes
-serving the bench database (its backends and the server's shared background processes).
+serving the bench database (its backends and its server's background processes).
 """
 
 from __future__ import annotations
@@ -61,42 +61,52 @@ def machine_busy() -> float:
     return sum(fields) / TICKS
 
 
-def _processes(database: str) -> tuple[dict[int, int], list[int]]:
-    """Every process's parent, and the PostgreSQL processes serving ``database`` (its backends
-    and the server's shared background processes)."""
+def _processes(database: str) -> tuple[dict[int, int], dict[int, float]]:
+    """Every process's parent, and the CPU seconds so far of each PostgreSQL process serving
+    ``database``: its backends, and the background processes of the server they belong to
+    (not those of another server on the machine)."""
     parents: dict[int, int] = {}
-    postgres: list[int] = []
+    times: dict[int, float] = {}
+    backends: dict[int, float] = {}
+    background: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         fields = _stat(entry.name)
         if fields is None:
             continue
-        parents[int(entry.name)] = int(fields[1])
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
         try:
             cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if cmdline.startswith("postgres") and (database in cmdline or not _BACKEND.search(cmdline)):
-            postgres.append(int(entry.name))
-    return parents, postgres
+        if cmdline.startswith("postgres"):
+            times[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+            if not _BACKEND.search(cmdline):
+                background[pid] = times[pid]
+            elif database in cmdline:
+                backends[pid] = times[pid]
+    servers = {parents[pid] for pid in backends}
+    return parents, backends | {p: t for p, t in background.items() if parents[p] in servers}
 
 
 def postgres_times(database: str) -> dict[int, float]:
     """CPU seconds used so far by each PostgreSQL process serving ``database``."""
-    return {pid: cpu_seconds([pid]) for pid in _processes(database)[1]}
+    return _processes(database)[1]
 
 
 def spent_between(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds the processes of ``after`` used since ``before`` was read. One that exited
-    meanwhile counts nothing: its time since ``before`` is lost, but its earlier time does not
-    count against the others, as in a difference of sums, where a pooled connection closed
-    for idleness during a run once made that run's PostgreSQL CPU read as nothing."""
+    """CPU seconds the processes of ``after`` used since ``before`` was read. A process that
+    exited meanwhile is left out, losing its time since then. (A difference of sums would
+    instead charge its whole past against the others: a pooled connection closed for
+    idleness mid-run once made a run's PostgreSQL CPU read as nothing.)"""
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
-def ours(database: str) -> float:
-    """CPU seconds used so far by this benchmark: see the module docstring."""
+def ours(database: str) -> tuple[float, dict[int, float]]:
+    """CPU seconds used so far by this benchmark's own process tree (see the module
+    docstring), and by each PostgreSQL process serving it (for ``spent_between``)."""
     parents, postgres = _processes(database)
     tree, frontier = {os.getpid()}, [os.getpid()]
     while frontier:
@@ -109,7 +119,7 @@ def ours(database: str) -> float:
         fields = _stat(pid)
         if fields is not None:  # own time and that of reaped children (wrk, exited workers)
             total += sum(int(v) for v in fields[11:15]) / TICKS
-    return total + cpu_seconds([pid for pid in postgres if pid not in tree])
+    return total, {pid: t for pid, t in postgres.items() if pid not in tree}
 
 
 class OtherLoad:
@@ -125,9 +135,11 @@ class OtherLoad:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        started, busy, mine = self._start
+        started, busy, (tree, postgres) = self._start
         elapsed = time.monotonic() - started
-        other = (machine_busy() - busy) - (ours(self.database) - mine)
+        tree_now, postgres_now = ours(self.database)
+        mine = (tree_now - tree) + spent_between(postgres, postgres_now)
+        other = (machine_busy() - busy) - mine
         self.cores = max(0.0, other / elapsed) if elapsed > 0 else 0.0
 
 

@@ -187,12 +187,12 @@ def _run(bench: Bench, stack: ExitStack) -> None:
     if options.postgres_url is None:
         server = stack.enter_context(postgres_server.private_server())
         report.line(
-            f"postgres: the bench's own server (shared_buffers {postgres_server.SHARED_BUFFERS},"
-            " as README 'Sizing PostgreSQL' advises; --postgres-url runs on another)"
+            f"database server: the bench's own (shared_buffers {postgres_server.SHARED_BUFFERS},"
+            " see README 'Sizing PostgreSQL'; --postgres-url runs on another)"
         )
     else:
         server = options.postgres_url
-        report.line(f"postgres: {server} as it is configured (--postgres-url)")
+        report.line(f"database server: {server} as it is configured (--postgres-url)")
     database_url = stack.enter_context(services.fresh_database(server))
     bench.database = database_url.rsplit("/", 1)[1]
     sim = stack.enter_context(SimulatorProcess())

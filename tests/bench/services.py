@@ -24,13 +24,20 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 from app.crypto import LocalKeyring
 from tests.replicas import ROOT, Replicas, free_port
 
 
+def _on(server: str, database: str, *, driver: str = "postgresql") -> str:
+    """``server``'s URL for ``database`` (a socket folder's ``?host=`` kept)."""
+    url = make_url(server).set(drivername=driver, database=database)
+    return url.render_as_string(hide_password=False)
+
+
 async def _admin(server: str, sql: str) -> None:
-    connection = await asyncpg.connect(f"{server}/postgres", timeout=5)
+    connection = await asyncpg.connect(_on(server, "postgres"), timeout=5)
     try:
         await connection.execute(sql)
     finally:
@@ -67,7 +74,7 @@ def fresh_database(server: str) -> Iterator[str]:
     name = f"vault_bench_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
     try:
-        url = f"{server.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+        url = _on(server, name, driver="postgresql+asyncpg")
         migrate(url)
         yield url
     finally:
