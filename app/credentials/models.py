@@ -1,7 +1,8 @@
 """Credentials and their versions.
 
 A credential is the public half of a seller's key set for one (account, market, environment);
-its secrets live only in ``credential_versions.sealed_secret`` as envelope-encrypted text.
+its secrets live in ``credential_versions.sealed_secret`` as envelope-encrypted text (and the
+current one's copy in ``credentials.current_sealed_secret``, kept by triggers).
 A deleted credential stays as a tombstone (``deleted_at``) for the audit trail, with every
 version's sealed secret removed, so the partial unique index only counts live rows.
 """
@@ -60,6 +61,11 @@ class Credential(Base):
     seller_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     refresh_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
+    # The current version's sealed secret, so a cache miss reads one row: the database's
+    # triggers keep it in step with ``credential_versions`` (migration "current sealed
+    # secret"); the vault only ever writes it when it creates the credential. Not loaded
+    # with the row: only the snapshot read wants it.
+    current_sealed_secret: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
 
     __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012
 

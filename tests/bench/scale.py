@@ -125,11 +125,10 @@ def _random_runs(
     return done.runs(report)
 
 
-# README "Sizing PostgreSQL": the server's buffers should hold these tables.
+# README "Sizing PostgreSQL": the server's buffers should hold this table.
 _SIZES_SQL = (
-    "SELECT 'credentials and their versions, with indexes, '"
-    " || pg_size_pretty(pg_total_relation_size('credentials')"
-    " + pg_total_relation_size('credential_versions'))"
+    "SELECT 'credentials, with indexes, '"
+    " || pg_size_pretty(pg_total_relation_size('credentials'))"
     " || '; the server''s shared_buffers ' || current_setting('shared_buffers')"
 )
 

@@ -40,6 +40,7 @@ class CredentialRepository:
         self.session = session
 
     async def add(self, credential: Credential, version: CredentialVersion) -> None:
+        credential.current_sealed_secret = version.sealed_secret  # what the triggers would copy
         self.session.add(credential)
         await self.session.flush()
         await self.add_version(version)

@@ -25,7 +25,10 @@ async def versions_not_on(
             not_on(CredentialVersion.sealed_secret, prefix),
         )
         .limit(limit)
-        .with_for_update(of=CredentialVersion, skip_locked=True)
+        # The credential too: rewrapping its current version makes the database's trigger
+        # update its row (the sealed secret's copy). Taken here, skipped when busy, a rotation
+        # holding the credential and waiting for this version cannot deadlock with the batch.
+        .with_for_update(of=(CredentialVersion, Credential), skip_locked=True)
     )
     return [(version, credential) for version, credential in await session.execute(query)]
 

@@ -1,7 +1,8 @@
 """SQL of the hot path's one read: the row behind a ``CredentialSnapshot`` (the credential's
-public half, its current version's sealed secret and its shared token's fetch time), by id,
-by a batch of ids, or by slot. ``app.headers.reader`` runs these statements, on PostgreSQL on
-an asyncpg pool of its own; they select ``ROW_FIELDS`` in order, and nothing else.
+public half, its current version's sealed secret, which the credential row carries, and its
+shared token's fetch time), by id, by a batch of ids, or by slot. ``app.headers.reader`` runs
+these statements, on PostgreSQL on an asyncpg pool of its own; they select ``ROW_FIELDS`` in
+order, and nothing else.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, Uuid, bindparam, func, literal_column, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from app.credentials.models import Credential, CredentialVersion
+from app.credentials.models import Credential
 from app.keys.snapshot import ROW_FIELDS
 from app.walmart.models import OAuthToken
 
@@ -22,7 +23,7 @@ RowQuery = Select[*tuple[Any, ...]]
 _READ_FROM = {
     "version": Credential.current_version,
     "token_fetched_at": OAuthToken.fetched_at,
-    "sealed_secret": CredentialVersion.sealed_secret,
+    "sealed_secret": Credential.current_sealed_secret,
 }
 COLUMNS = tuple(
     _READ_FROM[name] if name in _READ_FROM else getattr(Credential, name) for name in ROW_FIELDS
@@ -34,11 +35,6 @@ def _statement(condition: Any, *, live_only: bool = True) -> RowQuery:
     caller filters deleted ones itself: see ``BY_IDS``)."""
     query = (
         select(*COLUMNS)
-        .join(
-            CredentialVersion,
-            (CredentialVersion.credential_id == Credential.id)
-            & (CredentialVersion.version == Credential.current_version),
-        )
         .outerjoin(OAuthToken, OAuthToken.credential_id == Credential.id)
         .where(condition)
     )
