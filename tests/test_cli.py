@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -254,3 +255,49 @@ async def test_rewrap_survives_sigkill_and_resumes(
                     json={"method": "GET", "url": walmart.base_url + "/v3/ca/feeds"},
                 )
                 assert issued.status_code == 200, issued.text
+
+
+async def test_rewrap_waits_for_a_row_another_transaction_holds(
+    settings: Settings, tmp_path: Path
+) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: no row is skipped as locked")
+    await _empty_tables(settings.database_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async for http in http_for(app):
+            assert (await http.post("/v1/credentials", json=signature_body())).status_code == 201
+    old = settings.local_keks.get_secret_value() if settings.local_keks else ""
+    rotated = {"VAULT_LOCAL_KEKS": f"{LocalKeyring.generate_spec('rotated-1')},{old}"}
+    holder = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+    watcher = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+    try:
+        held = holder.transaction()
+        await held.start()
+        await holder.execute("SELECT id FROM credentials FOR UPDATE")  # a rotation, say
+        rewrap = asyncio.create_task(
+            vault_admin_async(settings, "kek", "rewrap", cwd=tmp_path, **rotated)
+        )
+        # Once the CLI has connected, its first batch follows within milliseconds; it meets
+        # only the held row, and must still be trying seconds later, not finished with the
+        # value left behind (which it did before, saying it had re-wrapped 0).
+        connected = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND pid <> $1"
+        )
+        while not await watcher.fetchval(
+            connected, holder.get_server_pid()
+        ):  # outside the holder's transaction,
+            # whose statistics views would keep showing the moment it first read them
+            assert not rewrap.done(), (await rewrap).stdout
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(3.0)
+        assert not rewrap.done(), (await rewrap).stdout
+        await held.rollback()
+        done = await rewrap
+    finally:
+        await holder.close()
+        await watcher.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "re-wrapped 1 data key(s)" in done.stdout

@@ -125,7 +125,9 @@ def test_every_sealed_column_is_in_the_registry() -> None:
         (table.name, column.name)
         for table in Base.metadata.sorted_tables
         for column in table.columns
-        if column.name.startswith("sealed_")
+        if "sealed" in column.name
     }
     listed = {(t.column.class_.__tablename__, t.column.key) for t in sealed_tables(None)}  # type: ignore[arg-type]
-    assert stored == listed
+    # A copy the database's triggers keep equal to a listed column (re-wrapped with it).
+    copies = {("credentials", "current_sealed_secret")}
+    assert stored == listed | copies

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated
 
@@ -71,6 +72,12 @@ def status(as_json: JsonOption = False) -> None:
     run(command)
 
 
+# A batch skips rows other transactions hold (a rotation, a token fetch): how long to keep
+# trying while only such rows are left, and how often.
+LOCKED_PATIENCE_SECONDS = 30.0
+LOCKED_RETRY_SECONDS = 0.5
+
+
 @app.command()
 def rewrap(
     batch_size: Annotated[
@@ -83,6 +90,7 @@ def rewrap(
         async with context.sessionmaker() as session:
             total = await backlog(sealed_tables(session), context.envelope)
         started, done = time.perf_counter(), 0
+        last_progress = started
         columns = (TextColumn("rewrap"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
         with Progress(*columns, TimeRemainingColumn(), console=console) as progress:
             task = progress.add_task("rewrap", total=total)
@@ -92,8 +100,22 @@ def rewrap(
                         sealed_tables(session), context.envelope, size=batch_size
                     )
                 if count == 0:
-                    break
+                    async with context.sessionmaker() as session:
+                        left = await backlog(sealed_tables(session), context.envelope)
+                    if left == 0:
+                        break
+                    # Rows another transaction holds are skipped, not waited for: a batch
+                    # can find nothing while values are left. Short writes let go soon.
+                    if time.perf_counter() - last_progress > LOCKED_PATIENCE_SECONDS:
+                        console.print(
+                            f"[red]{left} data key(s) still on an older KEK: their rows stayed "
+                            f"locked for {LOCKED_PATIENCE_SECONDS:.0f}s. Run this again.[/red]"
+                        )
+                        raise typer.Exit(code=1)
+                    await asyncio.sleep(LOCKED_RETRY_SECONDS)
+                    continue
                 done += count
+                last_progress = time.perf_counter()
                 progress.update(task, advance=count)
         elapsed = time.perf_counter() - started
         rate = done / elapsed if elapsed > 0 else 0.0

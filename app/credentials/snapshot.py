@@ -9,8 +9,9 @@ from app.credentials.models import Credential
 from app.credentials.repository.snapshots import COLUMNS
 from app.keys.snapshot import ROW_FIELDS, CredentialSnapshot, SnapshotRow
 
-# Of the values the hot path's read finds beside the credential, none is known here but the
-# secret, which the caller passes.
+# Of the values the hot path's read finds beside the credential's public half, none is known
+# here but the secret, which the caller passes (the row's copy is a deferred column: reading it
+# from a loaded credential would be a lazy load, which async sessions refuse).
 _BESIDE = ("token_fetched_at", "sealed_secret")
 
 

@@ -1,6 +1,7 @@
 """The credential row's copy of its current sealed secret (what a snapshot miss reads) stays
 equal to the current version's, whatever wrote: a creation, a rotation, a failed rotation, a
-deletion, a KEK rewrap, SQL typed by hand (both databases: their triggers differ)."""
+deletion, a KEK rewrap, SQL typed by hand (both databases: their triggers differ). Each test
+keeps a second credential whose copy a trigger must not touch."""
 
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ async def _copy_of(state: AppState, credential_id: str) -> str | None:
 async def test_the_copy_follows_creation_rotation_and_deletion(
     client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
 ) -> None:
+    bystander = await signature_credential(client, walmart_control, account_id="bystander")
+    kept = await _copy_of(vault_state, bystander["id"])
     credential = await signature_credential(client, walmart_control)
     first = await _copy_of(vault_state, credential["id"])
     assert first is not None
@@ -76,11 +79,13 @@ async def test_the_copy_follows_creation_rotation_and_deletion(
 
     assert (await client.delete(f"/v1/credentials/{credential['id']}")).status_code == 204
     assert await _copy_of(vault_state, credential["id"]) is None
+    assert await _copy_of(vault_state, bystander["id"]) == kept
 
 
 async def test_the_copy_follows_a_kek_rewrap(
     client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
 ) -> None:
+    bystander = await signature_credential(client, walmart_control, account_id="bystander")
     credential = await signature_credential(client, walmart_control)
     keks = vault_state.settings.local_keks
     assert keks is not None
@@ -88,14 +93,17 @@ async def test_the_copy_follows_a_kek_rewrap(
         LocalKeyring.parse(f"{LocalKeyring.generate_spec('next-1')},{keks.get_secret_value()}")
     )
     async with transaction(vault_state.sessionmaker) as session:
-        assert await rewrap_batch(sealed_tables(session), rotated, size=10) == 1
-    copy = await _copy_of(vault_state, credential["id"])
-    assert Envelope.kek_of(copy or "")[1] == "next-1"
+        assert await rewrap_batch(sealed_tables(session), rotated, size=10) == 2
+    for each in (credential, bystander):
+        copy = await _copy_of(vault_state, each["id"])
+        assert Envelope.kek_of(copy or "")[1] == "next-1"
 
 
 async def test_the_copy_follows_sql_typed_by_hand(
     client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
 ) -> None:
+    bystander = await signature_credential(client, walmart_control, account_id="bystander")
+    kept = await _copy_of(vault_state, bystander["id"])
     credential = await signature_credential(client, walmart_control)
     new_key = new_rsa_key(1024)
     walmart_control.add_consumer(credential["consumer_id"], new_key, channel_type=CHANNEL_TYPE)
@@ -105,24 +113,34 @@ async def test_the_copy_follows_sql_typed_by_hand(
     )
     assert rotated.status_code == 200, rotated.text
     second = await _copy_of(vault_state, credential["id"])
-    (row_id,) = (await _sql(vault_state, "SELECT id FROM credentials"))[0]
+    (row_id,) = (
+        await _sql(vault_state, "SELECT id FROM credentials WHERE account_id <> 'bystander'")
+    )[0]
+
+    async def sql(statement: str) -> None:
+        await _sql(vault_state, statement, i=row_id)
+
     # Back to version 1 by hand, then version 1's secret changed by hand.
-    await _sql(vault_state, "UPDATE credentials SET current_version = 1 WHERE id = :i", i=row_id)
+    await sql("UPDATE credentials SET current_version = 1 WHERE id = :i")
     first = await _copy_of(vault_state, credential["id"])
     assert first != second
-    await _sql(
-        vault_state,
-        "UPDATE credential_versions SET sealed_secret = :s WHERE credential_id = :i"
-        " AND version = 1",
-        s="v1$by$hand",
-        i=row_id,
+    await sql(
+        "UPDATE credential_versions SET sealed_secret = 'v1$a'"
+        " WHERE credential_id = :i AND version = 1"
     )
-    assert await _copy_of(vault_state, credential["id"]) == "v1$by$hand"
+    assert await _copy_of(vault_state, credential["id"]) == "v1$a"
     # A version that is not current changes nothing on the credential.
-    await _sql(
-        vault_state,
-        "UPDATE credential_versions SET sealed_secret = NULL WHERE credential_id = :i"
-        " AND version = 2",
-        i=row_id,
+    await sql(
+        "UPDATE credential_versions SET sealed_secret = NULL"
+        " WHERE credential_id = :i AND version = 2"
     )
-    assert await _copy_of(vault_state, credential["id"]) == "v1$by$hand"
+    assert await _copy_of(vault_state, credential["id"]) == "v1$a"
+    # The current version's row deleted, then inserted again.
+    await sql("DELETE FROM credential_versions WHERE credential_id = :i AND version = 1")
+    assert await _copy_of(vault_state, credential["id"]) is None
+    await sql(
+        "INSERT INTO credential_versions (credential_id, version, state, sealed_secret,"
+        " fingerprint, created_at) VALUES (:i, 1, 'previous', 'v1$b', 'f', CURRENT_TIMESTAMP)"
+    )
+    assert await _copy_of(vault_state, credential["id"]) == "v1$b"
+    assert await _copy_of(vault_state, bystander["id"]) == kept

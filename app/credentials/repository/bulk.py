@@ -49,7 +49,7 @@ class BulkRepository:
         """Insert new credentials and their first versions in two statements (COPY on
         PostgreSQL): the ORM's unit of work costs more per row than sealing it. Raises
         ``SlotTaken`` when a slot is no longer free."""
-        for credential, version in pairs:  # what the triggers would copy, one UPDATE each
+        for credential, version in pairs:  # saves the triggers an UPDATE each
             credential.current_sealed_secret = version.sealed_secret
         credentials = [_row(c) for c, _ in pairs]
         versions = [_row(v) for _, v in pairs]

@@ -28,7 +28,8 @@ async def versions_not_on(
         # The credential too: rewrapping its current version makes the database's trigger
         # update its row (the sealed secret's copy). Taken here, skipped when busy, a rotation
         # holding the credential and waiting for this version cannot deadlock with the batch.
-        .with_for_update(of=(CredentialVersion, Credential), skip_locked=True)
+        # NO KEY UPDATE: foreign-key checks (a token stored, a version added) need not wait.
+        .with_for_update(of=(CredentialVersion, Credential), skip_locked=True, key_share=True)
     )
     return [(version, credential) for version, credential in await session.execute(query)]
 
