@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy.engine import make_url
 
 from tests.kms_servers import BaoServer
 from tests.walmart_sim import SimulatorControl
@@ -194,7 +195,7 @@ def _run(bench: Bench, stack: ExitStack) -> None:
         server = options.postgres_url
         report.line(f"database server: {server} as it is configured (--postgres-url)")
     database_url = stack.enter_context(services.fresh_database(server))
-    bench.database = database_url.rsplit("/", 1)[1]
+    bench.database = str(make_url(database_url).database)  # a socket's ?host= is not part
     sim = stack.enter_context(SimulatorProcess())
     env = services.vault_env(database_url, sim.base_url)
     env.update(setting.partition("=")[::2] for setting in options.vault_settings)

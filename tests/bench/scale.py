@@ -171,6 +171,8 @@ def _with_cpu(setup: ScaleSetup, run: Runner, target: Target) -> tuple[Result, t
     audit writes of the run included, which the runner waits for)."""
     workers = services.worker_pids(setup.launcher_pid)
     before = (machine.cpu_seconds(workers), machine.postgres_times(setup.database))
+    if not before[1]:  # or every PostgreSQL figure would read 0
+        raise RuntimeError(f"no PostgreSQL process found serving {setup.database!r}")
     result = run(target, setup.duration)
     after = (machine.cpu_seconds(workers), machine.postgres_times(setup.database))
     count = max(result.requests, 1)
