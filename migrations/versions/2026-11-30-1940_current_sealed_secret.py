@@ -2,15 +2,14 @@
 
 A header request for a seller no worker holds reads that seller from the database. It looked
 the credential up, then its current version, by primary key each; with the sealed secret on
-the credential row it is one lookup (about 4 µs less of PostgreSQL's CPU per answer at
-100,000 sellers, in a model of the benchmark's scale run). The copy is ciphertext like the
-original. The vault writes it only when it creates a credential (the bulk import included:
-the triggers then find it equal and write nothing). Triggers keep it in step otherwise: a
-version inserted, updated (any column: a promotion's change of state included) or deleted
-while it is the credential's current one, and ``current_version`` moved (the version read ``FOR SHARE``,
-so a concurrent, uncommitted change to it is waited for, not copied stale). A rotation's
-promotion, a KEK rewrap, a deletion that destroys the secrets, a rotated refresh token and
-SQL typed by hand are all covered.
+the credential row it is one lookup (README "Performance" gives what that saved). The copy is
+ciphertext like the original. The vault writes it only when it creates a credential (the bulk
+import included: the triggers then find it equal and write nothing). Triggers keep it in step
+otherwise: a version inserted, updated (any column: a promotion's change of state included)
+or deleted while it is the credential's current one, and ``current_version`` moved (the
+version read ``FOR SHARE``, so a concurrent, uncommitted change to it is waited for, not
+copied stale). A rotation's promotion, a KEK rewrap, a deletion that destroys the secrets, a
+rotated refresh token and SQL typed by hand are all covered.
 
 Revision ID: 3f6b9d2e8c71
 Revises: 8a4e2b6c1d93
