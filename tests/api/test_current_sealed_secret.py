@@ -49,6 +49,19 @@ async def _copy_of(state: AppState, credential_id: str) -> str | None:
     return copies[credential_id]
 
 
+async def _rotate(
+    client: httpx.AsyncClient, control: SimulatorControl, credential: dict[str, Any]
+) -> None:
+    """A successful rotation to a new key Walmart knows: version 2 becomes current."""
+    new_key = new_rsa_key(1024)
+    control.add_consumer(credential["consumer_id"], new_key, channel_type=CHANNEL_TYPE)
+    rotated = await client.post(
+        f"/v1/credentials/{credential['id']}/rotate",
+        json={"auth": signature_auth(credential["consumer_id"], new_key)},
+    )
+    assert rotated.status_code == 200, rotated.text
+
+
 async def test_the_copy_follows_creation_rotation_and_deletion(
     client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
 ) -> None:
@@ -66,13 +79,7 @@ async def test_the_copy_follows_creation_rotation_and_deletion(
     assert failed.status_code == 422, failed.text
     assert await _copy_of(vault_state, credential["id"]) == first
 
-    new_key = new_rsa_key(1024)
-    walmart_control.add_consumer(credential["consumer_id"], new_key, channel_type=CHANNEL_TYPE)
-    rotated = await client.post(
-        f"/v1/credentials/{credential['id']}/rotate",
-        json={"auth": signature_auth(credential["consumer_id"], new_key)},
-    )
-    assert rotated.status_code == 200, rotated.text
+    await _rotate(client, walmart_control, credential)
     second = await _copy_of(vault_state, credential["id"])
     assert second is not None
     assert second != first
@@ -105,13 +112,7 @@ async def test_the_copy_follows_sql_typed_by_hand(
     bystander = await signature_credential(client, walmart_control, account_id="bystander")
     kept = await _copy_of(vault_state, bystander["id"])
     credential = await signature_credential(client, walmart_control)
-    new_key = new_rsa_key(1024)
-    walmart_control.add_consumer(credential["consumer_id"], new_key, channel_type=CHANNEL_TYPE)
-    rotated = await client.post(
-        f"/v1/credentials/{credential['id']}/rotate",
-        json={"auth": signature_auth(credential["consumer_id"], new_key)},
-    )
-    assert rotated.status_code == 200, rotated.text
+    await _rotate(client, walmart_control, credential)
     second = await _copy_of(vault_state, credential["id"])
     (row_id,) = (
         await _sql(vault_state, "SELECT id FROM credentials WHERE account_id <> 'bystander'")
