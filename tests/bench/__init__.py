@@ -1,6 +1,6 @@
 """The benchmark behind ``make bench``: ``python -m tests.bench [--quick] [--skip-scale] ...``.
 
-It starts, on loopback: a PostgreSQL server of its own (:mod:`.postgres_server`, removed at
+It starts, on loopback: a PostgreSQL server of its own (``tests.pg_cluster``, removed at
 the end; ``--postgres-url`` uses another) with a fresh database, the Walmart
 simulator, the vault (``python -m app.serve --workers 2``), ``bao server -dev`` with a Transit
 ``rsa-2048`` key, and the ceiling (:mod:`tests.bench.ceiling`, a bare FastAPI app that only

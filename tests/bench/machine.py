@@ -66,7 +66,6 @@ def _processes(database: str) -> tuple[dict[int, int], dict[int, float]]:
     ``database``: its backends, and the background processes of the server they belong to
     (not those of another server on the machine)."""
     parents: dict[int, int] = {}
-    times: dict[int, float] = {}
     backends: dict[int, float] = {}
     background: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
@@ -82,11 +81,11 @@ def _processes(database: str) -> tuple[dict[int, int], dict[int, float]]:
         except OSError:
             continue
         if cmdline.startswith("postgres"):
-            times[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+            seconds = (int(fields[11]) + int(fields[12])) / TICKS
             if not _BACKEND.search(cmdline):
-                background[pid] = times[pid]
+                background[pid] = seconds
             elif database in cmdline:
-                backends[pid] = times[pid]
+                backends[pid] = seconds
     servers = {parents[pid] for pid in backends}
     return parents, backends | {p: t for p, t in background.items() if parents[p] in servers}
 

@@ -15,22 +15,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy.engine import make_url
 
+from tests import pg_cluster
 from tests.kms_servers import BaoServer
 from tests.walmart_sim import SimulatorControl
 from tests.walmart_sim.process import SimulatorProcess
 
-from . import (
-    environment,
-    fixtures,
-    machine,
-    postgres_server,
-    profiling,
-    proxy,
-    scale,
-    services,
-    webhooks,
-    wrk,
-)
+from . import environment, fixtures, machine, profiling, proxy, scale, services, webhooks, wrk
 from .report import Report, ratio_line, ratios, rounds_summary
 
 
@@ -186,10 +176,15 @@ def _token_calls(bench: Bench, sim_url: str) -> None:
 def _run(bench: Bench, stack: ExitStack) -> None:
     options, report = bench.options, bench.report
     if options.postgres_url is None:
-        server = stack.enter_context(postgres_server.private_server())
+        if not pg_cluster.available():
+            raise RuntimeError("initdb not found: install PostgreSQL's server package, or pass"
+                               " --postgres-url")  # fmt: skip
+        cluster = pg_cluster.PrivatePostgres(services.SERVER_SETTINGS, over_tcp=False)
+        server = stack.enter_context(cluster).server
+        settings = ", ".join(f"{name} {value}" for name, value in services.SERVER_SETTINGS.items())
         report.line(
-            f"database server: the bench's own (shared_buffers {postgres_server.SHARED_BUFFERS},"
-            " see README 'Sizing PostgreSQL'; --postgres-url runs on another)"
+            f"database server: the bench's own ({settings}, see README 'Sizing PostgreSQL';"
+            " --postgres-url runs on another)"
         )
     else:
         server = options.postgres_url
