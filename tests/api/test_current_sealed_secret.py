@@ -12,13 +12,13 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.crypto import Envelope, LocalKeyring
+from app.crypto import Envelope
 from app.db import transaction
 from app.keys.rewrap import rewrap_batch
 from app.sealed import sealed_tables
 from app.state import AppState
-from tests.api.walmart_setup import signature_credential
-from tests.factories import CHANNEL_TYPE, new_rsa_key, signature_auth
+from tests.api.walmart_setup import rotate_to_new_key, signature_credential, with_new_kek
+from tests.factories import new_rsa_key, signature_auth
 from tests.walmart_sim import SimulatorControl
 
 # Each credential: its copy, and the sealed secret of the version its row calls current.
@@ -49,25 +49,20 @@ async def _copy_of(state: AppState, credential_id: str) -> str | None:
     return copies[credential_id]
 
 
-async def _rotate(
-    client: httpx.AsyncClient, control: SimulatorControl, credential: dict[str, Any]
-) -> None:
-    """A successful rotation to a new key Walmart knows: version 2 becomes current."""
-    new_key = new_rsa_key(1024)
-    control.add_consumer(credential["consumer_id"], new_key, channel_type=CHANNEL_TYPE)
-    rotated = await client.post(
-        f"/v1/credentials/{credential['id']}/rotate",
-        json={"auth": signature_auth(credential["consumer_id"], new_key)},
-    )
-    assert rotated.status_code == 200, rotated.text
+async def _two_credentials(
+    client: httpx.AsyncClient, control: SimulatorControl, state: AppState
+) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
+    """A bystander credential and its copy, which no step of a test may change, then the
+    credential the test works on."""
+    bystander = await signature_credential(client, control, account_id="bystander")
+    kept = await _copy_of(state, bystander["id"])
+    return bystander, kept, await signature_credential(client, control)
 
 
 async def test_the_copy_follows_creation_rotation_and_deletion(
     client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
 ) -> None:
-    bystander = await signature_credential(client, walmart_control, account_id="bystander")
-    kept = await _copy_of(vault_state, bystander["id"])
-    credential = await signature_credential(client, walmart_control)
+    bystander, kept, credential = await _two_credentials(client, walmart_control, vault_state)
     first = await _copy_of(vault_state, credential["id"])
     assert first is not None
     assert first.startswith("v1$")
@@ -79,7 +74,7 @@ async def test_the_copy_follows_creation_rotation_and_deletion(
     assert failed.status_code == 422, failed.text
     assert await _copy_of(vault_state, credential["id"]) == first
 
-    await _rotate(client, walmart_control, credential)
+    await rotate_to_new_key(client, walmart_control, credential)
     second = await _copy_of(vault_state, credential["id"])
     assert second is not None
     assert second != first
@@ -94,11 +89,7 @@ async def test_the_copy_follows_a_kek_rewrap(
 ) -> None:
     bystander = await signature_credential(client, walmart_control, account_id="bystander")
     credential = await signature_credential(client, walmart_control)
-    keks = vault_state.settings.local_keks
-    assert keks is not None
-    rotated = Envelope(
-        LocalKeyring.parse(f"{LocalKeyring.generate_spec('next-1')},{keks.get_secret_value()}")
-    )
+    rotated = with_new_kek(vault_state.settings, "next-1")
     async with transaction(vault_state.sessionmaker) as session:
         assert await rewrap_batch(sealed_tables(session), rotated, size=10) == 2
     for each in (credential, bystander):
@@ -109,10 +100,8 @@ async def test_the_copy_follows_a_kek_rewrap(
 async def test_the_copy_follows_sql_typed_by_hand(
     client: httpx.AsyncClient, vault_state: AppState, walmart_control: SimulatorControl
 ) -> None:
-    bystander = await signature_credential(client, walmart_control, account_id="bystander")
-    kept = await _copy_of(vault_state, bystander["id"])
-    credential = await signature_credential(client, walmart_control)
-    await _rotate(client, walmart_control, credential)
+    bystander, kept, credential = await _two_credentials(client, walmart_control, vault_state)
+    await rotate_to_new_key(client, walmart_control, credential)
     second = await _copy_of(vault_state, credential["id"])
     (row_id,) = (
         await _sql(vault_state, "SELECT id FROM credentials WHERE account_id <> 'bystander'")

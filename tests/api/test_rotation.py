@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.config import Settings
 from app.db import utcnow
 from tests.api.helpers import assert_error
-from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
+from tests.api.walmart_setup import (
+    headers_for,
+    oauth_credential,
+    rotate_to_new_key,
+    signature_credential,
+)
 from tests.factories import CHANNEL_TYPE, new_rsa_key, signature_auth
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
@@ -49,14 +54,7 @@ async def test_rotation_after_regenerate_key(
     credential = await signature_credential(client, walmart_control)
     url = walmart.base_url + "/v3/ca/feeds"
     old_headers = (await headers_for(client, credential["id"], "GET", url))["headers"]
-    new_key = new_rsa_key(1024)
-    walmart_control.add_consumer(credential["consumer_id"], new_key, channel_type=CHANNEL_TYPE)
-    response = await client.post(
-        f"/v1/credentials/{credential['id']}/rotate",
-        json={"auth": signature_auth(credential["consumer_id"], new_key)},
-    )
-    assert response.status_code == 200, response.text
-    rotated = response.json()
+    rotated = await rotate_to_new_key(client, walmart_control, credential)
     assert rotated["version"] == 2
     assert rotated["status"] == "valid"
     assert rotated["fingerprint"] != credential["fingerprint"]

@@ -15,7 +15,7 @@ from app.changes import ChangeListener
 from app.config import Settings
 from app.credentials.repository import CredentialRepository
 from app.credentials.snapshot import snapshot_of
-from app.crypto import Envelope, LocalKeyring
+from app.crypto import Envelope
 from app.db import make_engine, transaction
 from app.errors import DatabaseUnavailable
 from app.headers.reader import MAX_IN_FLIGHT, AsyncpgReader, SnapshotReader
@@ -24,8 +24,12 @@ from app.keys.rewrap import rewrap_batch
 from app.keys.snapshot import ROW_FIELDS, CredentialSnapshot, SnapshotRow
 from app.sealed import sealed_tables
 from app.state import AppState
-from tests.api.walmart_setup import headers_for, signature_credential
-from tests.factories import CHANNEL_TYPE, new_rsa_key, signature_auth
+from tests.api.walmart_setup import (
+    headers_for,
+    rotate_to_new_key,
+    signature_credential,
+    with_new_kek,
+)
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 
@@ -49,13 +53,7 @@ async def test_a_miss_reads_the_current_sealed_secret_once(
     assert by_slot is not None
     assert by_slot.sealed_secret == snapshot.sealed_secret
 
-    new_key = new_rsa_key(1024)
-    walmart_control.add_consumer(credential["consumer_id"], new_key, channel_type=CHANNEL_TYPE)
-    rotated = await client.post(
-        f"/v1/credentials/{credential_id}/rotate",
-        json={"auth": signature_auth(credential["consumer_id"], new_key)},
-    )
-    assert rotated.status_code == 200, rotated.text
+    await rotate_to_new_key(client, walmart_control, credential)
     snapshots.forget(credential_id)
     fresh = await snapshots.get(credential_id)
     assert fresh is not None
@@ -234,11 +232,7 @@ async def test_a_rewrap_makes_every_listening_replica_drop_the_old_sealed_secret
     before = await snapshots.get(credential_id)
     assert before is not None
     assert before.sealed_secret is not None
-    keks = vault_state.settings.local_keks
-    assert keks is not None
-    rotated = Envelope(
-        LocalKeyring.parse(f"{LocalKeyring.generate_spec('next-1')},{keks.get_secret_value()}")
-    )
+    rotated = with_new_kek(vault_state.settings, "next-1")
     async with transaction(vault_state.sessionmaker) as session:
         assert await rewrap_batch(sealed_tables(session), rotated, size=10) == 1
     started = asyncio.get_running_loop().time()

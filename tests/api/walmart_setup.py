@@ -1,4 +1,5 @@
-"""Registering credentials that the Walmart simulator also knows, and asking for headers."""
+"""Registering credentials that the Walmart simulator also knows, asking for headers, and
+rotating a credential's key or the KEK."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ from typing import Any
 
 import httpx
 
-from tests.factories import CHANNEL_TYPE, oauth_body, rsa_key, signature_body
+from app.config import Settings
+from app.crypto import Envelope, LocalKeyring
+from tests.factories import (
+    CHANNEL_TYPE,
+    new_rsa_key,
+    oauth_body,
+    rsa_key,
+    signature_auth,
+    signature_body,
+)
 from tests.walmart_sim import SimulatorControl
 
 
@@ -47,3 +57,28 @@ async def headers_for(
     assert response.status_code == 200, response.text
     issued: dict[str, Any] = response.json()
     return issued
+
+
+async def rotate_to_new_key(
+    client: httpx.AsyncClient, control: SimulatorControl, credential: dict[str, Any]
+) -> dict[str, Any]:
+    """A signature credential rotated to a new key Walmart knows (its next version current):
+    the rotation's answer."""
+    new_key = new_rsa_key(1024)
+    control.add_consumer(credential["consumer_id"], new_key, channel_type=CHANNEL_TYPE)
+    response = await client.post(
+        f"/v1/credentials/{credential['id']}/rotate",
+        json={"auth": signature_auth(credential["consumer_id"], new_key)},
+    )
+    assert response.status_code == 200, response.text
+    rotated: dict[str, Any] = response.json()
+    return rotated
+
+
+def with_new_kek(settings: Settings, kid: str) -> Envelope:
+    """The vault's envelope after a KEK rotation: a new KEK ``kid`` first, the old ones after."""
+    keks = settings.local_keks
+    assert keks is not None
+    return Envelope(
+        LocalKeyring.parse(f"{LocalKeyring.generate_spec(kid)},{keks.get_secret_value()}")
+    )
