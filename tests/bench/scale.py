@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from . import bulk, machine, miss_cost, read_floor, scale_checks, scrape, services
+from . import audit_floor, bulk, machine, miss_cost, read_floor, scale_checks, scrape, services
 from .fixtures import Vault
 from .loader import key_pool, load_http
 from .report import Report
@@ -262,6 +262,9 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
         1, round(uniform.measured.caches.ids_per_statement)
     )  # as the vault's reads went
     batches = tuple(sorted({1, as_batched, 32}))
+    # Vacuumed first, as after the import: autovacuum of the audit rows the runs wrote would
+    # otherwise land in one of these short runs and count as the read's.
+    asyncio.run(services.steady_state(setup.env["VAULT_DATABASE_URL"]))
     floors = read_floor.measure(setup.env["VAULT_DATABASE_URL"], setup.database, all_ids, batches)
     report.line(
         "  the read alone (the reader's statement from a bare asyncpg pool, random sellers): "
@@ -269,6 +272,13 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
         + ", ".join(f"{f.postgres_us_per_read:.0f} us {f.batch} per statement" for f in floors)
         + f" (the uniform runs' reads: {uniform.measured.caches.ids_per_statement:.1f} per "
         "statement)"
+    )
+    audit = audit_floor.measure(setup.env["VAULT_DATABASE_URL"], setup.database, small_ids, all_ids)
+    report.line(
+        "  an audit row alone (the vault's own append from a bare engine, "
+        f"{audit_floor.BATCH} per batch): PostgreSQL CPU per row {audit.hot_us_per_row:.0f} us "
+        f"for the {SMALL} hot sellers, {audit.all_us_per_row:.0f} us for sellers drawn from all "
+        f"{len(all_ids)}"
     )
     report.line("  what a key-cache miss costs (measured in the benchmark's process):")
     costs = miss_cost.measure()
@@ -289,5 +299,6 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
             parse_rate=parse_rate,
             imported=imported,
             read_floor=next(f for f in floors if f.batch == as_batched),
+            audit_floor=audit,
         ),
     )

@@ -27,6 +27,7 @@ import statistics
 from dataclasses import dataclass
 
 from . import bulk, services
+from .audit_floor import AuditFloor
 from .miss_cost import SigningCost
 from .read_floor import Floor
 from .report import Report, quiet_check
@@ -144,6 +145,7 @@ class Measured:
     parse_rate: float
     imported: bulk.Imported
     read_floor: Floor  # the read alone, at about the uniform runs' ids per statement
+    audit_floor: AuditFloor  # an audit row alone, for the hot sellers and for all of them
 
 
 def _shown(ratios: list[float]) -> str:
@@ -179,15 +181,25 @@ def _cold_path(report: Report, m: Measured) -> None:
     )
 
 
+def work_alone(m: Measured) -> float:
+    """What PostgreSQL's cost per answer would be at N against the hot rounds if it were only
+    the work itself: an audit row (scattered or not) and the uniform runs' reads per answer."""
+    caches = m.uniform.measured.caches
+    reads_per_answer = caches.reads / max(caches.answers, 1)
+    uniform = m.audit_floor.all_us_per_row + reads_per_answer * m.read_floor.postgres_us_per_read
+    return uniform / m.audit_floor.hot_us_per_row if m.audit_floor.hot_us_per_row else 0.0
+
+
 def _postgres(report: Report, m: Measured) -> None:
     ratios = m.uniform.postgres_ratios()
     ratio = statistics.median(ratios)
-    floor = m.read_floor
+    floor, audit = m.read_floor, m.audit_floor
     report.check(
         f"PostgreSQL CPU per answer {m.count} uniform vs 100",
         f"{ratio:.2f}x (rounds {_shown(ratios)}; medians {m.uniform.measured.postgres_cpu:.0f} vs "
         f"{m.uniform.hot.postgres_cpu:.0f} us hot; the read alone at {floor.batch} per statement "
-        f"{floor.postgres_us_per_read:.0f} us)",
+        f"{floor.postgres_us_per_read:.0f} us, an audit row alone {audit.all_us_per_row:.0f} vs "
+        f"{audit.hot_us_per_row:.0f} us: the work alone {work_alone(m):.2f}x)",
         f"<= {POSTGRES_CPU_LIMIT:.1f}x",
         ratio <= POSTGRES_CPU_LIMIT,
     )

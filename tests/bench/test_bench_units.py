@@ -14,6 +14,7 @@ import pytest
 
 from app.crypto.signing import verify_request_signature
 from tests.bench import (
+    audit_floor,
     bulk,
     ceiling,
     machine,
@@ -208,6 +209,7 @@ def test_scale_checks_score_each_round_against_the_hot_rounds_around_it() -> Non
         parse_rate=300.0,
         imported=bulk.Imported(99_900, 99_900, 0, 600.0, 601.0),  # 166.5/s: 0.56 of parsing
         read_floor=read_floor.Floor(4, 55.0),
+        audit_floor=audit_floor.AuditFloor(10.0, 16.0),
     )
     out = report.Report(echo=lambda _line: None)
     scale_checks.check(out, measured)
@@ -228,6 +230,8 @@ def test_scale_checks_score_each_round_against_the_hot_rounds_around_it() -> Non
     postgres = checks["PostgreSQL CPU per answer 100000 uniform vs 100"]
     assert postgres.measured.startswith("2.97x (rounds 3.00, 2.96, 2.97;")
     assert "the read alone at 4 per statement 55 us" in postgres.measured
+    # (16 us per scattered audit row + 0.8 reads per answer of 55 us) / 10 us per hot row
+    assert "an audit row alone 16 vs 10 us: the work alone 6.00x" in postgres.measured
     cold = checks["cold path: worker CPU of a miss, 100000 uniform"]
     assert cold.measured.startswith("806 us, 1.99x open + sign (rounds 1.99, 1.99, 1.99;")
     assert cold.wanted == "<= 2.00x open + sign (406 us)"
