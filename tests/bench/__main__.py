@@ -82,6 +82,10 @@ def parse(argv: list[str] | None = None) -> Options:
     for setting in args.vault_setting:
         if not setting.startswith("VAULT_") or "=" not in setting:
             parser.error(f"--vault-setting takes VAULT_NAME=VALUE, not {setting!r}")
+        if setting.startswith("VAULT_DATABASE_URL="):
+            # The bench writes to its database with no vault in between (bulk import, audit
+            # rows, VACUUM): only ever to the one it created; --postgres-url picks the server.
+            parser.error("--vault-setting cannot set VAULT_DATABASE_URL: use --postgres-url")
     if args.postgres_url and make_url(args.postgres_url).password:
         parser.error("--postgres-url: leave the password out (PGPASSWORD or ~/.pgpass)")
     if args.scale_only and args.skip_scale:

@@ -274,11 +274,12 @@ def run(report: Report, setup: ScaleSetup, run: Runner, rounds: int) -> None:
         "statement)"
     )
     audit = audit_floor.measure(setup.env["VAULT_DATABASE_URL"], setup.database, small_ids, all_ids)
+    before, after = audit.hot_us_per_row
     report.line(
         "  an audit row alone (the vault's own append from a bare engine, "
-        f"{audit_floor.BATCH} per batch): PostgreSQL CPU per row {audit.hot_us_per_row:.0f} us "
-        f"for the {SMALL} hot sellers, {audit.all_us_per_row:.0f} us for sellers drawn from all "
-        f"{len(all_ids)}"
+        f"{audit_floor.BATCH} per batch): PostgreSQL CPU per row {audit.all_us_per_row:.1f} us "
+        f"for sellers drawn from all {len(all_ids)}, {before:.1f} and {after:.1f} us for the "
+        f"{SMALL} hot ones before and after"
     )
     report.line("  what a key-cache miss costs (measured in the benchmark's process):")
     costs = miss_cost.measure()
