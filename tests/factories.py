@@ -1,4 +1,4 @@
-"""Test data: RSA keys in every format sellers paste, and request bodies."""
+"""Test data: RSA keys in every format sellers paste, request bodies, and KEK settings."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
+
+from app.crypto import LocalKeyring
 
 CHANNEL_TYPE = "0f3e4dd4-0514-4346-b39d-af0e00ea066d"
 _KEYS: dict[int, rsa.RSAPrivateKey] = {}
@@ -103,3 +106,11 @@ def signature_auth(consumer_id: str, key: rsa.RSAPrivateKey) -> dict[str, Any]:
         "private_key": seller_center_key(key),
         "channel_type": CHANNEL_TYPE,
     }
+
+
+def keks_rotated_to(kid: str, keks: SecretStr | str | None) -> str:
+    """``VAULT_LOCAL_KEKS`` after a KEK rotation: a new KEK ``kid`` first (it seals from now
+    on), then the KEKs of ``keks``, which still open what they sealed."""
+    old = keks.get_secret_value() if isinstance(keks, SecretStr) else keks
+    new = LocalKeyring.generate_spec(kid)
+    return f"{new},{old}" if old else new

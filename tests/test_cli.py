@@ -25,7 +25,7 @@ from app.keys.rewrap import backlog
 from app.main import create_app
 from app.sealed import sealed_tables
 from tests.conftest import BOOTSTRAP_TOKEN, _empty_tables
-from tests.factories import CHANNEL_TYPE, oauth_body, rsa_key, signature_body
+from tests.factories import CHANNEL_TYPE, keks_rotated_to, oauth_body, rsa_key, signature_body
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 VAULT_ADMIN = Path(sys.executable).parent / "vault-admin"
@@ -267,8 +267,7 @@ async def test_rewrap_waits_for_a_row_another_transaction_holds(
     async with app.router.lifespan_context(app):
         async for http in http_for(app):
             assert (await http.post("/v1/credentials", json=signature_body())).status_code == 201
-    old = settings.local_keks.get_secret_value() if settings.local_keks else ""
-    rotated = {"VAULT_LOCAL_KEKS": f"{LocalKeyring.generate_spec('rotated-1')},{old}"}
+    rotated = {"VAULT_LOCAL_KEKS": keks_rotated_to("rotated-1", settings.local_keks)}
     holder = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
     watcher = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
     try:

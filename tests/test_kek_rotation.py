@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.credentials.sealed import SealedSecrets, SealedTokens
-from app.crypto import LocalKeyring
 from app.db import Base, make_engine, make_sessionmaker, transaction
 from app.keys.providers import build_envelope
 from app.keys.rewrap import kek_counts, rewrap_batch
@@ -22,6 +21,7 @@ from app.sealed import sealed_tables
 from tests.conftest import _empty_tables
 from tests.connections import conftest as connections
 from tests.connections.flow import connect, register_app
+from tests.factories import keks_rotated_to
 from tests.running import running_vault
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 from tests.webhooks.conftest import FAST, subscribe
@@ -79,7 +79,7 @@ async def test_webhooks_and_app_secrets_survive_dropping_the_old_kek(
         path = f"/v1/webhooks/{hook['id']}"
         rotated = (await client.post(f"{path}/rotate-secret", json={"grace_seconds": 3600})).json()
 
-    both = with_keks(settings, f"{LocalKeyring.generate_spec('rotated')},{old_spec}")
+    both = with_keks(settings, keks_rotated_to("rotated", old_spec))
     kek = build_envelope(both)
     new_spec = both.local_keks.get_secret_value().split(",")[0]  # type: ignore[union-attr]
     old = ("local", old_spec.split(":")[0])

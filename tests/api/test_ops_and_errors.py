@@ -180,13 +180,11 @@ async def test_readyz_and_metrics_show_keys_on_an_older_kek(
 ) -> None:
     from pydantic import SecretStr
 
-    from app.crypto import LocalKeyring
-    from tests.factories import oauth_body
+    from tests.factories import keks_rotated_to, oauth_body
 
     await client.post("/v1/credentials", json=oauth_body())
-    old = settings.local_keks.get_secret_value() if settings.local_keks else ""
     rotated = settings.model_copy(
-        update={"local_keks": SecretStr(f"{LocalKeyring.generate_spec('next')},{old}")}
+        update={"local_keks": SecretStr(keks_rotated_to("next", settings.local_keks))}
     )
     app = create_app(rotated)
     async with app.router.lifespan_context(app):

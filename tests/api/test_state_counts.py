@@ -24,7 +24,7 @@ from app.sealed import sealed_tables
 from app.state import AppState
 from tests.api.test_metrics import value
 from tests.api.walmart_setup import headers_for, oauth_credential, signature_credential
-from tests.factories import oauth_body, signature_body
+from tests.factories import keks_rotated_to, oauth_body, signature_body
 from tests.walmart_sim import SimulatorControl, SimulatorServer
 
 
@@ -103,7 +103,7 @@ async def test_counts_follow_every_change(
     assert by_status == {"invalid": 1, "untested": 5, "disabled": 1}
 
     # A KEK rotation moves data keys from one label to another, batch by batch.
-    rotated = Envelope(LocalKeyring.parse(f"{LocalKeyring.generate_spec('test-3')},{local_keks}"))
+    rotated = Envelope(LocalKeyring.parse(keks_rotated_to("test-3", local_keks)))
     async with transaction(vault_state.sessionmaker) as session:
         assert await rewrap_batch(sealed_tables(session), rotated, size=3) == 3
     _, by_kek = await assert_counts_true(vault_state)

@@ -11,6 +11,7 @@ from app.config import Settings
 from app.crypto import Envelope, LocalKeyring
 from tests.factories import (
     CHANNEL_TYPE,
+    keks_rotated_to,
     new_rsa_key,
     oauth_body,
     rsa_key,
@@ -77,8 +78,5 @@ async def rotate_to_new_key(
 
 def with_new_kek(settings: Settings, kid: str) -> Envelope:
     """The vault's envelope after a KEK rotation: a new KEK ``kid`` first, the old ones after."""
-    keks = settings.local_keks
-    assert keks is not None
-    return Envelope(
-        LocalKeyring.parse(f"{LocalKeyring.generate_spec(kid)},{keks.get_secret_value()}")
-    )
+    assert settings.local_keks is not None
+    return Envelope(LocalKeyring.parse(keks_rotated_to(kid, settings.local_keks)))

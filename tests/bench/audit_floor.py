@@ -87,7 +87,7 @@ async def _us_per_row(url: str, database: str, sellers: list[tuple[uuid.UUID, st
 
 
 async def _sellers(url: str, ids: list[str]) -> list[tuple[uuid.UUID, str]]:
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    connection = await asyncpg.connect(services.asyncpg_dsn(url))
     try:
         rows = await connection.fetch(
             "SELECT id, account_id FROM credentials WHERE id = ANY($1::uuid[])", ids

@@ -25,6 +25,7 @@ from app.crypto import parse_private_key
 
 from .fixtures import signature_body
 from .loader import account_of
+from .services import asyncpg_dsn
 
 VAULT_ADMIN = Path(sys.executable).parent / "vault-admin"
 SUMMARY = re.compile(
@@ -88,7 +89,7 @@ def imported_ids(url: str, first: int, count: int) -> list[str]:
     """The ids of the imported credentials, in the file's order."""
 
     async def fetch() -> list[str]:
-        connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        connection = await asyncpg.connect(asyncpg_dsn(url))
         try:
             rows = await connection.fetch(
                 "SELECT id::text FROM credentials WHERE account_id BETWEEN $1 AND $2 "

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.credentials.repository.snapshots import BY_IDS
 from app.headers.reader import SESSION_SETTINGS, compiled_for
 
-from . import machine
+from . import machine, services
 
 CONCURRENCY = 16
 READS = 20_000
@@ -62,7 +62,7 @@ async def _measure(sql: str, dsn: str, database: str, ids: list[uuid.UUID], batc
 
 def measure(url: str, database: str, ids: list[str], batches: tuple[int, ...]) -> list[Floor]:
     """PostgreSQL CPU per seller read, for each batch size (``url``: SQLAlchemy's asyncpg URL)."""
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    dsn = services.asyncpg_dsn(url)
     sql, _ = compiled_for(create_async_engine(url), BY_IDS)  # as the reader writes it
     wanted = [uuid.UUID(i) for i in ids]
     return [asyncio.run(_measure(sql, dsn, database, wanted, batch)) for batch in batches]

@@ -42,6 +42,11 @@ def _on(server: str, database: str, *, driver: str = "postgresql") -> str:
     return url.render_as_string(hide_password=False)
 
 
+def asyncpg_dsn(url: str) -> str:
+    """asyncpg's DSN for the SQLAlchemy URL (``postgresql+asyncpg://``) of a bench database."""
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
 async def _admin(server: str, sql: str) -> None:
     connection = await asyncpg.connect(_on(server, "postgres"), timeout=5)
     try:
@@ -52,7 +57,7 @@ async def _admin(server: str, sql: str) -> None:
 
 async def scalar(url: str, sql: str) -> object:
     """One value from the bench database (``url`` is the SQLAlchemy asyncpg URL)."""
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         return await connection.fetchval(sql)
     finally:
@@ -63,7 +68,7 @@ async def steady_state(url: str) -> None:
     """What a server that has run a while has done after a bulk load: its statistics
     gathered, dead rows vacuumed and dirty pages written out. Without it, autovacuum and the
     checkpointer do it during the next load runs and their CPU counts as the answers'."""
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await connection.execute("VACUUM (ANALYZE)")
         await connection.execute("CHECKPOINT")

@@ -10,11 +10,11 @@ from app.config import Settings
 from app.connections.apps import open_app_secret
 from app.connections.models import WalmartApp
 from app.connections.sealed import SealedAppSecrets
-from app.crypto import LocalKeyring
 from app.db import make_engine, make_sessionmaker, transaction
 from app.keys.providers import build_envelope
 from app.keys.rewrap import backlog, rewrap_batch
 from tests.connections.flow import APP_SECRET, register_app
+from tests.factories import keks_rotated_to
 from tests.walmart_sim import SimulatorControl
 
 
@@ -23,7 +23,7 @@ async def test_app_secrets_move_to_the_new_kek(
 ) -> None:
     await register_app(client, walmart_control)
     assert settings.local_keks is not None
-    keks = f"{LocalKeyring.generate_spec('rotated')},{settings.local_keks.get_secret_value()}"
+    keks = keks_rotated_to("rotated", settings.local_keks)
     kek = build_envelope(settings.model_copy(update={"local_keks": SecretStr(keks)}))
     engine = make_engine(settings.database_url)
     sessionmaker = make_sessionmaker(engine)
